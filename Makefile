@@ -1,0 +1,50 @@
+# Thin wrappers around the `kans` command line. `make up` runs the platform, `make test` runs every test.
+PYTHON ?= python3
+VENV   := .venv
+KANS   := $(VENV)/bin/kans
+
+.PHONY: install up test test-unit test-integration test-e2e lint bench schemas kafka-start kafka-stop clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+	$(KANS) kafka install
+
+up: install
+	$(KANS) up
+
+test: install
+	$(KANS) test all
+
+test-unit: install
+	$(KANS) test unit --no-lint
+
+test-integration: install
+	$(KANS) test integration --no-lint
+
+test-e2e: install
+	$(KANS) test e2e --no-lint
+
+lint: install
+	$(VENV)/bin/ruff check . && $(VENV)/bin/mypy kans schemas services
+
+bench: install
+	$(KANS) bench
+
+schemas: install
+	$(KANS) schemas export
+
+kafka-start: install
+	$(KANS) kafka start
+
+kafka-stop:
+	$(KANS) kafka stop
+
+clean:
+	-$(KANS) kafka stop
+	rm -rf .kans

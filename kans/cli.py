@@ -1,0 +1,270 @@
+"""`kans`: the operations command line. Make targets are thin wrappers around it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kans.kafka_local import KafkaLocalError, LocalKafka, broker_reachable
+from kans.logs import configure_logging
+from kans.settings import REPO_ROOT, get_settings
+
+app = typer.Typer(help="KANS event platform operations.", no_args_is_help=True, add_completion=False)
+kafka_app = typer.Typer(help="The local single-node Kafka broker.", no_args_is_help=True)
+topics_app = typer.Typer(help="The project's Kafka topics.", no_args_is_help=True)
+serve_app = typer.Typer(help="Run one service in the foreground (used by the Procfile).", no_args_is_help=True)
+schemas_app = typer.Typer(help="The exported JSON Schemas of the event contract.", no_args_is_help=True)
+demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
+app.add_typer(kafka_app, name="kafka")
+app.add_typer(topics_app, name="topics")
+app.add_typer(serve_app, name="serve")
+app.add_typer(schemas_app, name="schemas")
+app.add_typer(demo_app, name="demo")
+
+
+def _kafka() -> LocalKafka:
+    return LocalKafka(get_settings())
+
+
+def _fail(message: str) -> None:
+    typer.secho(message, fg="red", err=True)
+    raise typer.Exit(1)
+
+
+# -- kafka -------------------------------------------------------------------------------------------------------
+@kafka_app.command("install")
+def kafka_install() -> None:
+    """Fetch the Kafka broker jars with Maven into the cache (once)."""
+    try:
+        typer.echo(f"Kafka jars in {_kafka().install()}")
+    except KafkaLocalError as err:
+        _fail(str(err))
+
+
+@kafka_app.command("start")
+def kafka_start() -> None:
+    """Start the broker (KRaft, 127.0.0.1) if it is not running, and wait until it serves metadata."""
+    settings = get_settings()
+    try:
+        pid = _kafka().start()
+    except KafkaLocalError as err:
+        _fail(str(err))
+    typer.echo(f"Kafka {settings.kafka_version} ready at {settings.kafka_bootstrap} (pid {pid})")
+
+
+@kafka_app.command("stop")
+def kafka_stop() -> None:
+    """Stop the broker cleanly."""
+    typer.echo("Kafka stopped" if _kafka().stop() else "Kafka was not running")
+
+
+@kafka_app.command("status")
+def kafka_status() -> None:
+    """Is the broker running and answering?"""
+    settings = get_settings()
+    pid = _kafka().pid()
+    ok = broker_reachable(settings.kafka_bootstrap)
+    typer.echo(f"pid: {pid or '-'}  reachable at {settings.kafka_bootstrap}: {'yes' if ok else 'no'}")
+    raise typer.Exit(0 if ok else 1)
+
+
+# -- topics ------------------------------------------------------------------------------------------------------
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create the project's topics that do not exist yet."""
+    from kans.topics import ensure_topics, topic_specs
+
+    created = ensure_topics(get_settings())
+    for spec in topic_specs(get_settings()):
+        typer.echo(f"{'created ' if spec.name in created else 'exists  '} {spec.name} ({spec.partitions} partitions)")
+
+
+# -- services ----------------------------------------------------------------------------------------------------
+@serve_app.command("ingest")
+def serve_ingest() -> None:
+    """The ingest API (uvicorn)."""
+    import uvicorn
+
+    s = get_settings()
+    uvicorn.run("services.ingest.main:create_app", factory=True, host=s.ingest_host, port=s.ingest_port,
+                log_level=s.log_level.lower(), access_log=False)  # fmt: skip
+
+
+@serve_app.command("api")
+def serve_api() -> None:
+    """The read API (and, with embedded chDB, the ClickHouse writer)."""
+    import uvicorn
+
+    s = get_settings()
+    uvicorn.run("services.api.main:create_app", factory=True, host=s.api_host, port=s.api_port,
+                log_level=s.log_level.lower(), access_log=False)  # fmt: skip
+
+
+@serve_app.command("projections")
+def serve_projections() -> None:
+    """The faust projections worker."""
+    from services.projections.worker import main
+
+    main()
+
+
+@serve_app.command("writer")
+def serve_writer() -> None:
+    """The ClickHouse writer on its own (for a ClickHouse server; with chDB it runs inside the API)."""
+    from services.warehouse.clickhouse import get_client, migrate
+    from services.warehouse.writer import ClickHouseWriter
+
+    settings = get_settings()
+    configure_logging(settings.log_level, "writer")
+    client = get_client(settings)
+    migrate(client, settings.clickhouse_database)
+    writer = ClickHouseWriter(settings, client)
+    signal.signal(signal.SIGTERM, lambda *_: writer.stop())
+    try:
+        writer.run()
+    except KeyboardInterrupt:
+        writer.stop()
+
+
+# -- the platform ------------------------------------------------------------------------------------------------
+def _wait_http(url: str, timeout_s: float) -> bool:
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    return False
+
+
+@app.command("up")
+def up(
+    demo: Annotated[bool, typer.Option(help="Load the demo data through the ingest API.")] = True,
+    keep_kafka: Annotated[bool, typer.Option(help="Leave the broker running after Ctrl-C.")] = False,
+) -> None:
+    """Run the whole platform: broker, topics, services (honcho), demo data. Ctrl-C stops everything."""
+    settings = get_settings()
+    configure_logging(settings.log_level, "kans")
+    kafka = _kafka()
+    was_running = kafka.pid() is not None
+    try:
+        kafka.start()
+    except KafkaLocalError as err:
+        _fail(str(err))
+    from kans.topics import ensure_topics
+
+    ensure_topics(settings)
+    honcho = subprocess.Popen(
+        [str(Path(sys.executable).with_name("honcho")), "-f", str(REPO_ROOT / "Procfile"), "start"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"},
+    )
+    try:
+        if not _wait_http(f"{settings.ingest_base_url}/ready", 120):
+            _fail("the ingest service did not become ready")
+        if demo:
+            from kans.demo import load_demo
+
+            summary = load_demo(settings.ingest_base_url)
+            typer.secho(f"demo data: {summary}", fg="green")
+        _wait_http(f"{settings.api_base_url}/health", 60)
+        typer.secho(
+            "\nKANS is running:\n"
+            f"  dashboard (live provider load): {settings.api_base_url}/\n"
+            f"  provider load (JSON):           {settings.api_base_url}/v1/live/provider-load\n"
+            f"  API docs:                       {settings.api_base_url}/docs\n"
+            f"  ingest API docs:                {settings.ingest_base_url}/docs\n"
+            f"  Kafka:                          {settings.kafka_bootstrap}\n"
+            "Ctrl-C stops everything; the data stay in .kans/ for the next run.\n",
+            fg="green",
+        )
+        honcho.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if honcho.poll() is None:
+            honcho.send_signal(signal.SIGINT)
+            try:
+                honcho.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                honcho.kill()
+        if not keep_kafka and not was_running:
+            kafka.stop()
+            typer.echo("Kafka stopped")
+
+
+@app.command("test")
+def run_tests(
+    tier: Annotated[str, typer.Argument(help="all, unit, integration or e2e")] = "all",
+    lint: Annotated[bool, typer.Option(help="Run ruff and mypy first.")] = True,
+) -> None:
+    """Start what the tests need (the Kafka broker) and run lint + the test suite against it."""
+    settings = get_settings()
+    kafka = _kafka()
+    was_running = kafka.pid() is not None
+    bin_dir = Path(sys.executable).parent
+    steps: list[list[str]] = []
+    if lint:
+        steps += [[str(bin_dir / "ruff"), "check", "."], [str(bin_dir / "mypy"), "kans", "schemas", "services"]]
+    marker = {"all": [], "unit": ["-m", "not integration and not e2e"], "integration": ["-m", "integration"],
+              "e2e": ["-m", "e2e"]}[tier]  # fmt: skip
+    steps.append([str(bin_dir / "pytest"), *marker])
+    try:
+        if tier != "unit":
+            kafka.start()
+            typer.echo(f"Kafka ready at {settings.kafka_bootstrap}")
+        for step in steps:
+            typer.secho(f"$ {' '.join(step)}", fg="cyan")
+            code = subprocess.call(step, cwd=REPO_ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            if code != 0:
+                raise typer.Exit(code)
+    except KafkaLocalError as err:
+        _fail(str(err))
+    finally:
+        if not was_running and kafka.pid() is not None:
+            kafka.stop()
+
+
+# -- schemas -----------------------------------------------------------------------------------------------------
+@schemas_app.command("export")
+def schemas_export() -> None:
+    """Write the JSON Schemas of every event to schemas/jsonschema/."""
+    from schemas.export import write_all
+
+    for path in write_all():
+        typer.echo(f"wrote {path.relative_to(REPO_ROOT)}")
+
+
+# -- demo --------------------------------------------------------------------------------------------------------
+@demo_app.command("load")
+def demo_load() -> None:
+    """Post the demo data set to the running ingest API (idempotent: a second load adds nothing)."""
+    from kans.demo import load_demo
+
+    typer.echo(load_demo(get_settings().ingest_base_url))
+
+
+@app.command("bench")
+def bench(
+    events: Annotated[int, typer.Option(help="Events per measurement.")] = 20_000,
+    freshness_events: Annotated[int, typer.Option(help="Events for the freshness measurement.")] = 1_000,
+) -> None:
+    """Measure ingest throughput (HTTP batch vs raw producer) and freshness; start the platform first."""
+    from kans.bench import run_bench
+
+    run_bench(events, freshness_events)
+
+
+if __name__ == "__main__":
+    app()

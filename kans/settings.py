@@ -1,0 +1,82 @@
+"""The one typed settings class: every service is configured only through `KANS_*` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Settings shared by all services; defaults run everything locally on 127.0.0.1 with embedded ClickHouse."""
+
+    model_config = SettingsConfigDict(env_prefix="KANS_", env_file=None, extra="ignore", frozen=True)
+
+    data_dir: Path = Field(REPO_ROOT / ".kans", description="Local state: Kafka logs, chDB data, pid files.")
+    cache_dir: Path = Field(Path.home() / ".cache" / "kans", description="Downloaded Kafka jars.")
+
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma separated.")
+    kafka_broker_port: int = 9092
+    kafka_controller_port: int = 9093
+    kafka_version: str = "4.1.1"
+    kafka_heap: str = "512m"
+    topic_prefix: str = Field("", description="Prefix for every topic name; tests use a unique one per session.")
+    event_partitions: int = Field(6, ge=1)
+
+    clickhouse_dsn: str = Field(
+        "", description="clickhouse-connect DSN: chdb:///path (embedded, default under data_dir) or http://host:8123."
+    )
+    clickhouse_database: str = Field("kans", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+    ingest_host: str = "127.0.0.1"
+    ingest_port: int = 8001
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    projections_host: str = "127.0.0.1"
+    projections_port: int = 6066
+    projections_url: str = Field("", description="Where the API finds the projections worker; default from host/port.")
+
+    writer_in_api: bool = Field(
+        True, description="Run the ClickHouse writer inside the API process (required with embedded chDB)."
+    )
+    writer_group: str = "kans-clickhouse-writer"
+    writer_batch_max: int = Field(5000, ge=1)
+    writer_batch_wait_ms: int = Field(200, ge=1)
+
+    projections_app_id: str = "kans-projections"
+    publish_timeout_s: float = Field(10.0, gt=0, description="How long the ingest waits for broker acks.")
+    log_level: str = "INFO"
+
+    @field_validator("data_dir", "cache_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def clickhouse_url(self) -> str:
+        return self.clickhouse_dsn or f"chdb://{self.data_dir / 'clickhouse'}"
+
+    @property
+    def embedded_clickhouse(self) -> bool:
+        return self.clickhouse_url.startswith("chdb://")
+
+    @property
+    def projections_base_url(self) -> str:
+        return self.projections_url or f"http://{self.projections_host}:{self.projections_port}"
+
+    @property
+    def ingest_base_url(self) -> str:
+        return f"http://{self.ingest_host}:{self.ingest_port}"
+
+    @property
+    def api_base_url(self) -> str:
+        return f"http://{self.api_host}:{self.api_port}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

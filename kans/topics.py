@@ -1,0 +1,70 @@
+"""The project's Kafka topics, declared explicitly (the broker never auto-creates), and their creation."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from kans.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: dict[str, str] = field(default_factory=dict)
+    purpose: str = ""
+
+
+def events_topic(settings: Settings) -> str:
+    return f"{settings.topic_prefix}kans.events.v1"
+
+
+def source_index_topic(settings: Settings) -> str:
+    return f"{settings.topic_prefix}kans.ingest.source-refs.v1"
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    return [
+        TopicSpec(
+            events_topic(settings),
+            settings.event_partitions,
+            # The event log is the source of truth: never deleted, never compacted.
+            {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1", "min.insync.replicas": "1"},
+            "Every accepted KANS event, keyed by stream_id (referral or provider id).",
+        ),
+        TopicSpec(
+            source_index_topic(settings),
+            settings.event_partitions,
+            {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"},
+            "(source_system, source_ref) -> event id and fingerprint: the ingest's idempotency index.",
+        ),
+    ]
+
+
+def ensure_topics(settings: Settings) -> list[str]:
+    """Create missing topics; existing ones are left as they are. Returns the names created."""
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="kans-topics")
+    try:
+        existing = set(admin.list_topics())
+        missing = [spec for spec in topic_specs(settings) if spec.name not in existing]
+        created: list[str] = []
+        for spec in missing:
+            try:
+                admin.create_topics(
+                    [NewTopic(spec.name, spec.partitions, replication_factor=1, topic_configs=spec.config)]
+                )
+                created.append(spec.name)
+            except TopicAlreadyExistsError:
+                pass
+        if created:
+            log.info("created topics %s", created)
+        return created
+    finally:
+        admin.close()

@@ -1,0 +1,1 @@
+"""The KANS event contract: frozen, versioned pydantic models, code lists and their exported JSON Schemas."""

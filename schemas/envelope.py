@@ -1,0 +1,99 @@
+"""The event envelope every KANS event shares: identity, time, origin and the ordering key.
+
+Events are immutable facts: frozen models, unknown fields refused. The platform assigns `event_id`,
+`recorded_at`, `stream_id` and `school_year`; a source system sends the rest (see `Submission`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, ClassVar
+from zoneinfo import ZoneInfo
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from schemas.codelists import Code
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+EVENT_ID_NAMESPACE = uuid.UUID("6f1c2a55-0d5e-4c41-9a53-7a3f0c6f4b11")
+
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,79}$")]
+SourceRef = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[!-~]+$")]
+Actor = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_.-]{1,40}:[A-Za-z0-9._@-]{1,80}$")]
+SchoolYear = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{4}$")]
+
+
+class Frozen(BaseModel):
+    """Base for every contract model: immutable, no unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def school_year_of(moment: datetime | date) -> str:
+    """School years run 1 September to 31 August, named `2019-2020`; dates are read in Brussels time."""
+    day = moment.astimezone(BRUSSELS).date() if isinstance(moment, datetime) else moment
+    start = day.year if day.month >= 9 else day.year - 1
+    return f"{start}-{start + 1}"
+
+
+def event_id_for(source_system: str, source_ref: str) -> uuid.UUID:
+    """Deterministic id: the same source record always becomes the same event, whichever way it comes in."""
+    return uuid.uuid5(EVENT_ID_NAMESPACE, f"{source_system}\x1f{source_ref}")
+
+
+class Payload(Frozen):
+    """Base of event payloads; `stream_field` names the field whose value orders the event's stream."""
+
+    stream_field: ClassVar[str]
+
+    def stream_id(self) -> str:
+        return str(getattr(self, self.stream_field))
+
+
+class Envelope(Frozen):
+    """Fields shared by all events. `stream_id` is the Kafka key: one referral's events stay in order."""
+
+    event_id: uuid.UUID = Field(description="Unique id, derived from (source_system, source_ref).")
+    event_type: str
+    schema_version: int = Field(ge=1)
+    occurred_at: AwareDatetime = Field(description="When it happened in the world (with a UTC offset).")
+    recorded_at: AwareDatetime = Field(description="When the platform accepted the event.")
+    source_system: Code("source_system")  # type: ignore[valid-type]
+    source_ref: SourceRef = Field(description="The source system's own id of this record: the idempotency key.")
+    actor: Actor = Field(description="Who registered it, as `role:id` (e.g. `clb:clb-brussel-1`); never a name.")
+    stream_id: Identifier = Field(description="Entity key: referral id, or provider id for provider facts.")
+    school_year: SchoolYear = Field(description="Derived from occurred_at: 1 September to 31 August.")
+    payload: Payload
+
+    @model_validator(mode="after")
+    def _derived_fields_agree(self) -> Envelope:
+        if self.school_year != school_year_of(self.occurred_at):
+            raise ValueError(f"school_year {self.school_year} does not match occurred_at {self.occurred_at}")
+        if self.stream_id != self.payload.stream_id():
+            raise ValueError(f"stream_id {self.stream_id} does not match payload {self.payload.stream_field}")
+        if self.event_id != event_id_for(self.source_system, self.source_ref):
+            raise ValueError("event_id is not derived from (source_system, source_ref)")
+        return self
+
+
+class SubmissionBase(Frozen):
+    """What a source system sends: the envelope without the fields the platform assigns."""
+
+    schema_version: int = Field(1, ge=1)
+    occurred_at: AwareDatetime = Field(description="When it happened (ISO 8601 with offset).")
+    source_system: Code("source_system")  # type: ignore[valid-type]
+    source_ref: SourceRef = Field(description="The source's own id of this record; resubmitting it is harmless.")
+    actor: Actor
+
+    def seal(self, recorded_at: datetime) -> dict[str, Any]:
+        """The stored event's fields: this submission plus what the platform derives."""
+        payload: Payload = getattr(self, "payload")  # noqa: B009 - defined on each subclass
+        return {
+            **self.model_dump(),
+            "payload": payload,
+            "event_id": event_id_for(self.source_system, self.source_ref),
+            "recorded_at": recorded_at,
+            "stream_id": payload.stream_id(),
+            "school_year": school_year_of(self.occurred_at),
+        }

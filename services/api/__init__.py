@@ -1,0 +1,1 @@
+"""The read API: live views (from the projections worker), statistics and history (from ClickHouse)."""

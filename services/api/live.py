@@ -1,0 +1,80 @@
+"""Live views, served from the projections worker's changelog-backed tables (L1 load, L3 waiting times)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import httpx
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, Field
+
+from services.api.deps import ProjectionsDep
+
+router = APIRouter(prefix="/v1/live", tags=["live"])
+
+
+class ProviderLoadRow(BaseModel):
+    provider_id: str
+    module_id: str
+    active: int = Field(description="Trajectories started and not yet ended.")
+    waiting: int = Field(description="Dispatched, not started yet.")
+    capacity: int | None = Field(description="Capacity in force on `as_of`; null if never set.")
+    free: int | None
+    load_pct: float | None
+
+
+class ProviderLoad(BaseModel):
+    as_of: date
+    rows: list[ProviderLoadRow]
+
+    model_config = {"json_schema_extra": {"examples": [{"as_of": "2025-10-06", "rows": [
+        {"provider_id": "abrusco", "module_id": "individual", "active": 9, "waiting": 3, "capacity": 12,
+         "free": 3, "load_pct": 75.0}]}]}}  # fmt: skip
+
+
+class WaitingTimeRow(BaseModel):
+    provider_id: str
+    module_id: str
+    school_year: str
+    started: int = Field(description="Trajectories started this school year (dispatch -> start measured).")
+    median_days: float | None
+    p90_days: float | None
+    max_days: float | None
+
+
+class WaitingTimes(BaseModel):
+    school_year: str
+    rows: list[WaitingTimeRow]
+
+
+async def _ask(projections: httpx.AsyncClient, path: str, params: dict[str, Any]) -> Any:
+    try:
+        response = await projections.get(path, params={k: v for k, v in params.items() if v is not None})
+    except httpx.HTTPError as err:
+        raise HTTPException(503, f"the projections worker is unreachable ({err.__class__.__name__})") from err
+    if response.status_code != 200:
+        raise HTTPException(503, f"the projections worker answered {response.status_code}")
+    return response.json()
+
+
+@router.get("/provider-load", response_model=ProviderLoad)
+async def provider_load(
+    projections: ProjectionsDep,
+    as_of: Annotated[date | None, Query(description="Day whose capacity applies; default today.")] = None,
+    provider_id: str | None = None,
+) -> Any:
+    """L1: active and waiting trajectories per provider and module, against the capacity in force."""
+    data = await _ask(projections, "/provider-load", {"date": as_of.isoformat() if as_of else None})
+    if provider_id is not None:
+        data["rows"] = [row for row in data["rows"] if row["provider_id"] == provider_id]
+    return data
+
+
+@router.get("/waiting-times", response_model=WaitingTimes)
+async def waiting_times(
+    projections: ProjectionsDep,
+    school_year: Annotated[str | None, Query(pattern=r"^\d{4}-\d{4}$", examples=["2025-2026"])] = None,
+) -> Any:
+    """L3 (first figure): days from dispatch to start per provider and module, median and p90."""
+    return await _ask(projections, "/waiting-times", {"school_year": school_year})

@@ -1,0 +1,100 @@
+"""Publishes sealed events to Kafka (idempotent producer, acks=all) and waits for the broker's acknowledgement."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Sequence
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+
+from kans.settings import Settings
+from kans.topics import events_topic, source_index_topic
+from schemas.envelope import Envelope
+from services.ingest.rules import IndexEntry, SourceKey
+
+log = logging.getLogger(__name__)
+
+
+class BrokerUnavailable(RuntimeError):
+    """Kafka did not acknowledge in time; nothing is reported as accepted, and a retry is safe."""
+
+
+def index_record_key(key: SourceKey) -> bytes:
+    return f"{key[0]}\x1f{key[1]}".encode()
+
+
+class EventPublisher:
+    """One producer per process, created lazily so the service starts (and answers 503) while Kafka is down."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._events_topic = events_topic(settings)
+        self._index_topic = source_index_topic(settings)
+        self._producer: KafkaProducer | None = None
+        self._lock = threading.Lock()
+
+    def _get_producer(self) -> KafkaProducer:
+        with self._lock:
+            if self._producer is None:
+                try:
+                    self._producer = KafkaProducer(
+                        bootstrap_servers=self._settings.kafka_bootstrap,
+                        client_id="kans-ingest",
+                        acks="all",
+                        enable_idempotence=True,
+                        linger_ms=2,
+                        compression_type="lz4",
+                        max_block_ms=int(self._settings.publish_timeout_s * 1000),
+                        request_timeout_ms=int(self._settings.publish_timeout_s * 1000),
+                        bootstrap_timeout_ms=int(self._settings.publish_timeout_s * 1000),
+                    )
+                except KafkaError as err:
+                    raise BrokerUnavailable(f"Kafka at {self._settings.kafka_bootstrap} is unreachable: {err}") from err
+            return self._producer
+
+    def publish(self, events: Sequence[Envelope], index: dict[SourceKey, IndexEntry]) -> None:
+        """Send every event keyed by its stream id; return only once the broker acknowledged all of them."""
+        producer = self._get_producer()
+        deadline = time.monotonic() + self._settings.publish_timeout_s
+        try:
+            futures = [
+                producer.send(
+                    self._events_topic,
+                    key=event.stream_id.encode(),
+                    value=event.model_dump_json().encode(),
+                    headers=[
+                        ("event_type", event.event_type.encode()),
+                        ("schema_version", str(event.schema_version).encode()),
+                    ],
+                )
+                for event in events
+            ]
+            for future in futures:
+                future.get(timeout=max(0.1, deadline - time.monotonic()))
+        except KafkaError as err:
+            raise BrokerUnavailable(
+                f"Kafka did not acknowledge the events within {self._settings.publish_timeout_s:.0f}s ({err}); "
+                "nothing was reported as accepted: retrying the same request is safe"
+            ) from err
+        # The index is a cache of what is already in the log: losing a write here only means a later
+        # resubmission republishes the same event id, which every consumer deduplicates.
+        try:
+            for key, entry in index.items():
+                producer.send(
+                    self._index_topic,
+                    key=index_record_key(key),
+                    value=json.dumps({"event_id": str(entry.event_id), "fingerprint": entry.fingerprint}).encode(),
+                )
+        except KafkaError:
+            log.warning("could not record %d source refs in the index", len(index), exc_info=True)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._producer is not None:
+                self._producer.flush(timeout=5)
+                self._producer.close(timeout=5)
+                self._producer = None

@@ -1,0 +1,74 @@
+"""Pure ingest rules: fingerprints and the plan of what to publish for a batch (no I/O here)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from typing import Literal
+
+from schemas.envelope import SubmissionBase, event_id_for
+
+SourceKey = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    event_id: uuid.UUID
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    index: int
+    event_id: uuid.UUID
+    status: Literal["created", "duplicate"]
+
+
+@dataclass(frozen=True)
+class Conflict:
+    index: int
+    source_system: str
+    source_ref: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    to_publish: list[tuple[int, SubmissionBase]]
+    outcomes: list[Outcome]
+    conflicts: list[Conflict]
+
+
+def source_key(submission: SubmissionBase) -> SourceKey:
+    return (submission.source_system, submission.source_ref)
+
+
+def fingerprint(submission: SubmissionBase) -> str:
+    """What the source said, byte for byte: a resubmission must match it to count as the same record."""
+    return hashlib.sha256(submission.model_dump_json().encode()).hexdigest()[:32]
+
+
+def plan_batch(submissions: list[SubmissionBase], known: dict[SourceKey, IndexEntry]) -> Plan:
+    """Decide per submission: publish it, answer with the existing event (duplicate), or refuse (conflict).
+
+    A source record resubmitted unchanged is a duplicate; the same (source_system, source_ref) with different
+    content is a conflict: a correction must be a new record (an amendment), never a silent overwrite.
+    """
+    seen: dict[SourceKey, IndexEntry] = {}
+    to_publish: list[tuple[int, SubmissionBase]] = []
+    outcomes: list[Outcome] = []
+    conflicts: list[Conflict] = []
+    for i, sub in enumerate(submissions):
+        key = source_key(sub)
+        fp = fingerprint(sub)
+        prior = seen.get(key) or known.get(key)
+        if prior is None:
+            entry = IndexEntry(event_id_for(*key), fp)
+            seen[key] = entry
+            to_publish.append((i, sub))
+            outcomes.append(Outcome(i, entry.event_id, "created"))
+        elif prior.fingerprint == fp:
+            outcomes.append(Outcome(i, prior.event_id, "duplicate"))
+        else:
+            conflicts.append(Conflict(i, *key))
+    return Plan(to_publish, outcomes, conflicts)

@@ -1,0 +1,1 @@
+"""Live projections (faust-streaming): trajectory status, provider load against capacity, waiting times."""

@@ -1,0 +1,75 @@
+"""Pure rules for the provider-load row (one per provider and module): who is active or waiting, the capacity
+in force, and the dispatch -> start waiting times. Every update is a set operation, so replays are harmless."""
+
+from __future__ import annotations
+
+import statistics
+from datetime import date
+from typing import Any
+
+
+def empty_row(load_key: str) -> dict[str, Any]:
+    provider_id, _, module_id = load_key.partition("|")
+    return {"provider_id": provider_id, "module_id": module_id, "active": [], "waiting": [],
+            "capacities": {}, "waits": {}}  # fmt: skip
+
+
+def set_membership(row: dict[str, Any], trajectory_id: str, membership: str | None) -> dict[str, Any]:
+    active = set(row["active"]) - {trajectory_id}
+    waiting = set(row["waiting"]) - {trajectory_id}
+    if membership == "active":
+        active.add(trajectory_id)
+    elif membership == "waiting":
+        waiting.add(trajectory_id)
+    return {**row, "active": sorted(active), "waiting": sorted(waiting)}
+
+
+def set_capacity(row: dict[str, Any], valid_from: str, capacity: int) -> dict[str, Any]:
+    return {**row, "capacities": {**row["capacities"], valid_from: capacity}}
+
+
+def record_wait(row: dict[str, Any], school_year: str, trajectory_id: str, days: float) -> dict[str, Any]:
+    year = {**row["waits"].get(school_year, {}), trajectory_id: round(days, 3)}
+    return {**row, "waits": {**row["waits"], school_year: year}}
+
+
+def capacity_on(row: dict[str, Any], day: date) -> int | None:
+    """The capacity whose valid_from is the latest on or before `day`."""
+    in_force = [d for d in row["capacities"] if date.fromisoformat(d) <= day]
+    return row["capacities"][max(in_force)] if in_force else None
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * q // 100))
+    return ordered[int(rank) - 1]
+
+
+def load_view(row: dict[str, Any], today: date) -> dict[str, Any]:
+    capacity = capacity_on(row, today)
+    active = len(row["active"])
+    return {
+        "provider_id": row["provider_id"],
+        "module_id": row["module_id"],
+        "active": active,
+        "waiting": len(row["waiting"]),
+        "capacity": capacity,
+        "free": None if capacity is None else capacity - active,
+        "load_pct": None if not capacity else round(100 * active / capacity, 1),
+    }
+
+
+def waiting_view(row: dict[str, Any], school_year: str) -> dict[str, Any]:
+    days = list(row["waits"].get(school_year, {}).values())
+    return {
+        "provider_id": row["provider_id"],
+        "module_id": row["module_id"],
+        "school_year": school_year,
+        "started": len(days),
+        "median_days": statistics.median(days) if days else None,
+        "p90_days": percentile(days, 90),
+        "max_days": max(days) if days else None,
+    }

@@ -1,0 +1,1 @@
+"""Warehouse: ClickHouse schema (versioned DDL), the Kafka -> ClickHouse writer, and read queries."""

@@ -1,0 +1,59 @@
+"""ClickHouse client factory and the versioned DDL runner (migrations in infra/clickhouse/migrations)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import clickhouse_connect
+
+from kans.settings import REPO_ROOT, Settings
+
+log = logging.getLogger(__name__)
+MIGRATIONS = REPO_ROOT / "infra" / "clickhouse" / "migrations"
+_VERSION = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+def get_client(settings: Settings) -> Any:
+    """A clickhouse-connect client: embedded chDB (`chdb:///dir`) or a server (`http://host:8123`)."""
+    url = settings.clickhouse_url
+    if url.startswith("chdb://"):
+        Path(url.removeprefix("chdb://")).mkdir(parents=True, exist_ok=True)
+    return clickhouse_connect.get_client(dsn=url)
+
+
+def migration_files(directory: Path = MIGRATIONS) -> list[tuple[int, Path]]:
+    found = []
+    for path in sorted(directory.glob("*.sql")):
+        match = _VERSION.match(path.name)
+        if not match:
+            raise ValueError(f"migration {path.name} must be named NNNN_description.sql")
+        found.append((int(match.group(1)), path))
+    return found
+
+
+def split_statements(sql: str) -> list[str]:
+    lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
+    return [stmt.strip() for stmt in "\n".join(lines).split(";") if stmt.strip()]
+
+
+def migrate(client: Any, database: str, directory: Path = MIGRATIONS) -> list[int]:
+    """Apply the migrations not yet recorded in `{db}.schema_migrations`, in order. Returns versions applied."""
+    client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+    client.command(
+        f"CREATE TABLE IF NOT EXISTS {database}.schema_migrations "
+        "(version UInt32, name String, applied_at DateTime DEFAULT now()) ENGINE = MergeTree ORDER BY version"
+    )
+    done = {row[0] for row in client.query(f"SELECT version FROM {database}.schema_migrations").result_rows}
+    applied = []
+    for version, path in migration_files(directory):
+        if version in done:
+            continue
+        for statement in split_statements(path.read_text()):
+            client.command(statement.replace("{db}", database))
+        client.insert(f"{database}.schema_migrations", [[version, path.name]], column_names=["version", "name"])
+        log.info("applied ClickHouse migration %s", path.name)
+        applied.append(version)
+    return applied

@@ -1,0 +1,79 @@
+"""Pure projection rules: trajectory lifecycle -> provider-load changes, idempotent and order-tolerant."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from schemas.registry import SUBMISSION_ADAPTER, example_submission, seal
+from services.projections import provider_load as rows
+from services.projections.trajectory_state import LoadChange, WaitMeasured, apply_event
+
+T0 = datetime(2025, 10, 1, 9, tzinfo=UTC)
+
+
+def event(event_type: str, ref: str, occurred: str, **payload: Any) -> Any:
+    data = example_submission(event_type)
+    data.update(source_ref=ref, occurred_at=occurred)
+    data["payload"].update(payload)
+    return seal(SUBMISSION_ADAPTER.validate_python(data), T0)
+
+
+DISPATCH = event("TrajectoryDispatched", "d", "2025-10-01T09:00:00+02:00", provider_id="tigo", module_id="day")
+START = event("TrajectoryStarted", "s", "2025-10-11T09:00:00+02:00")
+CLOSE = event("TrajectoryClosed", "c", "2025-12-01T09:00:00+01:00")
+
+
+def fold(*events: Any) -> tuple[Any, list[Any]]:
+    state, effects = None, []
+    for e in events:
+        state, new = apply_event(state, e)
+        effects.extend(new)
+    return state, effects
+
+
+def test_lifecycle_moves_trajectory_from_waiting_to_active_to_gone() -> None:
+    state, effects = fold(DISPATCH, START, CLOSE)
+    changes = [e.membership for e in effects if isinstance(e, LoadChange)]
+    assert changes == ["waiting", "active", None]
+    (wait,) = [e for e in effects if isinstance(e, WaitMeasured)]
+    assert wait.days == 10 and wait.load_key == "tigo|day" and wait.school_year == "2025-2026"
+    assert state.ending == "closed" and state.membership is None
+
+
+def test_replayed_events_change_nothing() -> None:
+    once_state, once_effects = fold(DISPATCH, START)
+    twice_state, twice_effects = fold(DISPATCH, START, DISPATCH, START)
+    assert twice_state == once_state and twice_effects == once_effects
+
+
+def test_start_before_dispatch_converges_to_the_same_state() -> None:
+    in_order, _ = fold(DISPATCH, START)
+    out_of_order, effects = fold(START, DISPATCH)
+    assert (out_of_order.membership, out_of_order.load_key) == (in_order.membership, in_order.load_key)
+    assert [e.membership for e in effects if isinstance(e, LoadChange)] == ["active"]
+
+
+def test_load_row_is_a_set_so_duplicates_do_not_count_twice() -> None:
+    row = rows.empty_row("tigo|day")
+    for _ in range(3):
+        row = rows.set_membership(row, "T1", "active")
+    row = rows.set_membership(row, "T2", "waiting")
+    row = rows.set_capacity(row, "2025-09-01", 12)
+    row = rows.set_capacity(row, "2026-01-01", 9)
+    view = rows.load_view(row, date(2025, 12, 31))
+    assert (view["active"], view["waiting"], view["capacity"], view["free"]) == (1, 1, 12, 11)
+    assert rows.load_view(row, date(2026, 1, 1))["capacity"] == 9
+    assert rows.load_view(row, date(2025, 8, 31))["capacity"] is None
+    row = rows.set_membership(row, "T1", None)
+    assert rows.load_view(row, date(2026, 1, 1))["active"] == 0
+
+
+def test_waiting_view_median_and_p90() -> None:
+    row = rows.empty_row("a|b")
+    for i, days in enumerate([1, 2, 3, 4, 5, 6, 7, 8, 9, 100]):
+        row = rows.record_wait(row, "2025-2026", f"T{i}", days)
+    row = rows.record_wait(row, "2025-2026", "T0", 1)  # replay
+    view = rows.waiting_view(row, "2025-2026")
+    assert (view["started"], view["median_days"], view["p90_days"], view["max_days"]) == (10, 5.5, 9, 100)
+    assert rows.waiting_view(row, "2024-2025")["median_days"] is None
