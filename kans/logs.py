@@ -11,3 +11,5 @@ def configure_logging(level: str = "INFO", service: str = "kans") -> None:
     logging.basicConfig(level=level.upper(), format=fmt, stream=sys.stderr, force=True)
     for noisy in ("kafka", "aiokafka", "faust.transport", "mode", "clickhouse_connect", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Connection errors repeat on every reconnect attempt; the services report the outage once themselves.
+    logging.getLogger("kafka.net").setLevel(logging.CRITICAL)

@@ -53,7 +53,10 @@ class EventPublisher:
                         bootstrap_timeout_ms=int(self._settings.publish_timeout_s * 1000),
                     )
                 except KafkaError as err:
-                    raise BrokerUnavailable(f"Kafka at {self._settings.kafka_bootstrap} is unreachable: {err}") from err
+                    raise BrokerUnavailable(
+                        f"Kafka at {self._settings.kafka_bootstrap} is unreachable ({err}); nothing was accepted: "
+                        "retrying the same request is safe"
+                    ) from err
             return self._producer
 
     def publish(self, events: Sequence[Envelope], index: dict[SourceKey, IndexEntry]) -> None:

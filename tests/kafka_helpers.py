@@ -1,0 +1,38 @@
+"""Test helpers that read a topic with a real, independent kafka-python consumer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+
+def read_topic(bootstrap: str, topic: str, timeout_s: float = 5.0) -> list[Any]:
+    """Every record currently in `topic` (all partitions, from the beginning up to the end offsets)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        assert partitions, f"topic {topic} does not exist"
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        end = consumer.end_offsets(partitions)
+        records: list[Any] = []
+        polls = 0
+        while any(consumer.position(tp) < end[tp] for tp in partitions):
+            polls += 1
+            assert polls < timeout_s * 10, "could not read the topic up to its end offsets"
+            for batch in consumer.poll(timeout_ms=100).values():
+                records.extend(batch)
+        return records
+    finally:
+        consumer.close()
+
+
+def produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    try:
+        for key, value in records:
+            producer.send(topic, key=key, value=value)
+        producer.flush(timeout=30)
+    finally:
+        producer.close()

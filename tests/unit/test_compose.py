@@ -1,0 +1,206 @@
+"""docker-compose.yml, read without Docker: official images, real `kans` commands, settings that resolve.
+
+There is no Docker engine on the development machines, so the file is checked by reading it: every service built
+from this repository runs a real `kans` subcommand, and its environment, fed through the `Settings` class, gives
+the values the containers need (Kafka and ClickHouse by service name, servers listening on 0.0.0.0, ...).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+import typer.main
+import yaml
+from typer.testing import CliRunner
+
+from kans.cli import app
+from kans.settings import REPO_ROOT, Settings
+
+COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
+DOCKERFILE = REPO_ROOT / "Dockerfile"
+COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
+SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
+# The services that run this repository's code: built from the Dockerfile at the repository root.
+KANS_SERVICES = sorted(name for name, svc in SERVICES.items() if svc.get("build") in (".", {"context": "."}))
+LONG_RUNNING = {"ingest", "projections", "writer", "api"}
+CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
+KANS_VARIABLES = {f"KANS_{name.upper()}" for name in Settings.model_fields}
+
+
+def environment(service: dict[str, Any]) -> dict[str, Any]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):  # the list form: ["NAME=value", ...]
+        return dict(item.split("=", 1) if "=" in item else (item, None) for item in env)
+    return dict(env)
+
+
+def depends_on(service: dict[str, Any]) -> dict[str, str]:
+    deps = service.get("depends_on") or {}
+    if isinstance(deps, list):  # the short form means service_started
+        return dict.fromkeys(deps, "service_started")
+    return {name: (spec or {}).get("condition", "service_started") for name, spec in deps.items()}
+
+
+def container_ports(service: dict[str, Any]) -> set[int]:
+    ports = set()
+    for port in service.get("ports") or []:
+        target = port["target"] if isinstance(port, dict) else str(port).split(":")[-1].split("/")[0]
+        ports.add(int(target))
+    return ports
+
+
+def settings_for(name: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """`Settings()` as the container of service `name` builds it: only its environment, no KANS_ from this shell."""
+    for var in [var for var in os.environ if var.startswith("KANS_")]:
+        monkeypatch.delenv(var)
+    for var, value in environment(SERVICES[name]).items():
+        monkeypatch.setenv(var, value)
+    return Settings()
+
+
+def test_the_expected_services_are_built_from_the_repository() -> None:
+    assert KANS_SERVICES == ["api", "ingest", "projections", "topics", "writer"]
+    assert {SERVICES[name].get("image") for name in KANS_SERVICES} == {"kans-platform:local"}, "one shared image"
+
+
+def test_broker_and_clickhouse_run_on_official_images() -> None:
+    assert SERVICES["kafka"]["image"].startswith("apache/kafka:4.1")
+    assert "build" not in SERVICES["kafka"]
+    assert SERVICES["clickhouse"]["image"].startswith("clickhouse/clickhouse-server:")
+    assert "build" not in SERVICES["clickhouse"]
+    tag = SERVICES["clickhouse"]["image"].split(":", 1)[1]
+    assert re.fullmatch(r"\d+\.\d+(\.\d+)*", tag), f"pin a ClickHouse version, not {tag!r}"
+
+
+def test_kafka_is_a_single_kraft_node_advertised_under_the_bootstrap_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = environment(SERVICES["kafka"])
+    assert env["KAFKA_NODE_ID"] == "1"
+    assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+    assert env["KAFKA_LISTENERS"] == "PLAINTEXT://:9092,CONTROLLER://:9093"
+    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@kafka:9093"
+    assert env["KAFKA_CONTROLLER_LISTENER_NAMES"] == "CONTROLLER"
+    protocols = set(env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    assert protocols == {"CONTROLLER:PLAINTEXT", "PLAINTEXT:PLAINTEXT"}
+    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    assert env["KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS"] == "0"
+    for single_replica in (
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR",
+        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR",
+        "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR",
+        "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR",
+        "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR",
+    ):
+        assert env[single_replica] == "1", single_replica
+    # The clients reach the broker at the address it advertises.
+    advertised = env["KAFKA_ADVERTISED_LISTENERS"].removeprefix("PLAINTEXT://")
+    for name in KANS_SERVICES:
+        assert settings_for(name, monkeypatch).kafka_bootstrap == advertised == "kafka:9092", name
+    # The data survive a restart: the log directory is a named volume.
+    volumes = {v.split(":")[1]: v.split(":")[0] for v in SERVICES["kafka"]["volumes"]}
+    assert volumes[env["KAFKA_LOG_DIRS"]] in COMPOSE["volumes"]
+    assert "kafka-broker-api-versions.sh" in " ".join(SERVICES["kafka"]["healthcheck"]["test"])
+
+
+def test_clickhouse_credentials_and_database_match_the_dsn(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = environment(SERVICES["clickhouse"])
+    volumes = {v.split(":")[1]: v.split(":")[0] for v in SERVICES["clickhouse"]["volumes"]}
+    assert volumes["/var/lib/clickhouse"] in COMPOSE["volumes"]
+    assert SERVICES["clickhouse"]["healthcheck"]["test"]
+    for name in KANS_SERVICES:
+        settings = settings_for(name, monkeypatch)
+        dsn = urlparse(settings.clickhouse_url)
+        assert (dsn.scheme, dsn.hostname, dsn.port) == ("http", "clickhouse", 8123), name
+        assert (dsn.username, dsn.password) == (env["CLICKHOUSE_USER"], env["CLICKHOUSE_PASSWORD"]), name
+        assert settings.clickhouse_database == env["CLICKHOUSE_DB"], name
+
+
+@pytest.mark.parametrize("name", KANS_SERVICES)
+def test_command_is_a_real_kans_subcommand(name: str) -> None:
+    command = SERVICES[name]["command"]
+    assert isinstance(command, list), "exec form, so `kans` is PID 1's child of init and gets the signals"
+    assert command[0] == "kans"
+    # Walk the CLI: every word names a subcommand and the last one runs something (not a group).
+    cli = typer.main.get_command(app)
+    for word in command[1:]:
+        subcommands = getattr(cli, "commands", None)  # a group (typer vendors click: duck-typed)
+        assert subcommands is not None, f"{command}: {cli.name} takes no subcommand {word!r}"
+        assert word in subcommands, f"{command}: no subcommand {word!r}"
+        cli = subcommands[word]
+    assert getattr(cli, "commands", None) is None, f"{command} only names a group"
+    result = CliRunner().invoke(app, [*command[1:], "--help"])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("name", KANS_SERVICES)
+def test_settings_resolve_for_the_containers(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = environment(SERVICES[name])
+    assert all(isinstance(value, str) for value in env.values()), "quote values: YAML would make true/8000 non-str"
+    settings = settings_for(name, monkeypatch)
+    assert settings.kafka_bootstrap == "kafka:9092"
+    assert settings.clickhouse_url.startswith("http://")
+    assert settings.embedded_clickhouse is False
+    assert settings.data_dir == Path("/data")
+    assert (settings.ingest_host, settings.api_host, settings.projections_host) == ("0.0.0.0",) * 3
+    if name == "api":
+        assert settings.writer_in_api is False, "the writer is its own service with a ClickHouse server"
+        assert settings.projections_base_url == "http://projections:6066"
+
+
+def test_the_api_finds_the_projections_worker_where_it_listens(monkeypatch: pytest.MonkeyPatch) -> None:
+    url = urlparse(settings_for("api", monkeypatch).projections_base_url)
+    assert url.hostname in SERVICES
+    assert url.port == settings_for(url.hostname, monkeypatch).projections_port
+
+
+def test_every_kans_variable_is_known_to_settings() -> None:
+    used = set(re.findall(r"\bKANS_[A-Z0-9_]+\b", COMPOSE_FILE.read_text(encoding="utf-8")))
+    assert used, "the services are configured through KANS_ variables"
+    assert used <= KANS_VARIABLES, f"unknown to kans/settings.py: {sorted(used - KANS_VARIABLES)}"
+
+
+def test_published_ports_and_healthchecks_match_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    api, ingest = settings_for("api", monkeypatch), settings_for("ingest", monkeypatch)
+    assert container_ports(SERVICES["api"]) == {api.api_port} == {8000}
+    assert container_ports(SERVICES["ingest"]) == {ingest.ingest_port} == {8001}
+    for name, port in (("api", api.api_port), ("ingest", ingest.ingest_port), ("projections", api.projections_port)):
+        probe = " ".join(SERVICES[name]["healthcheck"]["test"])
+        assert f"http://127.0.0.1:{port}/" in probe, name
+
+
+def test_dependencies_exist_and_start_in_order() -> None:
+    for name, service in SERVICES.items():
+        for dependency, condition in depends_on(service).items():
+            assert dependency in SERVICES, f"{name} depends on unknown service {dependency}"
+            assert condition in CONDITIONS, f"{name} -> {dependency}: {condition}"
+            if condition == "service_healthy":
+                assert SERVICES[dependency].get("healthcheck"), f"{name} waits for {dependency} to be healthy"
+            if condition == "service_completed_successfully":
+                assert SERVICES[dependency].get("restart", "no") == "no", f"{dependency} is a one-shot"
+    assert SERVICES["topics"]["command"] == ["kans", "topics", "create"]
+    assert depends_on(SERVICES["topics"]) == {"kafka": "service_healthy"}
+    for name in LONG_RUNNING:
+        deps = depends_on(SERVICES[name])
+        assert deps["topics"] == "service_completed_successfully", name
+        assert deps["kafka"] == "service_healthy", name
+    for name in ("writer", "api"):
+        assert depends_on(SERVICES[name])["clickhouse"] == "service_healthy", name
+
+
+def test_dockerfile_keeps_the_code_next_to_infra_and_runs_unprivileged() -> None:
+    lines = [line.strip() for line in DOCKERFILE.read_text(encoding="utf-8").splitlines()]
+    instructions = [line for line in lines if line and not line.startswith("#")]
+    assert instructions[0] == "FROM python:3.11-slim"
+    copied = {line.split()[1] for line in instructions if line.startswith("COPY")}
+    assert {"pyproject.toml", "kans", "schemas", "services", "infra", "Procfile"} <= copied
+    assert all((REPO_ROOT / path).exists() for path in copied)
+    ignored = set((REPO_ROOT / ".dockerignore").read_text(encoding="utf-8").split())
+    assert not copied & ignored, "the build context must contain what the Dockerfile copies"
+    # REPO_ROOT is the parent of the installed `kans` package: only an editable install keeps infra/ beside it.
+    assert "pip install --no-cache-dir --no-deps -e ." in DOCKERFILE.read_text(encoding="utf-8")
+    users = [line.split()[1] for line in instructions if line.startswith("USER")]
+    assert users and users[-1] not in {"root", "0"}
