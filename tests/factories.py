@@ -38,13 +38,23 @@ def start(rid: str, tid: str, occurred: str = "2025-10-13T09:00:00+02:00") -> di
 
 
 def close(rid: str, tid: str, occurred: str = "2025-12-19T15:00:00+01:00") -> dict[str, Any]:
-    return _sub("TrajectoryClosed", f"close:{tid}", occurred,
-                {"referral_id": rid, "trajectory_id": tid, "perspective": "back_full_time_current_school"}, "desk")
+    return _sub(
+        "TrajectoryClosed",
+        f"close:{tid}",
+        occurred,
+        {"referral_id": rid, "trajectory_id": tid, "perspective": "back_full_time_current_school"},
+        "desk",
+    )
 
 
 def capacity(provider: str, module: str, places: int, valid_from: str = "2000-09-01") -> dict[str, Any]:
-    return _sub("ProviderCapacitySet", f"cap:{provider}:{module}:{valid_from}", f"{valid_from}T08:00:00+02:00",
-                {"provider_id": provider, "module_id": module, "capacity": places, "valid_from": valid_from}, "desk")
+    return _sub(
+        "ProviderCapacitySet",
+        f"cap:{provider}:{module}:{valid_from}",
+        f"{valid_from}T08:00:00+02:00",
+        {"provider_id": provider, "module_id": module, "capacity": places, "valid_from": valid_from},
+        "desk",
+    )
 
 
 def sealed_json(submission: dict[str, Any]) -> tuple[bytes, bytes]:

@@ -38,7 +38,10 @@ def test_accepted_event_is_on_the_topic_keyed_by_referral(ingest: TestClient, se
     event = parse_event(record.value)
     assert record.key == b"R-1"
     assert (event.event_type, str(event.event_id), event.payload.provider_id) == (  # type: ignore[attr-defined]
-        "TrajectoryDispatched", response.json()["event_id"], "abrusco")
+        "TrajectoryDispatched",
+        response.json()["event_id"],
+        "abrusco",
+    )
     assert dict(record.headers)["event_type"] == b"TrajectoryDispatched"
 
 
@@ -113,5 +116,5 @@ def test_publisher_raises_broker_unavailable_after_its_timeout(settings: Setting
     from schemas.registry import parse_event as parse
 
     event = parse(sealed_json(referral("R-8"))[1])
-    with pytest.raises(BrokerUnavailable, match="unreachable|did not acknowledge"):
+    with pytest.raises(BrokerUnavailable, match=r"unreachable|did not acknowledge"):
         publisher.publish([event], {})
