@@ -54,7 +54,10 @@ async def _ask(projections: httpx.AsyncClient, path: str, params: dict[str, Any]
     except httpx.HTTPError as err:
         raise HTTPException(503, f"the projections worker is unreachable ({err.__class__.__name__})") from err
     if response.status_code != 200:
-        raise HTTPException(503, f"the projections worker answered {response.status_code}")
+        detail = response.json().get("detail") if response.headers.get("content-type", "").startswith(
+            "application/json") else None  # fmt: skip
+        raise HTTPException(503, detail or f"the projections worker answered {response.status_code}",
+                            headers={"Retry-After": "2"})  # fmt: skip
     return response.json()
 
 

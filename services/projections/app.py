@@ -32,6 +32,7 @@ def create_app(settings: Settings) -> faust.App:
         f"{settings.topic_prefix}{settings.projections_app_id}",
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",
+        datadir=str(settings.data_dir / "faust"),
         topic_partitions=settings.event_partitions,
         topic_replication_factor=1,
         table_standby_replicas=0,
@@ -50,9 +51,9 @@ def create_app(settings: Settings) -> faust.App:
         key_serializer="raw",
         value_serializer="json",
     )
-    table_schema: Any = faust.Schema(key_type=bytes, key_serializer="raw", value_serializer="json")
-    trajectories = app.Table("trajectories", default=None, schema=table_schema)
-    provider_load = app.Table("provider-load", default=None, schema=table_schema)
+    # Keys are raw bytes, values JSON: the changelog serializers follow from key_type/value_type.
+    trajectories = app.Table("trajectories", default=None, key_type=bytes)
+    provider_load = app.Table("provider-load", default=None, key_type=bytes)
 
     # A bug in an agent stops the worker (and the supervisor restarts it from the committed offsets) rather
     # than silently skipping the event that triggered it, which is what faust's default restart would do.
@@ -106,13 +107,29 @@ def create_app(settings: Settings) -> faust.App:
     def all_rows() -> list[dict[str, Any]]:
         return [row for _, row in sorted(provider_load.items()) if row is not None]
 
+    def ready() -> bool:
+        """Tables restored from their changelogs, partitions assigned, no rebalance under way."""
+        return (
+            app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]
+            and not getattr(app, "in_recovery", False)
+            and not app.rebalancing
+            and bool(app.consumer.assignment())
+        )
+
+    def not_ready(view: Any) -> Any:
+        return view.json({"detail": "the projections are being restored from their changelogs"}, status=503)
+
     @app.page("/provider-load")
     async def provider_load_view(self: Any, request: Any) -> Any:
+        if not ready():
+            return not_ready(self)
         day = date.fromisoformat(request.query.get("date") or date.today().isoformat())
         return self.json({"as_of": day.isoformat(), "rows": [rows.load_view(r, day) for r in all_rows()]})
 
     @app.page("/waiting-times")
     async def waiting_times_view(self: Any, request: Any) -> Any:
+        if not ready():
+            return not_ready(self)
         year = request.query.get("school_year") or school_year_of(date.today())
         return self.json({"school_year": year, "rows": [rows.waiting_view(r, year) for r in all_rows()]})
 
@@ -125,7 +142,6 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.page("/ready")
     async def ready_view(self: Any, request: Any) -> Any:
-        recovering = bool(getattr(app, "in_recovery", False)) or bool(getattr(app, "rebalancing", False))
-        return self.json({"ready": not recovering}, status=503 if recovering else 200)
+        return self.json({"ready": ready()}, status=200 if ready() else 503)
 
     return app

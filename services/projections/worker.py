@@ -14,7 +14,8 @@ app = create_app(settings)
 
 def main() -> None:
     configure_logging(settings.log_level, "projections")
-    sys.argv = ["kans-projections", "worker", "--loglevel", settings.log_level.lower(),
+    level = {"warning": "warn", "critical": "crit"}.get(settings.log_level.lower(), settings.log_level.lower())
+    sys.argv = ["kans-projections", "worker", "--loglevel", level,
                 "--web-port", str(settings.projections_port), "--web-bind", settings.projections_host]  # fmt: skip
     app.main()
 

@@ -71,8 +71,7 @@ class ClickHouseWriter:
             self._thread.join(timeout=timeout_s)
 
     def _consumer(self) -> KafkaConsumer:
-        return KafkaConsumer(
-            self._topic,
+        consumer = KafkaConsumer(
             bootstrap_servers=self._settings.kafka_bootstrap,
             group_id=f"{self._settings.topic_prefix}{self._settings.writer_group}",
             client_id="kans-clickhouse-writer",
@@ -80,7 +79,15 @@ class ClickHouseWriter:
             auto_offset_reset="earliest",
             max_poll_records=self._settings.writer_batch_max,
             fetch_max_wait_ms=100,
+            metadata_max_age_ms=10_000,
         )
+        # Join the group only once the topic's partitions are known: a member that joins before the metadata
+        # reached it gets no assignment and would wait for the next metadata refresh.
+        if not consumer.partitions_for_topic(self._topic):
+            consumer.close()
+            raise KafkaError(f"topic {self._topic} has no partitions yet (run `kans topics create`)")
+        consumer.subscribe([self._topic])
+        return consumer
 
     def run(self) -> None:
         self.status.running = True
