@@ -48,14 +48,15 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     ]
 
 
-def ensure_topics(settings: Settings) -> list[str]:
-    """Create missing topics; existing ones are left as they are. Returns the names created."""
+def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> list[str]:
+    """Create missing topics (default: the project's); existing ones are left as they are. Returns those created."""
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="kans-topics")
     try:
         existing = set(admin.list_topics())
-        missing = [spec for spec in topic_specs(settings) if spec.name not in existing]
         created: list[str] = []
-        for spec in missing:
+        for spec in specs if specs is not None else topic_specs(settings):
+            if spec.name in existing:
+                continue
             try:
                 admin.create_topics(
                     [NewTopic(spec.name, spec.partitions, replication_factor=1, topic_configs=spec.config)]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import socket
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -12,16 +10,11 @@ from typing import Any, TypeVar
 import pytest
 
 from kans.kafka_local import LocalKafka
+from kans.processes import isolated_settings
 from kans.settings import Settings
 from kans.topics import ensure_topics
 
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(probe: Callable[[], T | None], timeout_s: float = 30.0, interval_s: float = 0.05, what: str = "") -> T:
@@ -45,19 +38,6 @@ def kafka_bootstrap() -> str:
     settings = Settings()
     LocalKafka(settings).start()
     return settings.kafka_bootstrap
-
-
-def isolated_settings(tmp: Path, bootstrap: str, **overrides: Any) -> Settings:
-    return Settings(
-        kafka_bootstrap=bootstrap,
-        topic_prefix=f"t{uuid.uuid4().hex[:10]}.",
-        data_dir=tmp,
-        clickhouse_database=f"test_{uuid.uuid4().hex[:10]}",
-        ingest_port=free_port(),
-        api_port=free_port(),
-        projections_port=free_port(),
-        **overrides,
-    )
 
 
 @pytest.fixture

@@ -8,13 +8,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from kans.processes import free_port
 from kans.settings import Settings
 from kans.topics import events_topic
 from schemas.envelope import event_id_for
 from schemas.registry import parse_event
 from services.ingest.main import create_app
 from services.ingest.publisher import BrokerUnavailable, EventPublisher
-from tests.conftest import free_port, wait_for
+from tests.conftest import wait_for
 from tests.factories import close, dispatch, referral, sealed_json, start
 from tests.kafka_helpers import read_topic
 

@@ -1,0 +1,147 @@
+"""`kans bench`: ingest throughput (HTTP batch vs a raw kafka-python producer, same payloads, same run) and
+freshness (ingest 202 -> visible in the provider-load view and in ClickHouse). Runs its own isolated platform
+(topic prefix, ports, chDB folder) on the local broker; the figures are printed and saved as JSON."""
+
+from __future__ import annotations
+
+import json
+import platform as host
+import statistics
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from kafka import KafkaProducer
+
+from kans.kafka_local import LocalKafka
+from kans.processes import ServiceProcesses, isolated_settings
+from kans.settings import REPO_ROOT, get_settings
+from kans.topics import TopicSpec, ensure_topics
+from schemas.registry import SUBMISSION_LIST_ADAPTER, seal
+
+BATCH = 1000
+
+
+def _referral(n: int) -> dict[str, Any]:
+    rid = f"R-B-{n:07d}"
+    return {"event_type": "ReferralSubmitted", "occurred_at": "2025-10-06T09:30:00+02:00", "source_system": "demo",
+            "source_ref": f"bench:{rid}", "actor": "clb:clb-bench",
+            "payload": {"referral_id": rid, "pupil_key": f"{n:032x}", "channel": "lars", "referrer_id": "clb-bench",
+                        "offer_type": "regular", "level": "secondary", "gender": "girl", "birth_year": 2010,
+                        "birth_month": 1 + n % 12}}  # fmt: skip
+
+
+def _trajectory(kind: str, n: int, **extra: Any) -> dict[str, Any]:
+    rid, tid = f"R-F-{n:06d}", f"T-F-{n:06d}"
+    return {"event_type": kind, "occurred_at": "2025-10-06T09:30:00+02:00", "source_system": "demo",
+            "source_ref": f"bench:{kind}:{tid}", "actor": "desk:bench",
+            "payload": {"referral_id": rid, "trajectory_id": tid, **extra}}  # fmt: skip
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
+
+
+def measure_http(client: httpx.Client, submissions: list[dict[str, Any]]) -> float:
+    started = time.perf_counter()
+    for i in range(0, len(submissions), BATCH):
+        response = client.post("/v1/events/batch", json=submissions[i : i + BATCH])
+        response.raise_for_status()
+    return len(submissions) / (time.perf_counter() - started)
+
+
+def measure_raw(bootstrap: str, topic: str, submissions: list[dict[str, Any]]) -> float:
+    """The reference: the sealed events the ingest would publish, sent by kafka-python with the same settings."""
+    now = datetime.now(UTC)
+    records = [(e.stream_id.encode(), e.model_dump_json().encode())
+               for e in (seal(s, now) for s in SUBMISSION_LIST_ADAPTER.validate_python(submissions))]  # fmt: skip
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=2,
+                             compression_type="lz4")  # fmt: skip
+    try:
+        started = time.perf_counter()
+        for key, value in records:
+            producer.send(topic, key=key, value=value)
+        producer.flush()
+        return len(records) / (time.perf_counter() - started)
+    finally:
+        producer.close()
+
+
+def measure_freshness(ingest: httpx.Client, api: httpx.Client, n: int) -> dict[str, list[float]]:
+    provider = {"provider_id": "bench-provider", "module_id": "individual", "offer_type": "regular"}
+    for i in range(0, n, BATCH):
+        ingest.post("/v1/events/batch", json=[_trajectory("TrajectoryDispatched", k, **provider)
+                                              for k in range(i, min(n, i + BATCH))]).raise_for_status()  # fmt: skip
+
+    def load() -> dict[str, Any]:
+        rows = api.get("/v1/live/provider-load", params={"provider_id": "bench-provider"}).json()["rows"]
+        return rows[0] if rows else {"active": 0, "waiting": 0}
+
+    deadline = time.monotonic() + 120
+    while load()["waiting"] < n:
+        if time.monotonic() > deadline:
+            raise RuntimeError("dispatches did not reach the provider-load view")
+        time.sleep(0.1)
+    to_load, to_clickhouse = [], []
+    for k in range(n):
+        response = ingest.post("/v1/events", json=_trajectory("TrajectoryStarted", k))
+        accepted = time.perf_counter()
+        response.raise_for_status()
+        seen_load = seen_ch = None
+        while seen_load is None or seen_ch is None:
+            if seen_load is None and load()["active"] >= k + 1:
+                seen_load = time.perf_counter() - accepted
+            if seen_ch is None:
+                history = api.get(f"/v1/referrals/R-F-{k:06d}/events")
+                if history.status_code == 200 and any(
+                    e["event_type"] == "TrajectoryStarted" for e in history.json()["events"]
+                ):
+                    seen_ch = time.perf_counter() - accepted
+            if time.perf_counter() - accepted > 30:
+                raise RuntimeError(f"event {k} not visible after 30 s")
+            time.sleep(0.002)
+        to_load.append(seen_load)
+        to_clickhouse.append(seen_ch)
+    return {"provider_load": to_load, "clickhouse": to_clickhouse}
+
+
+def run_bench(events: int, freshness_events: int) -> dict[str, Any]:
+    base = get_settings()
+    LocalKafka(base).start()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    workdir = base.data_dir / "bench" / stamp
+    settings = isolated_settings(workdir, base.kafka_bootstrap, log_level="WARNING")
+    ensure_topics(settings)
+    raw_topic = f"{settings.topic_prefix}bench.raw-producer"
+    ensure_topics(settings, [TopicSpec(raw_topic, settings.event_partitions)])
+    submissions = [_referral(n) for n in range(events)]
+    with ServiceProcesses(settings, workdir / "logs") as services:
+        services.start_all()
+        with (
+            httpx.Client(base_url=settings.ingest_base_url, timeout=120) as ingest,
+            httpx.Client(base_url=settings.api_base_url, timeout=30) as api,
+        ):
+            print(f"throughput: {events} ReferralSubmitted events, HTTP batches of {BATCH} vs raw producer")
+            http_eps = measure_http(ingest, submissions)
+            raw_eps = measure_raw(settings.kafka_bootstrap, raw_topic, submissions)
+            print(f"freshness: {freshness_events} TrajectoryStarted events, one at a time")
+            fresh = measure_freshness(ingest, api, freshness_events)
+    result = {
+        "when": stamp,
+        "machine": f"{host.node()} {host.machine()} python {host.python_version()}",
+        "throughput": {"events": events, "batch": BATCH, "http_batch_events_per_s": round(http_eps),
+                       "raw_producer_events_per_s": round(raw_eps), "http_to_raw_ratio": round(http_eps / raw_eps, 3)},
+        "freshness_ms": {
+            name: {"n": len(v), "median": round(1000 * statistics.median(v), 1), "p99": round(1000 * pct(v, 99), 1),
+                   "max": round(1000 * max(v), 1)}
+            for name, v in fresh.items()
+        },
+    }  # fmt: skip
+    out = REPO_ROOT / "bench-results" / f"backbone-{stamp}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+    print(f"saved to {out.relative_to(REPO_ROOT)}")
+    return result

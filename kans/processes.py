@@ -1,0 +1,117 @@
+"""Run the services as their own processes with isolated settings (used by the e2e tests and the benchmark)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from kans.settings import REPO_ROOT, Settings
+
+SERVICES = ("ingest", "projections", "api")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def isolated_settings(data_dir: Path, bootstrap: str, **overrides: Any) -> Settings:
+    """Settings of a platform that shares nothing with another: topic prefix, database, ports, data folder."""
+    return Settings(
+        kafka_bootstrap=bootstrap,
+        topic_prefix=f"t{uuid.uuid4().hex[:10]}.",
+        data_dir=data_dir,
+        clickhouse_database=f"test_{uuid.uuid4().hex[:10]}",
+        ingest_port=free_port(),
+        api_port=free_port(),
+        projections_port=free_port(),
+        **overrides,
+    )
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a child process resolve exactly these settings."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("KANS_")},
+        "KANS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "KANS_TOPIC_PREFIX": settings.topic_prefix,
+        "KANS_DATA_DIR": str(settings.data_dir),
+        "KANS_CLICKHOUSE_DATABASE": settings.clickhouse_database,
+        "KANS_INGEST_PORT": str(settings.ingest_port),
+        "KANS_API_PORT": str(settings.api_port),
+        "KANS_PROJECTIONS_PORT": str(settings.projections_port),
+        "KANS_LOG_LEVEL": settings.log_level,
+    }
+
+
+class ServiceProcesses:
+    """Start, stop and restart the ingest, projections and api processes; wait for their readiness."""
+
+    def __init__(self, settings: Settings, logs: Path) -> None:
+        self.settings = settings
+        self.logs = logs
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.env = settings_env(settings)
+
+    def ready_url(self, name: str) -> str:
+        base = {"ingest": self.settings.ingest_base_url, "api": self.settings.api_base_url,
+                "projections": self.settings.projections_base_url}[name]  # fmt: skip
+        return f"{base}/ready"
+
+    def start(self, name: str, timeout_s: float = 90.0) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child process
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "kans.cli", "serve", name], cwd=REPO_ROOT, env=self.env,
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.procs[name].poll() is not None:
+                raise RuntimeError(f"{name} exited with {self.procs[name].returncode}: see {self.logs / name}.log")
+            try:
+                if httpx.get(self.ready_url(name), timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{name} not ready after {timeout_s:.0f}s: see {self.logs / name}.log")
+
+    def start_all(self) -> None:
+        for name in SERVICES:
+            self.start(name)
+
+    def stop(self, name: str) -> None:
+        proc = self.procs.pop(name)
+        if proc.poll() is not None:
+            return
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    def restart(self, name: str) -> None:
+        self.stop(name)
+        self.start(name)
+
+    def stop_all(self) -> None:
+        for name in list(self.procs):
+            self.stop(name)
+
+    def __enter__(self) -> ServiceProcesses:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.stop_all()
