@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+DEV_PUPIL_SECRET = "development-only-pupil-key-secret"
 
 
 class Settings(BaseSettings):
@@ -47,6 +49,14 @@ class Settings(BaseSettings):
     writer_batch_max: int = Field(5000, ge=1)
     writer_batch_wait_ms: int = Field(200, ge=1)
 
+    environment: Literal["development", "production"] = Field(
+        "development", description="production refuses the development defaults of secrets."
+    )
+    pupil_key_secret: SecretStr = Field(
+        SecretStr(DEV_PUPIL_SECRET),
+        description="HMAC key that turns a source's pupil identifier into the pseudonymous pupil key.",
+    )
+
     projections_app_id: str = "kans-projections"
     publish_timeout_s: float = Field(10.0, gt=0, description="How long the ingest waits for broker acks.")
     log_level: str = "INFO"
@@ -55,6 +65,13 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _no_development_secrets_in_production(self) -> Settings:
+        secret = self.pupil_key_secret.get_secret_value()
+        if self.environment == "production" and (secret == DEV_PUPIL_SECRET or len(secret) < 32):
+            raise ValueError("KANS_PUPIL_KEY_SECRET must be set to a random value of at least 32 characters")
+        return self
 
     @property
     def clickhouse_url(self) -> str:
