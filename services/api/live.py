@@ -74,6 +74,36 @@ async def provider_load(
     return data
 
 
+class TrajectoryStatus(BaseModel):
+    trajectory_id: str
+    referral_id: str
+    status: str = Field(
+        description="awaiting_dispatch (a start or end arrived before its dispatch), waiting, active, "
+        "not_started, stopped_early or closed."
+    )
+    provider_id: str | None
+    module_id: str | None
+    offer_type: str | None
+    dispatched_at: str | None
+    started_at: str | None
+    ended_at: str | None
+    ending: str | None
+    events_applied: int
+
+
+@router.get("/trajectories/{trajectory_id}", response_model=TrajectoryStatus)
+async def trajectory_status(projections: ProjectionsDep, trajectory_id: str) -> Any:
+    """L4: the live status of one trajectory, as the projections know it now."""
+    try:
+        response = await projections.get(f"/trajectories/{trajectory_id}")
+    except httpx.HTTPError as err:
+        raise HTTPException(503, f"the projections worker is unreachable ({err.__class__.__name__})") from err
+    if response.status_code == 404:
+        raise HTTPException(404, f"unknown trajectory {trajectory_id}")
+    response.raise_for_status()
+    return response.json()
+
+
 @router.get("/waiting-times", response_model=WaitingTimes)
 async def waiting_times(
     projections: ProjectionsDep,

@@ -138,7 +138,9 @@ def create_app(settings: Settings) -> faust.App:
         stored = trajectories.get(trajectory_id.encode())
         if stored is None:
             return self.json({"detail": f"unknown trajectory {trajectory_id}"}, status=404)
-        return self.json(stored)
+        state = TrajectoryState.from_dict(stored)
+        view = {k: v for k, v in stored.items() if k not in ("applied", "wait_reported")}
+        return self.json({**view, "status": state.status, "events_applied": len(state.applied)})
 
     @app.page("/ready")
     async def ready_view(self: Any, request: Any) -> Any:

@@ -48,6 +48,15 @@ class TrajectoryState:
         return f"{self.provider_id}|{self.module_id}" if self.provider_id and self.module_id else None
 
     @property
+    def status(self) -> str:
+        """For the desk and the referrer: where the trajectory stands (an early start waits for its dispatch)."""
+        if self.ending is not None:
+            return self.ending
+        if self.provider_id is None:
+            return "awaiting_dispatch"
+        return "active" if self.started_at else "waiting"
+
+    @property
     def membership(self) -> Membership:
         if self.load_key is None or self.ending is not None:
             return None

@@ -97,3 +97,16 @@ def test_clickhouse_writer_stopped_while_events_arrive_then_restarted(platform: 
     ready = platform.api.get("/ready").json()
     assert ready["writer"]["rows_written"] >= 50 and ready["writer"]["rejected"] == 0
     assert total() == 70
+
+
+def test_start_arriving_before_its_dispatch_converges(platform: Platform) -> None:
+    """Two systems, no shared clock: the provider's start lands before the desk's dispatch. Nothing is lost."""
+    rid, tid, provider = "R-E2E-OOO", "T-E2E-OOO", "provider-e2e-ooo"
+    platform.post(referral(rid), start(rid, tid))  # the provider portal is faster than the desk
+    state = wait_for(lambda: platform.api.get(f"/v1/live/trajectories/{tid}").json(), what="parked trajectory")
+    assert (state["provider_id"], state["started_at"], state["status"]) == (None, "2025-10-13T09:00:00+02:00",
+                                                                          "awaiting_dispatch")  # fmt: skip
+    assert platform.load(provider) is None
+    platform.post(dispatch(rid, tid, provider))
+    wait_for(lambda: active(platform, provider) == 1, what="the parked start applied once the dispatch arrived")
+    assert platform.api.get(f"/v1/live/trajectories/{tid}").json()["status"] == "active"
