@@ -1,4 +1,4 @@
-# One image for every KANS service (`kans topics create`, `kans serve ingest|projections|writer|api`).
+# One image for every KANS service (`kans topics create`, `kans serve ingest|inbound|projections|writer|api`).
 # The broker and ClickHouse run from their official images (docker-compose.yml), so no Java here.
 FROM python:3.11-slim
 
@@ -31,9 +31,9 @@ RUN pip install --no-cache-dir --no-deps -e . \
     && chown kans:kans /data
 
 # The code in /app stays read-only for the service user. /data is its working directory and KANS_DATA_DIR:
-# the faust worker creates its data directory (kans-projections-data/) in the working directory.
+# the faust workers (projections, inbound) keep their data folders under it.
 WORKDIR /data
 USER kans
 
-EXPOSE 8000 8001 6066
+EXPOSE 8000 8001 6066 6067
 CMD ["kans", "--help"]

@@ -21,15 +21,16 @@ from kans.topics import TopicSpec, ensure_topics
 from schemas.registry import SUBMISSION_LIST_ADAPTER, seal
 
 BATCH = 1000
+API_KEY_HEADERS = {"X-API-Key": "kans-dev-demo"}  # the development key of source system `demo` (dev-api-keys.yaml)
 
 
 def _referral(n: int) -> dict[str, Any]:
     rid = f"R-B-{n:07d}"
-    return {"event_type": "ReferralSubmitted", "occurred_at": "2025-10-06T09:30:00+02:00", "source_system": "demo",
-            "source_ref": f"bench:{rid}", "actor": "clb:clb-bench",
-            "payload": {"referral_id": rid, "pupil_key": f"{n:032x}", "channel": "lars", "referrer_id": "clb-bench",
-                        "offer_type": "regular", "level": "secondary", "gender": "girl", "birth_year": 2010,
-                        "birth_month": 1 + n % 12}}  # fmt: skip
+    return {"event_type": "ReferralSubmitted", "schema_version": 2, "occurred_at": "2025-10-06T09:30:00+02:00",
+            "source_system": "demo", "source_ref": f"bench:{rid}", "actor": "clb:clb-bench",
+            "payload": {"referral_id": rid, "pupil_id": f"bench-pupil-{n}", "channel": "lars",
+                        "referrer_id": "clb-bench", "offer_type": "regular", "level": "secondary", "gender": "girl",
+                        "birth_year": 2010, "birth_month": 1 + n % 12}}  # fmt: skip
 
 
 def _trajectory(kind: str, n: int, **extra: Any) -> dict[str, Any]:
@@ -54,9 +55,9 @@ def measure_http(client: httpx.Client, submissions: list[dict[str, Any]]) -> flo
 
 def measure_raw(bootstrap: str, topic: str, submissions: list[dict[str, Any]]) -> float:
     """The reference: the sealed events the ingest would publish, sent by kafka-python with the same settings."""
-    now = datetime.now(UTC)
-    records = [(e.stream_id.encode(), e.model_dump_json().encode())
-               for e in (seal(s, now) for s in SUBMISSION_LIST_ADAPTER.validate_python(submissions))]  # fmt: skip
+    now, secret = datetime.now(UTC), get_settings().pupil_key_secret.get_secret_value().encode()
+    sealed = [seal(s, now, secret) for s in SUBMISSION_LIST_ADAPTER.validate_python(submissions)]
+    records = [(e.stream_id.encode(), e.model_dump_json().encode()) for e in sealed]
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=2,
                              compression_type="lz4")  # fmt: skip
     try:
@@ -120,7 +121,7 @@ def run_bench(events: int, freshness_events: int) -> dict[str, Any]:
     with ServiceProcesses(settings, workdir / "logs") as services:
         services.start_all()
         with (
-            httpx.Client(base_url=settings.ingest_base_url, timeout=120) as ingest,
+            httpx.Client(base_url=settings.ingest_base_url, timeout=120, headers=API_KEY_HEADERS) as ingest,
             httpx.Client(base_url=settings.api_base_url, timeout=30) as api,
         ):
             print(f"throughput: {events} ReferralSubmitted events, HTTP batches of {BATCH} vs raw producer")

@@ -115,6 +115,14 @@ def serve_projections() -> None:
     main()
 
 
+@serve_app.command("inbound")
+def serve_inbound() -> None:
+    """The faust inbound worker: submissions produced to Kafka -> checked -> the event log or the dead letters."""
+    from services.ingest.inbound import main
+
+    main()
+
+
 @serve_app.command("writer")
 def serve_writer() -> None:
     """The ClickHouse writer on its own (for a ClickHouse server; with chDB it runs inside the API)."""
@@ -246,6 +254,23 @@ def schemas_export() -> None:
         typer.echo(f"wrote {path.relative_to(REPO_ROOT)}")
 
 
+@schemas_app.command("baseline")
+def schemas_baseline(
+    accept_breaking: Annotated[
+        bool, typer.Option(help="Freeze even if producers of the old baseline would break (drops removed types).")
+    ] = False,
+) -> None:
+    """Freeze the current submission schemas as the compatibility baseline (schemas/jsonschema/baseline/)."""
+    from schemas.compat import baseline_breaks
+    from schemas.export import write_baseline
+
+    breaks = baseline_breaks()
+    if breaks and not accept_breaking:
+        _fail("the current contract breaks the baseline:\n  " + "\n  ".join(map(str, breaks)))
+    for path in write_baseline(prune=accept_breaking):
+        typer.echo(f"wrote {path.relative_to(REPO_ROOT)}")
+
+
 # -- demo --------------------------------------------------------------------------------------------------------
 @demo_app.command("load")
 def demo_load() -> None:
@@ -264,6 +289,46 @@ def bench(
     from kans.bench import run_bench
 
     run_bench(events, freshness_events)
+
+
+# -- spreadsheet import ------------------------------------------------------------------------------------------
+@app.command("import")
+def import_spreadsheet(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The export: .csv or .xlsx.")],
+    mapping: Annotated[str, typer.Option(help="lars-individual, external-clb-form, group-referral-tool or a YAML.")],
+    report: Annotated[Path | None, typer.Option(help="Write the invalid rows (row;column;reason) to this CSV.")] = None,
+    dry_run: Annotated[bool, typer.Option(help="Only validate: post nothing.")] = False,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="KANS_API_KEY", help="The source system's API key (X-API-Key).")
+    ] = None,
+    ingest_url: Annotated[str | None, typer.Option(help="The ingest's base URL; default from the settings.")] = None,
+) -> None:
+    """Import a CSV/XLSX export through the ingest (batches of 1,000 events; a second import adds nothing).
+
+    Exit code 0: every row imported; 2: some rows are invalid (see the summary and --report); 1: failed.
+    """
+    from services.ingest.spreadsheets.command import run_import_command
+    from services.ingest.spreadsheets.importer import ImportFailed, IngestUnavailable
+    from services.ingest.spreadsheets.mapping import MappingError
+
+    try:
+        summary = run_import_command(
+            file, mapping, ingest_url or get_settings().ingest_base_url, api_key, report=report, dry_run=dry_run
+        )
+    except (ImportFailed, IngestUnavailable, MappingError) as err:
+        _fail(f"import failed: {err}")
+    raise typer.Exit(2 if summary.invalid_rows else 0)
+
+
+@app.command("bench-import")
+def bench_import(
+    rows: Annotated[int, typer.Option(help="Rows in the generated LARS export.")] = 100_000,
+    file_format: Annotated[str, typer.Option("--format", help="csv or xlsx.")] = "csv",
+) -> None:
+    """Measure a spreadsheet import end to end (file -> ingest -> Kafka -> ClickHouse) on an isolated platform."""
+    from kans.bench_import import run_bench_import
+
+    run_bench_import(rows, file_format)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ provider capacities, referrals, dispatches, starts, not-started, early stops and
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -15,6 +14,9 @@ from typing import Any
 import httpx
 
 from schemas.envelope import school_year_of
+
+# The development key of source system `demo` (infra/dev-api-keys.yaml); a production key file does not know it.
+DEMO_API_KEY = "kans-dev-demo"
 
 PROVIDERS = {  # provider -> module -> capacity
     "abrusco": {"individual": 14, "coach-op-school": 8},
@@ -67,15 +69,16 @@ def demo_events(today: date, years: int = 3, seed: int = 20191) -> Iterator[dict
                 if day > today:
                     continue
                 rid = f"R-{year}-{n:04d}"
-                pupil = hashlib.sha256(f"demo-pupil-{rng.randint(1, 400)}".encode()).hexdigest()[:32]
+                pupil = f"demo-pupil-{rng.randint(1, 400)}"  # the source's pupil id; the ingest derives the key
                 offer = "corona" if year == first_year + 1 and month in (5, 6) and rng.random() < 0.5 else "regular"
                 clb = f"clb-{rng.choice(['brussel-1', 'brussel-2', 'go-brussel', 'vrij-brussel'])}"
-                yield _submission("ReferralSubmitted", f"ref:{rid}", _at(day, rng), f"clb:{clb}", {
-                    "referral_id": rid, "pupil_key": pupil, "channel": rng.choice(["lars"] * 8 + ["external_clb"]),
+                submitted = _submission("ReferralSubmitted", f"ref:{rid}", _at(day, rng), f"clb:{clb}", {
+                    "referral_id": rid, "pupil_id": pupil, "channel": rng.choice(["lars"] * 8 + ["external_clb"]),
                     "referrer_id": clb, "offer_type": offer, "level": rng.choice(["primary", "secondary",
                                                                                   "secondary", "secondary"]),
                     "gender": rng.choice(["boy", "boy", "boy", "girl"]), "birth_year": year - rng.randint(8, 16),
                     "birth_month": rng.randint(1, 12)})  # fmt: skip
+                yield {**submitted, "schema_version": 2}
                 if rng.random() < 0.15:
                     continue  # advice only: no trajectory
                 provider, module = rng.choice(slots)
@@ -111,7 +114,7 @@ def load_demo(ingest_url: str, today: date | None = None, batch: int = 500) -> d
     """Post the demo set in batches; returns how many events were created and how many were already there."""
     events = list(demo_events(today or date.today()))
     totals = {"events": len(events), "created": 0, "duplicates": 0}
-    with httpx.Client(base_url=ingest_url, timeout=60) as client:
+    with httpx.Client(base_url=ingest_url, timeout=60, headers={"X-API-Key": DEMO_API_KEY}) as client:
         for i in range(0, len(events), batch):
             response = client.post("/v1/events/batch", json=events[i : i + batch])
             response.raise_for_status()

@@ -136,6 +136,11 @@ class LocalKafka:
         if running is not None:
             wait_until_ready(self.settings.kafka_bootstrap, timeout_s)
             return running
+        if broker_reachable(self.settings.kafka_bootstrap, timeout_s=1.0):
+            # Another checkout's (or the developer's own) broker already serves this address: use it, and leave
+            # stopping it to whoever started it.
+            log.info("a broker already answers at %s; using it", self.settings.kafka_bootstrap)
+            return 0
         self.install()
         self.write_properties()
         self.format_storage()

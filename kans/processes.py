@@ -16,7 +16,7 @@ import httpx
 
 from kans.settings import REPO_ROOT, Settings
 
-SERVICES = ("ingest", "projections", "api")
+SERVICES = ("ingest", "projections", "api")  # what start_all starts; "inbound" is started on its own
 
 
 def free_port() -> int:
@@ -35,6 +35,7 @@ def isolated_settings(data_dir: Path, bootstrap: str, **overrides: Any) -> Setti
         ingest_port=free_port(),
         api_port=free_port(),
         projections_port=free_port(),
+        inbound_port=free_port(),
         **overrides,
     )
 
@@ -50,12 +51,14 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "KANS_INGEST_PORT": str(settings.ingest_port),
         "KANS_API_PORT": str(settings.api_port),
         "KANS_PROJECTIONS_PORT": str(settings.projections_port),
+        "KANS_INBOUND_PORT": str(settings.inbound_port),
+        "KANS_API_KEYS_FILE": str(settings.api_keys_file),
         "KANS_LOG_LEVEL": settings.log_level,
     }
 
 
 class ServiceProcesses:
-    """Start, stop and restart the ingest, projections and api processes; wait for their readiness."""
+    """Start, stop and restart the service processes (ingest, projections, api, inbound); wait for readiness."""
 
     def __init__(self, settings: Settings, logs: Path) -> None:
         self.settings = settings
@@ -65,7 +68,8 @@ class ServiceProcesses:
 
     def ready_url(self, name: str) -> str:
         base = {"ingest": self.settings.ingest_base_url, "api": self.settings.api_base_url,
-                "projections": self.settings.projections_base_url}[name]  # fmt: skip
+                "projections": self.settings.projections_base_url,
+                "inbound": self.settings.inbound_base_url}[name]  # fmt: skip
         return f"{base}/ready"
 
     def start(self, name: str, timeout_s: float = 90.0) -> None:

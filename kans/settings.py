@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEV_PUPIL_SECRET = "development-only-pupil-key-secret"
+DEV_API_KEYS_FILE = REPO_ROOT / "infra" / "dev-api-keys.yaml"
 
 
 class Settings(BaseSettings):
@@ -41,6 +42,8 @@ class Settings(BaseSettings):
     projections_host: str = "127.0.0.1"
     projections_port: int = 6066
     projections_url: str = Field("", description="Where the API finds the projections worker; default from host/port.")
+    inbound_host: str = "127.0.0.1"
+    inbound_port: int = Field(6067, description="The inbound worker's web port (readiness page).")
 
     writer_in_api: bool = Field(
         True, description="Run the ClickHouse writer inside the API process (required with embedded chDB)."
@@ -56,8 +59,16 @@ class Settings(BaseSettings):
         SecretStr(DEV_PUPIL_SECRET),
         description="HMAC key that turns a source's pupil identifier into the pseudonymous pupil key.",
     )
+    api_keys_file: Path = Field(
+        DEV_API_KEYS_FILE,
+        description="YAML file of the source systems' API keys (SHA-256 digests and scopes); relative to the "
+        "repository root. The default holds public development keys and is refused in production.",
+    )
 
     projections_app_id: str = "kans-projections"
+    inbound_app_id: str = "kans-inbound"
+    inbound_batch_max: int = Field(500, ge=1, description="Inbound messages validated and published per batch.")
+    inbound_batch_wait_ms: int = Field(200, ge=1, description="How long the inbound worker waits to fill a batch.")
     publish_timeout_s: float = Field(10.0, gt=0, description="How long the ingest waits for broker acks.")
     log_level: str = "INFO"
 
@@ -66,11 +77,18 @@ class Settings(BaseSettings):
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
 
+    @field_validator("api_keys_file")
+    @classmethod
+    def _from_repository_root(cls, value: Path) -> Path:
+        return (REPO_ROOT / value.expanduser()).resolve()
+
     @model_validator(mode="after")
     def _no_development_secrets_in_production(self) -> Settings:
         secret = self.pupil_key_secret.get_secret_value()
         if self.environment == "production" and (secret == DEV_PUPIL_SECRET or len(secret) < 32):
             raise ValueError("KANS_PUPIL_KEY_SECRET must be set to a random value of at least 32 characters")
+        if self.environment == "production" and self.api_keys_file == DEV_API_KEYS_FILE.resolve():
+            raise ValueError("KANS_API_KEYS_FILE must name the production key file: the development keys are public")
         return self
 
     @property
@@ -88,6 +106,10 @@ class Settings(BaseSettings):
     @property
     def ingest_base_url(self) -> str:
         return f"http://{self.ingest_host}:{self.ingest_port}"
+
+    @property
+    def inbound_base_url(self) -> str:
+        return f"http://{self.inbound_host}:{self.inbound_port}"
 
     @property
     def api_base_url(self) -> str:

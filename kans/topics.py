@@ -30,6 +30,17 @@ def source_index_topic(settings: Settings) -> str:
     return f"{settings.topic_prefix}kans.ingest.source-refs.v1"
 
 
+def inbound_topic(settings: Settings) -> str:
+    return f"{settings.topic_prefix}kans.inbound.v1"
+
+
+def dead_letter_topic(settings: Settings) -> str:
+    return f"{settings.topic_prefix}kans.inbound.dlq.v1"
+
+
+DAY_MS = 24 * 60 * 60 * 1000
+
+
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     return [
         TopicSpec(
@@ -44,6 +55,20 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             settings.event_partitions,
             {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"},
             "(source_system, source_ref) -> event id and fingerprint: the ingest's idempotency index.",
+        ),
+        TopicSpec(
+            inbound_topic(settings),
+            settings.event_partitions,
+            # A buffer, not a record: what is valid is in the event log once the inbound worker has read it.
+            {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS)},
+            "Submissions produced by source systems (the JSON of POST /v1/events), header api-key.",
+        ),
+        TopicSpec(
+            dead_letter_topic(settings),
+            1,
+            # Kept long enough for a source system to be told and to resubmit a corrected record.
+            {"cleanup.policy": "delete", "retention.ms": str(30 * DAY_MS)},
+            "Inbound messages refused: the original bytes, the reason and the origin in headers.",
         ),
     ]
 

@@ -1,12 +1,15 @@
 """The event envelope every KANS event shares: identity, time, origin and the ordering key.
 
 Events are immutable facts: frozen models, unknown fields refused. The platform assigns `event_id`,
-`recorded_at`, `stream_id` and `school_year`; a source system sends the rest (see `Submission`).
+`recorded_at`, `stream_id` and `school_year`; a source system sends the rest (see `SubmissionBase`). Sealing a
+submission lets its payload turn into the stored payload (`Payload.sealed`): that is where a pupil identifier
+becomes the pseudonymous pupil key, so the identifier itself never reaches the log.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, ClassVar
 from zoneinfo import ZoneInfo
@@ -14,13 +17,15 @@ from zoneinfo import ZoneInfo
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from schemas.codelists import Code
+from schemas.privacy import NoPersonalData
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c2a55-0d5e-4c41-9a53-7a3f0c6f4b11")
 
-Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,79}$")]
-SourceRef = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[!-~]+$")]
-Actor = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_.-]{1,40}:[A-Za-z0-9._@-]{1,80}$")]
+# Identifiers refuse what looks like a national register number, an e-mail address or a phone number.
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,79}$"), NoPersonalData]
+SourceRef = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[!-~]+$"), NoPersonalData]
+Actor = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_.-]{1,40}:[A-Za-z0-9._@-]{1,80}$"), NoPersonalData]
 SchoolYear = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{4}$")]
 
 
@@ -37,9 +42,22 @@ def school_year_of(moment: datetime | date) -> str:
     return f"{start}-{start + 1}"
 
 
+def next_school_year(school_year: str) -> str:
+    start = int(school_year[:4]) + 1
+    return f"{start}-{start + 1}"
+
+
 def event_id_for(source_system: str, source_ref: str) -> uuid.UUID:
     """Deterministic id: the same source record always becomes the same event, whichever way it comes in."""
     return uuid.uuid5(EVENT_ID_NAMESPACE, f"{source_system}\x1f{source_ref}")
+
+
+@dataclass(frozen=True)
+class SealContext:
+    """What sealing knows beyond the submission: its time, and the secret that pseudonymises pupil identifiers."""
+
+    occurred_at: datetime
+    pupil_secret: bytes | None = None
 
 
 class Payload(Frozen):
@@ -49,6 +67,13 @@ class Payload(Frozen):
 
     def stream_id(self) -> str:
         return str(getattr(self, self.stream_field))
+
+    def check_context(self, occurred_at: datetime) -> None:
+        """Rules that need the envelope's time (raise ValueError); checked on submission and on stored events."""
+
+    def sealed(self, context: SealContext) -> Payload:
+        """The payload as stored. Most payloads are stored as submitted."""
+        return self
 
 
 class Envelope(Frozen):
@@ -65,6 +90,14 @@ class Envelope(Frozen):
     stream_id: Identifier = Field(description="Entity key: referral id, or provider id for provider facts.")
     school_year: SchoolYear = Field(description="Derived from occurred_at: 1 September to 31 August.")
     payload: Payload
+    submission_payload: ClassVar[type[Payload] | None] = None  # when a source sends another shape than is stored
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """An event type without its own docstring is described by its payload's (the JSON Schema text)."""
+        super().__pydantic_init_subclass__(**kwargs)
+        if cls.__doc__ is None:
+            cls.__doc__ = getattr(cls.model_fields["payload"].annotation, "__doc__", None)
 
     @model_validator(mode="after")
     def _derived_fields_agree(self) -> Envelope:
@@ -74,11 +107,16 @@ class Envelope(Frozen):
             raise ValueError(f"stream_id {self.stream_id} does not match payload {self.payload.stream_field}")
         if self.event_id != event_id_for(self.source_system, self.source_ref):
             raise ValueError("event_id is not derived from (source_system, source_ref)")
+        self.payload.check_context(self.occurred_at)
         return self
 
 
 class SubmissionBase(Frozen):
-    """What a source system sends: the envelope without the fields the platform assigns."""
+    """What a source system sends: the envelope without the fields the platform assigns.
+
+    A submission without `schema_version` is version 1, as it was when the field had that default: a producer
+    written against version 1 keeps working when a type gets a version 2.
+    """
 
     schema_version: int = Field(1, ge=1)
     occurred_at: AwareDatetime = Field(description="When it happened (ISO 8601 with offset).")
@@ -86,11 +124,18 @@ class SubmissionBase(Frozen):
     source_ref: SourceRef = Field(description="The source's own id of this record; resubmitting it is harmless.")
     actor: Actor
 
-    def seal(self, recorded_at: datetime) -> dict[str, Any]:
+    @model_validator(mode="after")
+    def _payload_fits_its_time(self) -> SubmissionBase:
+        payload: Payload = getattr(self, "payload")  # noqa: B009 - defined on each subclass
+        payload.check_context(self.occurred_at)
+        return self
+
+    def seal(self, recorded_at: datetime, pupil_secret: bytes | None = None) -> dict[str, Any]:
         """The stored event's fields: this submission plus what the platform derives."""
         payload: Payload = getattr(self, "payload")  # noqa: B009 - defined on each subclass
+        payload = payload.sealed(SealContext(self.occurred_at, pupil_secret))
         return {
-            **self.model_dump(),
+            **self.model_dump(exclude={"payload"}),
             "payload": payload,
             "event_id": event_id_for(self.source_system, self.source_ref),
             "recorded_at": recorded_at,

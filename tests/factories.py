@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,15 +13,19 @@ def _sub(kind: str, ref: str, occurred: str, payload: dict[str, Any], system: st
             "actor": "desk:test", "payload": payload}  # fmt: skip
 
 
+TEST_PUPIL_SECRET = b"tests-only-pupil-key-secret"
+
+
 def pupil(n: int | str) -> str:
-    return hashlib.sha256(f"pupil-{n}".encode()).hexdigest()[:32]
+    """A source's own pupil identifier (the ingest turns it into the pseudonymous pupil key)."""
+    return f"LARS-PUPIL-{n}"
 
 
 def referral(rid: str, occurred: str = "2025-10-06T09:00:00+02:00", **overrides: Any) -> dict[str, Any]:
-    payload = {"referral_id": rid, "pupil_key": pupil(rid), "channel": "lars", "referrer_id": "clb-brussel-1",
+    payload = {"referral_id": rid, "pupil_id": pupil(rid), "channel": "lars", "referrer_id": "clb-brussel-1",
                "offer_type": "regular", "level": "secondary", "gender": "boy", "birth_year": 2010,
                "birth_month": 3, **overrides}  # fmt: skip
-    return _sub("ReferralSubmitted", f"ref:{rid}", occurred, payload)
+    return {**_sub("ReferralSubmitted", f"ref:{rid}", occurred, payload), "schema_version": 2}
 
 
 def dispatch(rid: str, tid: str, provider: str, module: str = "individual",
@@ -59,5 +62,5 @@ def capacity(provider: str, module: str, places: int, valid_from: str = "2000-09
 
 def sealed_json(submission: dict[str, Any]) -> tuple[bytes, bytes]:
     """(key, value) of the Kafka record the ingest would publish for this submission."""
-    event = seal(SUBMISSION_ADAPTER.validate_python(submission), datetime.now(UTC))
+    event = seal(SUBMISSION_ADAPTER.validate_python(submission), datetime.now(UTC), TEST_PUPIL_SECRET)
     return event.stream_id.encode(), event.model_dump_json().encode()

@@ -9,10 +9,18 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 def read_topic(bootstrap: str, topic: str, timeout_s: float = 5.0) -> list[Any]:
     """Every record currently in `topic` (all partitions, from the beginning up to the end offsets)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    return read_topics(bootstrap, [topic], timeout_s)
+
+
+def read_topics(bootstrap: str, topics: list[str], timeout_s: float = 5.0) -> list[Any]:
+    """Every record currently in `topics`, with one consumer (from the beginning up to the end offsets)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                             max_partition_fetch_bytes=8 * 1024 * 1024, max_poll_records=5000)  # fmt: skip
     try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
-        assert partitions, f"topic {topic} does not exist"
+        partitions = [
+            TopicPartition(topic, p) for topic in topics for p in sorted(consumer.partitions_for_topic(topic) or [])
+        ]
+        assert partitions, f"topics {topics} do not exist"
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
         end = consumer.end_offsets(partitions)

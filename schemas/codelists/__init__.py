@@ -16,8 +16,25 @@ CODELIST_DIR = Path(__file__).parent
 @cache
 def load_codelists(version: int = 1) -> dict[str, dict[str, str]]:
     """Every code list of a version: {list name: {code: Dutch label}}."""
-    data = yaml.safe_load((CODELIST_DIR / f"v{version}.yaml").read_text(encoding="utf-8"))
+    data = _raw(version)
     return {name: {str(code): str(label) for code, label in entries.items()} for name, entries in data["lists"].items()}
+
+
+@cache
+def _raw(version: int) -> dict[str, Any]:
+    return yaml.safe_load((CODELIST_DIR / f"v{version}.yaml").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def municipality_for_postcode(postcode: str, version: int = 1) -> str | None:
+    """The municipality code of a Belgian postcode: a Brussels commune for a residential postcode 1000-1299,
+    `outside_brussels` for 1300-9999, None for a number in the Brussels range that is not a residential postcode."""
+    if not (postcode.isdigit() and len(postcode) == 4 and postcode[0] != "0"):
+        return None
+    if int(postcode) >= 1300:
+        return "outside_brussels"
+    mapping: dict[Any, Any] = _raw(version)["brussels_postcode_municipality"]
+    found = mapping.get(postcode)
+    return None if found is None else str(found)
 
 
 def allowed(list_name: str) -> list[str]:

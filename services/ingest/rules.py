@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import uuid
 from dataclasses import dataclass
 from typing import Literal
@@ -37,18 +38,23 @@ class Plan:
     to_publish: list[tuple[int, SubmissionBase]]
     outcomes: list[Outcome]
     conflicts: list[Conflict]
+    new_entries: dict[SourceKey, IndexEntry]
 
 
 def source_key(submission: SubmissionBase) -> SourceKey:
     return (submission.source_system, submission.source_ref)
 
 
-def fingerprint(submission: SubmissionBase) -> str:
-    """What the source said, byte for byte: a resubmission must match it to count as the same record."""
-    return hashlib.sha256(submission.model_dump_json().encode()).hexdigest()[:32]
+def fingerprint(submission: SubmissionBase, key: bytes) -> str:
+    """What the source said, byte for byte: a resubmission must match it to count as the same record.
+
+    Keyed (HMAC): the submission holds the source's pupil identifier, and a plain hash of an otherwise known
+    record could be brute-forced back to it.
+    """
+    return hmac.new(key, submission.model_dump_json().encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def plan_batch(submissions: list[SubmissionBase], known: dict[SourceKey, IndexEntry]) -> Plan:
+def plan_batch(submissions: list[SubmissionBase], known: dict[SourceKey, IndexEntry], secret: bytes) -> Plan:
     """Decide per submission: publish it, answer with the existing event (duplicate), or refuse (conflict).
 
     A source record resubmitted unchanged is a duplicate; the same (source_system, source_ref) with different
@@ -60,7 +66,7 @@ def plan_batch(submissions: list[SubmissionBase], known: dict[SourceKey, IndexEn
     conflicts: list[Conflict] = []
     for i, sub in enumerate(submissions):
         key = source_key(sub)
-        fp = fingerprint(sub)
+        fp = fingerprint(sub, secret)
         prior = seen.get(key) or known.get(key)
         if prior is None:
             entry = IndexEntry(event_id_for(*key), fp)
@@ -71,4 +77,4 @@ def plan_batch(submissions: list[SubmissionBase], known: dict[SourceKey, IndexEn
             outcomes.append(Outcome(i, prior.event_id, "duplicate"))
         else:
             conflicts.append(Conflict(i, *key))
-    return Plan(to_publish, outcomes, conflicts)
+    return Plan(to_publish, outcomes, conflicts, seen)

@@ -16,6 +16,7 @@ from schemas.envelope import Envelope
 Membership = Literal["active", "waiting"] | None
 TRAJECTORY_EVENTS = {
     "TrajectoryDispatched", "TrajectoryStarted", "TrajectoryNotStarted", "TrajectoryStoppedEarly", "TrajectoryClosed",
+    "TrajectoryCarriedOver",
 }  # fmt: skip
 ENDINGS = {
     "TrajectoryNotStarted": "not_started", "TrajectoryStoppedEarly": "stopped_early", "TrajectoryClosed": "closed",
@@ -100,6 +101,10 @@ def apply_event(state: TrajectoryState | None, event: Envelope) -> tuple[Traject
     if event.event_type == "TrajectoryDispatched":
         new = replace(new, provider_id=payload.provider_id, module_id=payload.module_id,
                       offer_type=payload.offer_type, dispatched_at=at)  # fmt: skip
+    elif event.event_type == "TrajectoryCarriedOver":
+        # It continues at the same provider from this moment: running at once, and no new waiting time.
+        new = replace(new, provider_id=payload.provider_id, module_id=payload.module_id,
+                      offer_type=payload.offer_type, dispatched_at=at, started_at=at, wait_reported=True)  # fmt: skip
     elif event.event_type == "TrajectoryStarted":
         new = replace(new, started_at=at)
     else:

@@ -1,4 +1,4 @@
-"""The ingest service (in-process ASGI, real lifespan) publishing to the real broker."""
+"""The ingest service (in-process ASGI, real lifespan) publishing to the real broker; its API keys."""
 
 from __future__ import annotations
 
@@ -19,10 +19,15 @@ from tests.conftest import wait_for
 from tests.factories import close, dispatch, referral, sealed_json, start
 from tests.kafka_helpers import read_topic
 
+# Development keys (infra/dev-api-keys.yaml): every source system; LARS only; LARS for clb-brussel-1 only.
+ALL_KEY = {"X-API-Key": "kans-dev-all"}
+LARS_KEY = {"X-API-Key": "kans-dev-lars"}
+CLB_1_KEY = {"X-API-Key": "kans-dev-clb-brussel-1"}
+
 
 @pytest.fixture
 def ingest(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=ALL_KEY) as client:
         wait_for(lambda: client.get("/ready").status_code == 200, what="ingest ready")
         yield client
 
@@ -79,10 +84,10 @@ def test_same_batch_twice_is_published_once(ingest: TestClient, settings: Settin
 
 
 def test_a_restarted_ingest_still_knows_what_was_accepted(settings: Settings) -> None:
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=ALL_KEY) as client:
         wait_for(lambda: client.get("/ready").status_code == 200)
         created = client.post("/v1/events", json=referral("R-5")).json()
-    with TestClient(create_app(settings)) as client:  # a new process state: index rebuilt from Kafka
+    with TestClient(create_app(settings), headers=ALL_KEY) as client:  # a new process state: index rebuilt from Kafka
         wait_for(lambda: client.get("/ready").json()["source_records_known"] == 1, what="index reloaded")
         again = client.post("/v1/events", json=referral("R-5")).json()
     assert again == {**created, "status": "duplicate"}
@@ -99,7 +104,7 @@ def test_changed_content_under_the_same_source_ref_is_a_conflict(ingest: TestCli
 
 def test_broker_unreachable_gives_503_and_accepts_nothing(settings: Settings) -> None:
     down = settings.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{free_port()}", "publish_timeout_s": 2.0})
-    with TestClient(create_app(down)) as client:
+    with TestClient(create_app(down), headers=ALL_KEY) as client:
         response = client.post("/v1/events", json=referral("R-7"))
         assert response.status_code == 503
         assert "index is not loaded" in response.json()["detail"]
@@ -119,3 +124,50 @@ def test_publisher_raises_broker_unavailable_after_its_timeout(settings: Setting
     event = parse(sealed_json(referral("R-8"))[1])
     with pytest.raises(BrokerUnavailable, match=r"unreachable|did not acknowledge"):
         publisher.publish([event], {})
+
+
+@pytest.mark.parametrize(
+    "headers", [{}, {"X-API-Key": ""}, {"X-API-Key": "kans-dev-nope"}], ids=["none", "empty", "unknown"]
+)
+def test_without_a_known_api_key_the_answer_is_401_and_nothing_is_published(
+    ingest: TestClient, settings: Settings, headers: dict[str, str]
+) -> None:
+    for path, body in (("/v1/events", referral("R-10")), ("/v1/events/batch", [referral("R-10")])):
+        response = ingest.post(path, json=body, headers={"X-API-Key": "", **headers})
+        assert response.status_code == 401, response.text
+        assert "X-API-Key" in response.json()["detail"]
+        assert response.headers["WWW-Authenticate"] == "APIKey"
+    # Authentication comes before validation: an invalid body without a key is 401 as well, not 422.
+    assert ingest.post("/v1/events", json={"nonsense": 1}, headers={"X-API-Key": ""}).status_code == 401
+    assert ingest.post("/v1/events", json=referral("R-10")).status_code == 202  # the fixture's key works
+    assert len(events_on_topic(settings)) == 1
+
+
+def test_a_source_system_outside_the_keys_scope_is_403_and_nothing_of_the_batch_is_published(
+    ingest: TestClient, settings: Settings
+) -> None:
+    batch = [referral("R-11"), dispatch("R-11", "T-11", "tigo")]  # lars, then desk
+    response = ingest.post("/v1/events/batch", json=batch, headers=LARS_KEY)
+    assert response.status_code == 403, response.text
+    assert response.json()["errors"] == [
+        {"field": "body[1].source_system", "value": "desk", "allowed": ["lars"],
+         "message": "source_system 'desk' is outside the key's scope; allowed: lars"}
+    ]  # fmt: skip
+    assert "dev-lars" in response.json()["detail"]
+    assert events_on_topic(settings) == []
+    assert ingest.post("/v1/events/batch", json=batch[:1], headers=LARS_KEY).status_code == 202
+
+
+def test_a_referrer_outside_the_keys_scope_is_403_naming_the_allowed_referrers(
+    ingest: TestClient, settings: Settings
+) -> None:
+    other = referral("R-13", referrer_id="clb-brussel-2")
+    response = ingest.post("/v1/events", json=other, headers=CLB_1_KEY)
+    assert response.status_code == 403, response.text
+    ((error),) = response.json()["errors"]
+    assert (error["field"], error["value"], error["allowed"]) == (
+        "body.payload.referrer_id", "clb-brussel-2", ["clb-brussel-1"])  # fmt: skip
+    assert events_on_topic(settings) == []
+    assert ingest.post("/v1/events", json=referral("R-12"), headers=CLB_1_KEY).status_code == 202
+    assert ingest.post("/v1/events", json=other, headers=LARS_KEY).status_code == 202  # LARS speaks for every CLB
+    assert len(events_on_topic(settings)) == 2

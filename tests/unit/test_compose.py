@@ -27,7 +27,7 @@ COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 # The services that run this repository's code: built from the Dockerfile at the repository root.
 KANS_SERVICES = sorted(name for name, svc in SERVICES.items() if svc.get("build") in (".", {"context": "."}))
-LONG_RUNNING = {"ingest", "projections", "writer", "api"}
+LONG_RUNNING = {"ingest", "inbound", "projections", "writer", "api"}
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 KANS_VARIABLES = {f"KANS_{name.upper()}" for name in Settings.model_fields}
 
@@ -64,7 +64,7 @@ def settings_for(name: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
 
 
 def test_the_expected_services_are_built_from_the_repository() -> None:
-    assert KANS_SERVICES == ["api", "ingest", "projections", "topics", "writer"]
+    assert KANS_SERVICES == ["api", "inbound", "ingest", "projections", "topics", "writer"]
     assert {SERVICES[name].get("image") for name in KANS_SERVICES} == {"kans-platform:local"}, "one shared image"
 
 
@@ -145,7 +145,8 @@ def test_settings_resolve_for_the_containers(name: str, monkeypatch: pytest.Monk
     assert settings.clickhouse_url.startswith("http://")
     assert settings.embedded_clickhouse is False
     assert settings.data_dir == Path("/data")
-    assert (settings.ingest_host, settings.api_host, settings.projections_host) == ("0.0.0.0",) * 3
+    hosts = (settings.ingest_host, settings.api_host, settings.projections_host, settings.inbound_host)
+    assert hosts == ("0.0.0.0",) * 4
     if name == "api":
         assert settings.writer_in_api is False, "the writer is its own service with a ClickHouse server"
         assert settings.projections_base_url == "http://projections:6066"
@@ -167,7 +168,9 @@ def test_published_ports_and_healthchecks_match_the_settings(monkeypatch: pytest
     api, ingest = settings_for("api", monkeypatch), settings_for("ingest", monkeypatch)
     assert container_ports(SERVICES["api"]) == {api.api_port} == {8000}
     assert container_ports(SERVICES["ingest"]) == {ingest.ingest_port} == {8001}
-    for name, port in (("api", api.api_port), ("ingest", ingest.ingest_port), ("projections", api.projections_port)):
+    inbound = settings_for("inbound", monkeypatch)
+    for name, port in (("api", api.api_port), ("ingest", ingest.ingest_port), ("projections", api.projections_port),
+                       ("inbound", inbound.inbound_port)):  # fmt: skip
         probe = " ".join(SERVICES[name]["healthcheck"]["test"])
         assert f"http://127.0.0.1:{port}/" in probe, name
 
@@ -204,3 +207,15 @@ def test_dockerfile_keeps_the_code_next_to_infra_and_runs_unprivileged() -> None
     assert "pip install --no-cache-dir --no-deps -e ." in DOCKERFILE.read_text(encoding="utf-8")
     users = [line.split()[1] for line in instructions if line.startswith("USER")]
     assert users and users[-1] not in {"root", "0"}
+
+
+def test_the_ingest_services_find_their_api_key_file_in_the_image(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The key file is read from the image (infra/ is copied next to the code), and it parses."""
+    from services.ingest.credentials import load_key_ring
+
+    instructions = DOCKERFILE.read_text(encoding="utf-8").splitlines()
+    assert any(line.split()[:2] == ["COPY", "infra"] for line in instructions)
+    for name in ("ingest", "inbound"):
+        settings = settings_for(name, monkeypatch)
+        assert settings.api_keys_file.is_relative_to(REPO_ROOT / "infra"), name
+        assert load_key_ring(settings.api_keys_file, production=settings.environment == "production"), name

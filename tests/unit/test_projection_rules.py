@@ -77,3 +77,12 @@ def test_waiting_view_median_and_p90() -> None:
     view = rows.waiting_view(row, "2025-2026")
     assert (view["started"], view["median_days"], view["p90_days"], view["max_days"]) == (10, 5.5, 9, 100)
     assert rows.waiting_view(row, "2024-2025")["median_days"] is None
+
+
+def test_carried_over_trajectory_runs_on_at_its_provider_without_a_new_wait() -> None:
+    carried = event("TrajectoryCarriedOver", "co", "2025-09-01T08:00:00+02:00", trajectory_id="T-NEXT",
+                    previous_referral_id="R-PREV", previous_trajectory_id="T-PREV", to_school_year="2025-2026",
+                    provider_id="tigo", module_id="day", offer_type="regular")  # fmt: skip
+    state, effects = fold(carried)
+    assert (state.trajectory_id, state.status, state.load_key) == ("T-NEXT", "active", "tigo|day")
+    assert effects == [LoadChange("tigo|day", "T-NEXT", "active", str(carried.event_id))]

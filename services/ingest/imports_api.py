@@ -1,0 +1,136 @@
+"""Spreadsheet import over HTTP: upload an export, get the summary and a link to the error report.
+
+The upload's events go through this service's own public batch endpoint (in process, with the caller's API
+key), so an import is authorised, validated, deduplicated and published exactly like any other batch.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio.from_thread
+import anyio.lowlevel
+import httpx
+from fastapi import APIRouter, HTTPException, Query, Request, UploadFile
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from kans.settings import get_settings
+from services.ingest.spreadsheets.importer import (
+    BatchReply,
+    ImportFailed,
+    IngestUnavailable,
+    Poster,
+    import_file,
+    write_error_report,
+)
+from services.ingest.spreadsheets.mapping import Mapping, MappingError, load_mapping
+from services.ingest.spreadsheets.reader import CSV_SUFFIXES, XLSX_SUFFIXES
+
+router = APIRouter(prefix="/v1/imports", tags=["imports"])
+SHOWN_ERRORS = 20
+
+
+class RowProblem(BaseModel):
+    row: int = Field(description="1-based spreadsheet row number (row 1 is the header).")
+    column: str = Field(description="The column at fault; empty when the whole row is.")
+    reason: str
+
+
+class ImportResult(BaseModel):
+    """What an import did; invalid rows are in the error report at `errors_url`."""
+
+    import_id: str
+    mapping: str
+    file: str
+    rows: int
+    imported_rows: int
+    invalid_rows: int
+    events: int
+    created: int = Field(description="New events.")
+    duplicates: int = Field(description="Events already in the log (the file, or part of it, was imported before).")
+    dry_run: bool
+    errors_url: str | None = Field(description="CSV (row;column;reason) of every invalid row; null when none.")
+    first_errors: list[RowProblem]
+
+
+def _reports_dir() -> Path:
+    return get_settings().data_dir / "imports"
+
+
+def _mapping(name: str) -> Mapping:
+    try:
+        return load_mapping(name)
+    except MappingError as err:
+        raise HTTPException(status_code=404, detail=str(err)) from err
+
+
+def _in_process_poster(client: httpx.AsyncClient) -> Poster:
+    """A poster for the importer's threads: each batch is posted on this event loop, to this very app."""
+    loop = anyio.lowlevel.current_token()
+    return lambda submissions: anyio.from_thread.run(_post, client, submissions, token=loop)
+
+
+async def _post(client: httpx.AsyncClient, submissions: list[dict[str, Any]]) -> BatchReply:
+    response = await client.post("/v1/events/batch", json=submissions)
+    body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+    return BatchReply(response.status_code, body if isinstance(body, dict) else {"detail": body})
+
+
+@router.post("/{mapping}", response_model=ImportResult)
+async def import_spreadsheet(
+    request: Request,
+    mapping: Annotated[str, PathParam(pattern=r"^[a-z0-9-]+$", examples=["lars-individual"])],
+    file: UploadFile,
+    dry_run: Annotated[bool, Query(description="Only validate: post nothing.")] = False,
+) -> ImportResult:
+    """Import a CSV or XLSX export (multipart field `file`) with a mapping of services/ingest/mappings/.
+
+    Valid rows become events (a row's events all or none; importing the same file again adds nothing);
+    invalid rows are listed with row number, column and reason in the error report at `errors_url`.
+    """
+    spec = _mapping(mapping)
+    suffix = Path(file.filename or "").suffix.lower()
+    if suffix not in CSV_SUFFIXES | XLSX_SUFFIXES:
+        raise HTTPException(status_code=415, detail=f"upload a .csv or .xlsx file, not {suffix or 'no extension'}")
+    import_id = uuid.uuid4().hex
+    folder = _reports_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    upload = folder / f"{import_id}.upload{suffix}"
+    headers = {k: v for k, v in request.headers.items() if k.lower() == "x-api-key"}
+    try:
+        with upload.open("wb") as out:
+            await run_in_threadpool(shutil.copyfileobj, file.file, out)
+        transport = httpx.ASGITransport(app=request.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://ingest", headers=headers) as client:
+            poster = None if dry_run else _in_process_poster(client)
+            summary = await run_in_threadpool(import_file, upload, spec, poster)
+    except ImportFailed as err:
+        raise HTTPException(status_code=422, detail=str(err)) from err
+    except IngestUnavailable as err:
+        raise HTTPException(status_code=503, detail=str(err), headers={"Retry-After": "30"}) from err
+    finally:
+        upload.unlink(missing_ok=True)
+    errors_url = None
+    if summary.errors:
+        with (folder / f"{import_id}.errors.csv").open("w", encoding="utf-8", newline="") as out:
+            write_error_report(summary.errors, out)
+        errors_url = str(request.url_for("import_errors", import_id=import_id).path)
+    return ImportResult(
+        import_id=import_id, file=file.filename or "", errors_url=errors_url, **summary.counts(),
+        first_errors=[RowProblem(row=e.row, column=e.column, reason=e.reason) for e in summary.errors[:SHOWN_ERRORS]],
+    )  # fmt: skip
+
+
+@router.get("/{import_id}/errors.csv", name="import_errors", response_class=FileResponse)
+async def import_errors(import_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$")]) -> FileResponse:
+    """The error report of an import: `row;column;reason`, one line per problem."""
+    path = _reports_dir() / f"{import_id}.errors.csv"
+    if not path.is_file():
+        raise HTTPException(status_code=404, detail=f"no error report for import {import_id}")
+    return FileResponse(path, media_type="text/csv; charset=utf-8", filename=f"import-{import_id}-errors.csv")

@@ -1,0 +1,1 @@
+"""Spreadsheet import: the desk's CSV/XLSX exports, mapped by configuration to contract submissions."""

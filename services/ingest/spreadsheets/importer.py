@@ -1,0 +1,200 @@
+"""Import an export: read rows, map them, post valid records to the ingest in batches, report invalid rows.
+
+A record's events always travel in one batch (all of a row or none). A batch the ingest cannot take now (503,
+connection refused) is retried with backoff: safe, because the ingest deduplicates on (source_system,
+source_ref). A row whose source record was imported before with different content (409) is reported, and
+the rest of its batch is posted again without it.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from services.ingest.spreadsheets.conversion import MappedRecord, RowError, map_record, map_row
+from services.ingest.spreadsheets.mapping import Mapping
+from services.ingest.spreadsheets.reader import Row, SpreadsheetError, open_sheet
+
+BATCH_EVENTS = 1000
+REPORT_COLUMNS = ("row", "column", "reason")
+
+
+class IngestUnavailable(RuntimeError):
+    """The ingest did not take the batch now (503, 5xx, no connection): retry later."""
+
+
+class ImportFailed(RuntimeError):
+    """The import cannot go on (wrong file, key refused, contract mismatch); what was posted stays posted."""
+
+
+@dataclass(frozen=True)
+class BatchReply:
+    """What the ingest answered to one batch: status code and JSON body."""
+
+    status: int
+    body: dict[str, Any]
+
+
+Poster = Callable[[list[dict[str, Any]]], BatchReply]
+
+
+@dataclass
+class ImportSummary:
+    """Counts of one import; `errors` lists every row not imported, with its column and reason."""
+
+    mapping: str
+    rows: int = 0
+    imported_rows: int = 0
+    invalid_rows: int = 0
+    events: int = 0
+    created: int = 0
+    duplicates: int = 0
+    dry_run: bool = False
+    errors: list[RowError] = field(default_factory=list)
+
+    def counts(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if k != "errors"}
+
+
+def _records(mapping: Mapping, rows: Iterator[Row]) -> Iterator[MappedRecord]:
+    if mapping.group_by is None:
+        yield from (map_row(mapping, row) for row in rows)
+        return
+    groups: dict[Any, list[Row]] = {}  # a group tool export is small: its groups may be spread over the file
+    for row in rows:
+        groups.setdefault(row.cells.get(mapping.group_by), []).append(row)
+    for key, members in groups.items():
+        yield from (map_record(mapping, [row]) for row in members) if key is None else [map_record(mapping, members)]
+
+
+def _digest(record: MappedRecord) -> bytes:
+    return hashlib.blake2b(json.dumps(record.submissions, sort_keys=True).encode(), digest_size=8).digest()
+
+
+class _Run:
+    """One import in progress: the batch being filled, the batch being posted (one at a time, in a worker thread,
+    so that mapping the next batch overlaps the ingest's work on this one), and the counts."""
+
+    def __init__(self, mapping: Mapping, post: Poster | None, batch_events: int, progress: Callable[[int], None]):
+        self.mapping, self.post, self.batch_events, self.progress = mapping, post, batch_events, progress
+        self.summary = ImportSummary(mapping.name, dry_run=post is None)
+        self.pending: list[MappedRecord] = []
+        self.pending_events = 0
+        self.seen: dict[str, tuple[int, bytes]] = {}
+        self.lock = threading.Lock()
+        self.sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-post")
+        self.in_flight: Future[None] | None = None
+        self.retrying = Retrying(retry=retry_if_exception_type(IngestUnavailable), reraise=True,
+                                 wait=wait_exponential(multiplier=0.5, max=10), stop=stop_after_delay(180))  # fmt: skip
+
+    def reject(self, record: MappedRecord, errors: list[RowError]) -> None:
+        with self.lock:
+            self.summary.errors.extend(errors)
+            self.summary.invalid_rows += len(record.rows)
+        self.progress(len(record.rows))
+
+    def add(self, record: MappedRecord) -> None:
+        self.summary.rows += len(record.rows)
+        if record.errors:
+            return self.reject(record, record.errors)
+        digest = _digest(record)
+        first = self.seen.setdefault(record.row_id, (record.rows[0], digest))
+        if first[1] != digest:
+            column = self.mapping.group_by or self.mapping.row_id
+            reason = f"same natural id as row {first[0]} but other values: a correction needs its own id"
+            return self.reject(record, [RowError(n, column, reason) for n in record.rows])
+        if self.pending_events + len(record.submissions) > self.batch_events:
+            self.flush()
+        self.pending.append(record)
+        self.pending_events += len(record.submissions)
+
+    def flush(self) -> None:
+        """Hand the filled batch to the sender, after the previous one is through (its errors surface here)."""
+        records, self.pending, self.pending_events = self.pending, [], 0
+        self.wait()
+        if records:
+            self.in_flight = self.sender.submit(self._send, records)
+
+    def wait(self) -> None:
+        in_flight, self.in_flight = self.in_flight, None
+        if in_flight is not None:
+            in_flight.result()
+
+    def close(self) -> None:
+        self.sender.shutdown(wait=True, cancel_futures=True)
+
+    def _send(self, records: list[MappedRecord]) -> None:
+        created = duplicates = 0
+        while records:
+            submissions = [s for r in records for s in r.submissions]
+            reply = self.retrying(self._post, submissions)
+            if reply.status == 409:  # reported per row; the others go again (nothing of the batch was accepted)
+                owners = [r for r in records for _ in r.submissions]
+                refused = {id(owners[c["index"]]) for c in reply.body.get("conflicts", [])}
+                reason = "imported before with other values: a correction needs its own id"
+                for record in (r for r in records if id(r) in refused):
+                    self.reject(record, [RowError(n, self.mapping.row_id, reason) for n in record.rows])
+                records = [r for r in records if id(r) not in refused]
+                continue
+            created, duplicates = int(reply.body["created"]), int(reply.body["duplicates"])
+            break
+        rows = sum(len(r.rows) for r in records)
+        with self.lock:
+            self.summary.created += created
+            self.summary.duplicates += duplicates
+            self.summary.imported_rows += rows
+            self.summary.events += sum(len(r.submissions) for r in records)
+        self.progress(rows)
+
+    def _post(self, submissions: list[dict[str, Any]]) -> BatchReply:
+        if self.post is None:  # dry run: everything valid would be created or found a duplicate
+            return BatchReply(202, {"created": 0, "duplicates": 0})
+        reply = self.post(submissions)
+        if reply.status >= 500:
+            raise IngestUnavailable(f"ingest answered {reply.status}: {reply.body.get('detail', '')}")
+        if reply.status not in (202, 409) or (reply.status == 409 and "conflicts" not in reply.body):
+            raise ImportFailed(f"ingest refused a batch with {reply.status}: {json.dumps(reply.body)[:2000]}")
+        return reply
+
+
+def import_file(
+    path: Path,
+    mapping: Mapping,
+    post: Poster | None,
+    *,
+    batch_events: int = BATCH_EVENTS,
+    progress: Callable[[int], None] = lambda rows: None,
+) -> ImportSummary:
+    """Import every valid record of `path` through `post` (None: a dry run that only validates)."""
+    run = _Run(mapping, post, batch_events, progress)
+    try:
+        with open_sheet(path) as sheet:
+            if missing := mapping.missing_columns(sheet.header):
+                raise ImportFailed(f"the file lacks the column(s) {', '.join(missing)} of mapping {mapping.name}")
+            for record in _records(mapping, sheet.rows):
+                run.add(record)
+        run.flush()
+        run.wait()
+    except SpreadsheetError as err:
+        raise ImportFailed(str(err)) from err
+    finally:
+        run.close()
+    run.summary.errors.sort(key=lambda e: (e.row, e.column))
+    return run.summary
+
+
+def write_error_report(errors: list[RowError], out: IO[str]) -> None:
+    """The downloadable error report: one line per problem (row, column, reason), `;`-separated as Excel reads it
+    in Belgium."""
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(REPORT_COLUMNS)
+    writer.writerows((e.row, e.column, e.reason) for e in errors)

@@ -1,0 +1,37 @@
+"""The services as processes plus HTTP clients: what the e2e tests and the privacy scan drive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from kans.processes import ServiceProcesses
+from kans.settings import Settings
+
+DEV_KEY = "kans-dev-all"
+
+
+class Platform(ServiceProcesses):
+    """The service processes plus HTTP clients for the ingest and the API."""
+
+    def __init__(self, settings: Settings, logs: Path) -> None:
+        super().__init__(settings, logs)
+        # The development key that may speak for every source system (infra/dev-api-keys.yaml).
+        self.ingest = httpx.Client(base_url=settings.ingest_base_url, timeout=30, headers={"X-API-Key": DEV_KEY})
+        self.api = httpx.Client(base_url=settings.api_base_url, timeout=30)
+
+    def post(self, *submissions: dict[str, Any]) -> dict[str, Any]:
+        response = self.ingest.post("/v1/events/batch", json=list(submissions))
+        assert response.status_code == 202, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    def load(self, provider: str, module: str = "individual") -> dict[str, Any] | None:
+        rows = self.api.get("/v1/live/provider-load", params={"provider_id": provider}).json()["rows"]
+        return next((r for r in rows if r["module_id"] == module), None)
+
+    def close(self) -> None:
+        self.stop_all()
+        self.ingest.close()
+        self.api.close()
