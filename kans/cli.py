@@ -273,11 +273,70 @@ def schemas_baseline(
 
 # -- demo --------------------------------------------------------------------------------------------------------
 @demo_app.command("load")
-def demo_load() -> None:
-    """Post the demo data set to the running ingest API (idempotent: a second load adds nothing)."""
-    from kans.demo import load_demo
+def demo_load(
+    years: Annotated[int, typer.Option(help="School years up to today.")] = 3,
+    today: Annotated[str | None, typer.Option(help="Cut-off day YYYY-MM-DD (default: today).")] = None,
+) -> None:
+    """Post the demo history (synthetic school years up to today) to the running ingest API. Idempotent: a second
+    load adds only what is new."""
+    from datetime import date
 
-    typer.echo(load_demo(get_settings().ingest_base_url))
+    from kans.demo import demo_events
+    from kans.synthetic.output import DEMO_API_KEY, post_to_ingest
+
+    cut = date.fromisoformat(today) if today else date.today()
+    typer.echo(post_to_ingest(demo_events(cut, years), get_settings().ingest_base_url, DEMO_API_KEY))
+
+
+@demo_app.command("generate")
+def demo_generate(
+    years: Annotated[str | None, typer.Option(help="2017-2018..2026-2027, or one year (default: this one).")] = None,
+    scale: Annotated[float | None, typer.Option(help="x1 = Brussels 2019-2020 (0.01-10000).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Same seed and parameters, same events.")] = None,
+    origin: Annotated[str | None, typer.Option(help="First simulated year (default: the first of --years).")] = None,
+    params: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="GeneratorParams YAML.")] = None,
+    today: Annotated[str, typer.Option(help="No event after this day: YYYY-MM-DD, today or none.")] = "today",
+    out: Annotated[Path | None, typer.Option(help="Write to this file (see --format).")] = None,
+    file_format: Annotated[
+        str, typer.Option("--format", help="jsonl, lars-csv|xlsx, external-clb-csv|xlsx, group-tool-csv|xlsx.")
+    ] = "jsonl",
+    to: Annotated[str | None, typer.Option(help="ingest (REST batches) or inbound (Kafka topic).")] = None,
+    api_key: Annotated[str, typer.Option(envvar="KANS_API_KEY", help="X-API-Key / api-key header.")] = "kans-dev-demo",
+    dump_params: Annotated[bool, typer.Option(help="Print the resolved parameters (YAML) and stop.")] = False,
+) -> None:
+    """Generate synthetic school years (deterministic) to a file, the ingest API or the Kafka inbound topic, and
+    print the generator's totals per school year."""
+    import json
+
+    from kans.synthetic.command import Destination, UsageError, parse_today, resolve_params, run_generate
+
+    try:
+        run = resolve_params(years, scale, seed, origin, params)
+        if dump_params:
+            typer.echo(run.to_yaml())
+            return
+        summary, delivered = run_generate(run, parse_today(today), Destination(out, file_format, to),
+                                          get_settings(), api_key)  # fmt: skip
+    except (UsageError, ValueError) as err:
+        _fail(str(err))
+    totals = [summary.year_totals(year) for year in run.years if year in summary.school_years]
+    typer.echo(json.dumps({"delivered": delivered, "school_years": totals}, indent=2, ensure_ascii=False))
+
+
+@app.command("bench-generate")
+def bench_generate(
+    scale: Annotated[float, typer.Option(help="Scale factor.")] = 1000,
+    years: Annotated[int, typer.Option(help="School years.")] = 10,
+    first_year: Annotated[str, typer.Option(help="The first school year.")] = "2017-2018",
+    budget_s: Annotated[float, typer.Option(help="Stop after this long and extrapolate the rest.")] = 600,
+    serialise: Annotated[bool, typer.Option(help="Also serialise every event to JSON, as the sinks do.")] = True,
+) -> None:
+    """Measure the generator: events per second and peak memory (e.g. x1,000 for ten school years)."""
+    import json
+
+    from kans.synthetic.bench import run_bench_generate
+
+    typer.echo(json.dumps(run_bench_generate(scale, years, first_year, budget_s, serialise), indent=2))
 
 
 @app.command("bench")

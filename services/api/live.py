@@ -22,6 +22,7 @@ class ProviderLoadRow(BaseModel):
     capacity: int | None = Field(description="Capacity in force on `as_of`; null if never set.")
     free: int | None
     load_pct: float | None
+    offered: bool = Field(True, description="False once the module is withdrawn (shown while trajectories remain).")
 
 
 class ProviderLoad(BaseModel):

@@ -65,12 +65,19 @@ def create_app(settings: Settings) -> faust.App:
             except ValidationError as err:
                 log.error("skipping an event that does not match the contract: %s", err.errors()[:3])
                 continue
+            p: Any = event.payload
             if event.event_type == "ProviderCapacitySet":
-                p: Any = event.payload
                 await load_changes.send(
                     key=f"{p.provider_id}|{p.module_id}".encode(),
                     value={"kind": "capacity", "valid_from": p.valid_from.isoformat(), "capacity": p.capacity},
                 )
+                continue
+            if event.event_type in ("ModuleOffered", "ModuleWithdrawn"):
+                await load_changes.send(
+                    key=f"{p.provider_id}|{p.module_id}".encode(),
+                    value={"kind": "offered", "valid_from": p.valid_from.isoformat(),
+                           "offered": event.event_type == "ModuleOffered"},
+                )  # fmt: skip
                 continue
             tid = getattr(event.payload, "trajectory_id", None)
             if tid is None:
@@ -100,6 +107,8 @@ def create_app(settings: Settings) -> faust.App:
                 row = rows.set_membership(row, change["trajectory_id"], change["membership"])
             elif change["kind"] == "capacity":
                 row = rows.set_capacity(row, change["valid_from"], change["capacity"])
+            elif change["kind"] == "offered":
+                row = rows.set_offered(row, change["valid_from"], change["offered"])
             elif change["kind"] == "wait":
                 row = rows.record_wait(row, change["school_year"], change["trajectory_id"], change["days"])
             provider_load[key] = row
@@ -124,7 +133,10 @@ def create_app(settings: Settings) -> faust.App:
         if not ready():
             return not_ready(self)
         day = date.fromisoformat(request.query.get("date") or date.today().isoformat())
-        return self.json({"as_of": day.isoformat(), "rows": [rows.load_view(r, day) for r in all_rows()]})
+        views = [rows.load_view(r, day) for r in all_rows()]
+        # A withdrawn module drops out of the view once nobody is running or waiting there any more.
+        views = [v for v in views if v["offered"] or v["active"] or v["waiting"]]
+        return self.json({"as_of": day.isoformat(), "rows": views})
 
     @app.page("/waiting-times")
     async def waiting_times_view(self: Any, request: Any) -> Any:

@@ -28,6 +28,22 @@ def set_capacity(row: dict[str, Any], valid_from: str, capacity: int) -> dict[st
     return {**row, "capacities": {**row["capacities"], valid_from: capacity}}
 
 
+def set_offered(row: dict[str, Any], valid_from: str, offered: bool) -> dict[str, Any]:
+    return {**row, "offered": {**row.get("offered", {}), valid_from: offered}}
+
+
+def _in_force(by_date: dict[str, Any], day: date) -> Any:
+    """The value whose date key is the latest on or before `day`, else None."""
+    dates = [d for d in by_date if date.fromisoformat(d) <= day]
+    return by_date[max(dates)] if dates else None
+
+
+def offered_on(row: dict[str, Any], day: date) -> bool:
+    """A module counts as offered unless a withdrawal is in force (catalogue facts may come later than load)."""
+    state = _in_force(row.get("offered", {}), day)
+    return True if state is None else bool(state)
+
+
 def record_wait(row: dict[str, Any], school_year: str, trajectory_id: str, days: float) -> dict[str, Any]:
     year = {**row["waits"].get(school_year, {}), trajectory_id: round(days, 3)}
     return {**row, "waits": {**row["waits"], school_year: year}}
@@ -35,8 +51,7 @@ def record_wait(row: dict[str, Any], school_year: str, trajectory_id: str, days:
 
 def capacity_on(row: dict[str, Any], day: date) -> int | None:
     """The capacity whose valid_from is the latest on or before `day`."""
-    in_force = [d for d in row["capacities"] if date.fromisoformat(d) <= day]
-    return row["capacities"][max(in_force)] if in_force else None
+    return _in_force(row["capacities"], day)  # type: ignore[no-any-return]
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -59,6 +74,7 @@ def load_view(row: dict[str, Any], today: date) -> dict[str, Any]:
         "capacity": capacity,
         "free": None if capacity is None else capacity - active,
         "load_pct": None if not capacity else round(100 * active / capacity, 1),
+        "offered": offered_on(row, today),
     }
 
 

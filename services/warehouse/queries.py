@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from typing import Any
 
 from schemas.codelists import allowed, label
@@ -68,6 +69,9 @@ def stream_events(client: Any, database: str, stream_id: str) -> list[dict[str, 
         item = dict(zip(result.column_names, row, strict=True))
         item["event_id"] = str(item["event_id"])
         item["payload"] = json.loads(item["payload"])
+        for moment in ("occurred_at", "recorded_at"):  # stored in UTC; say so, never hand out a naive time
+            if item[moment].tzinfo is None:
+                item[moment] = item[moment].replace(tzinfo=UTC)
         out.append(item)
     return out
 

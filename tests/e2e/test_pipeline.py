@@ -94,8 +94,11 @@ def test_clickhouse_writer_stopped_while_events_arrive_then_restarted(platform: 
         return int(platform.api.get(f"/v1/stats/{year}/referrals-per-month").json()["total"])
 
     wait_for(lambda: total() == 70, what="all 70 referrals in ClickHouse")
-    ready = platform.api.get("/ready").json()
-    assert ready["writer"]["rows_written"] >= 50 and ready["writer"]["rejected"] == 0
+    # Rows can be in ClickHouse before the writer's commit succeeds (a commit may be refused while the group
+    # rebalances after the restart; the batch is then read and written again, and deduplicated).
+    writer = wait_for(lambda: (w := platform.api.get("/ready").json()["writer"])["rows_written"] >= 50 and w,
+                      what="the restarted writer's committed batches")  # fmt: skip
+    assert writer["rejected"] == 0
     assert total() == 70
 
 
@@ -103,7 +106,10 @@ def test_start_arriving_before_its_dispatch_converges(platform: Platform) -> Non
     """Two systems, no shared clock: the provider's start lands before the desk's dispatch. Nothing is lost."""
     rid, tid, provider = "R-E2E-OOO", "T-E2E-OOO", "provider-e2e-ooo"
     platform.post(referral(rid), start(rid, tid))  # the provider portal is faster than the desk
-    state = wait_for(lambda: platform.api.get(f"/v1/live/trajectories/{tid}").json(), what="parked trajectory")
+    state = wait_for(
+        lambda: (r := platform.api.get(f"/v1/live/trajectories/{tid}")).status_code == 200 and r.json(),
+        what="parked trajectory",
+    )
     assert (state["provider_id"], state["started_at"], state["status"]) == (None, "2025-10-13T09:00:00+02:00",
                                                                           "awaiting_dispatch")  # fmt: skip
     assert platform.load(provider) is None

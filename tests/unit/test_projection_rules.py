@@ -86,3 +86,12 @@ def test_carried_over_trajectory_runs_on_at_its_provider_without_a_new_wait() ->
     state, effects = fold(carried)
     assert (state.trajectory_id, state.status, state.load_key) == ("T-NEXT", "active", "tigo|day")
     assert effects == [LoadChange("tigo|day", "T-NEXT", "active", str(carried.event_id))]
+
+
+def test_withdrawn_module_is_no_longer_offered_from_its_date() -> None:
+    row = rows.set_capacity(rows.empty_row("abrusco|corona"), "2020-03-16", 20)
+    row = rows.set_offered(row, "2020-03-16", True)
+    row = rows.set_offered(row, "2020-09-01", False)
+    assert rows.load_view(row, date(2020, 6, 1))["offered"] is True
+    assert rows.load_view(row, date(2020, 9, 1))["offered"] is False
+    assert rows.load_view(rows.empty_row("a|b"), date(2020, 9, 1))["offered"] is True  # no catalogue fact yet

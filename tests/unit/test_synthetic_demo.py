@@ -1,0 +1,53 @@
+"""The demo: a few school years up to today, loaded quickly, never in the future, and stable from day to day (a
+later load only adds events: it never sends a known source record with other content)."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date
+
+import httpx
+import pytest
+
+from kans.demo import demo_events, demo_params, load_demo
+from kans.synthetic.output import to_json
+from kans.synthetic.summary import Summary
+
+TODAY = date(2026, 11, 28)
+
+
+def test_the_demo_covers_three_school_years_up_to_today_quickly() -> None:
+    started = time.perf_counter()
+    summary = Summary()
+    events = list(summary.watch(demo_events(TODAY)))
+    assert time.perf_counter() - started < 20  # `kans up` loads it well within a minute
+    assert demo_params(TODAY).years == ("2024-2025", "2025-2026", "2026-2027")
+    assert max(s["occurred_at"][:10] for s in events) <= TODAY.isoformat()
+    assert all(summary.year_totals(year)["referrals"] for year in demo_params(TODAY).years)
+    ended = {s["payload"]["trajectory_id"] for s in events if s["event_type"] in ("TrajectoryClosed",
+             "TrajectoryStoppedEarly", "TrajectoryNotStarted")}  # fmt: skip
+    running = {s["payload"]["trajectory_id"] for s in events if s["event_type"] == "TrajectoryStarted"} - ended
+    assert running, "trajectories running today are open in the live views"
+
+
+def test_a_later_load_only_adds_events_even_after_the_window_moves() -> None:
+    before = {s["source_ref"]: to_json(s) for s in demo_events(date(2026, 8, 20))}  # window 2023-2024..2025-2026
+    after = {s["source_ref"]: to_json(s) for s in demo_events(TODAY)}  # window 2024-2025..2026-2027
+    shared = before.keys() & after.keys()
+    assert len(shared) > 4000
+    assert all(before[ref] == after[ref] for ref in shared)
+
+
+def test_load_demo_posts_the_demo_events_to_the_ingest(monkeypatch: pytest.MonkeyPatch) -> None:
+    posted: list[dict[str, object]] = []
+
+    def ingest(request: httpx.Request) -> httpx.Response:
+        batch = json.loads(request.content)
+        posted.extend(batch)
+        return httpx.Response(202, json={"accepted": len(batch), "created": len(batch), "duplicates": 0})
+
+    real_client = httpx.Client
+    monkeypatch.setattr(httpx, "Client", lambda **kw: real_client(**{**kw, "transport": httpx.MockTransport(ingest)}))
+    totals = load_demo("http://ingest", today=TODAY)
+    assert totals["created"] == len(posted) == len(list(demo_events(TODAY)))
