@@ -207,8 +207,7 @@ def up(
                 honcho.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 honcho.kill()
-        if not keep_kafka and not was_running:
-            kafka.stop()
+        if not keep_kafka and not was_running and kafka.stop():
             typer.echo("Kafka stopped")
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +23,7 @@ import faust
 from mode import CrashingSupervisor
 from pydantic import ValidationError
 
-from kans.logs import configure_logging
+from kans.faust_apps import new_faust_app, run_worker
 from kans.settings import Settings, get_settings
 from kans.topics import dead_letter_topic, inbound_topic
 from schemas.envelope import SubmissionBase
@@ -163,21 +162,8 @@ def dead_letter_headers(rejection: Rejection, topic: str, partition: int, offset
 
 
 def create_app(settings: Settings) -> faust.App:
-    app = faust.App(
-        f"{settings.topic_prefix}{settings.inbound_app_id}",
-        broker=f"kafka://{settings.kafka_bootstrap}",
-        store="memory://",
-        datadir=str(settings.data_dir / "faust-inbound"),
-        topic_partitions=settings.event_partitions,
-        topic_replication_factor=1,
-        consumer_auto_offset_reset="earliest",
-        broker_commit_interval=0.5,
-        producer_acks=-1,
-        producer_linger=0.002,
-        web_bind=settings.inbound_host,
-        web_host=settings.inbound_host,
-        web_port=settings.inbound_port,
-    )
+    app = new_faust_app(settings, settings.inbound_app_id, "faust-inbound", settings.inbound_host,
+                        settings.inbound_port, producer_acks=-1)  # fmt: skip
     inbound = app.topic(inbound_topic(settings), key_serializer="raw", value_serializer="raw")
     dead_letters = app.topic(dead_letter_topic(settings), key_serializer="raw", value_serializer="raw")
     keys = load_key_ring(settings.api_keys_file, production=settings.environment == "production")
@@ -265,9 +251,4 @@ def create_app(settings: Settings) -> faust.App:
 def main() -> None:
     """`kans serve inbound`."""
     settings = get_settings()
-    configure_logging(settings.log_level, "inbound")
-    settings.data_dir.mkdir(parents=True, exist_ok=True)  # faust creates its data folder, not the parents
-    level = {"warning": "warn", "critical": "crit"}.get(settings.log_level.lower(), settings.log_level.lower())
-    sys.argv = ["kans-inbound", "worker", "--loglevel", level,
-                "--web-port", str(settings.inbound_port), "--web-bind", settings.inbound_host]  # fmt: skip
-    create_app(settings).main()
+    run_worker(create_app(settings), "inbound", settings, settings.inbound_host, settings.inbound_port)

@@ -17,6 +17,7 @@ import faust
 from mode import CrashingSupervisor
 from pydantic import ValidationError
 
+from kans.faust_apps import new_faust_app
 from kans.settings import Settings
 from kans.topics import events_topic
 from schemas.envelope import school_year_of
@@ -28,21 +29,8 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> faust.App:
-    app = faust.App(
-        f"{settings.topic_prefix}{settings.projections_app_id}",
-        broker=f"kafka://{settings.kafka_bootstrap}",
-        store="memory://",
-        datadir=str(settings.data_dir / "faust"),
-        topic_partitions=settings.event_partitions,
-        topic_replication_factor=1,
-        table_standby_replicas=0,
-        consumer_auto_offset_reset="earliest",
-        broker_commit_interval=0.5,
-        producer_linger=0.002,
-        web_bind=settings.projections_host,
-        web_host=settings.projections_host,
-        web_port=settings.projections_port,
-    )
+    app = new_faust_app(settings, settings.projections_app_id, "faust", settings.projections_host,
+                        settings.projections_port, table_standby_replicas=0)  # fmt: skip
     events = app.topic(events_topic(settings), key_serializer="raw", value_serializer="raw")
     load_changes = app.topic(
         f"{settings.topic_prefix}{settings.projections_app_id}-load-changes",

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-
-from kans.logs import configure_logging
+from kans.faust_apps import run_worker
 from kans.settings import get_settings
 from services.projections.app import create_app
 
@@ -13,11 +11,7 @@ app = create_app(settings)
 
 
 def main() -> None:
-    configure_logging(settings.log_level, "projections")
-    level = {"warning": "warn", "critical": "crit"}.get(settings.log_level.lower(), settings.log_level.lower())
-    sys.argv = ["kans-projections", "worker", "--loglevel", level,
-                "--web-port", str(settings.projections_port), "--web-bind", settings.projections_host]  # fmt: skip
-    app.main()
+    run_worker(app, "projections", settings, settings.projections_host, settings.projections_port)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,40 @@
+"""The settings every KANS faust worker shares, and how one is run as a process (`kans serve <worker>`)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import faust
+
+from kans.logs import configure_logging
+from kans.settings import Settings
+
+
+def new_faust_app(settings: Settings, app_id: str, datadir: str, host: str, port: int, **extra: Any) -> faust.App:
+    """A faust app on the project's broker: in-memory tables rebuilt from their changelogs, one replica,
+    offsets from the beginning for a new group, frequent commits, a web server for its readiness page."""
+    return faust.App(
+        f"{settings.topic_prefix}{app_id}",
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store="memory://",
+        datadir=str(settings.data_dir / datadir),
+        topic_partitions=settings.event_partitions,
+        topic_replication_factor=1,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=0.5,
+        producer_linger=0.002,
+        web_bind=host,
+        web_host=host,
+        web_port=port,
+        **extra,
+    )
+
+
+def run_worker(app: faust.App, name: str, settings: Settings, host: str, port: int) -> None:
+    """Run `app` as a faust worker in this process (blocks until stopped)."""
+    configure_logging(settings.log_level, name)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # faust creates its data folder, not the parents
+    level = {"warning": "warn", "critical": "crit"}.get(settings.log_level.lower(), settings.log_level.lower())
+    sys.argv = [f"kans-{name}", "worker", "--loglevel", level, "--web-port", str(port), "--web-bind", host]
+    app.main()
