@@ -14,6 +14,8 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 	$(KANS) kafka install
+	@# Chromium prints the annual report to PDF and its tests open the HTML report in it (system package).
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 up: install
 	$(KANS) up

@@ -389,5 +389,62 @@ def bench_import(
     run_bench_import(rows, file_format)
 
 
+@app.command("bench-report")
+def bench_report(
+    events: Annotated[int, typer.Option(help="At least this many events in the 10-school-year store.")] = 10_000_000,
+    repeats: Annotated[int, typer.Option(help="Timed runs of each measurement (after one warm-up run).")] = 5,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="chDB directory of the store (default: <data_dir>/bench-report; "
+            "reused when it already holds enough events)."
+        ),
+    ] = None,
+    rebuild: Annotated[bool, typer.Option(help="Build the store again even if it holds enough events.")] = False,
+    pandas: Annotated[bool, typer.Option(help="Also compute the report naively in pandas (the reference).")] = True,
+) -> None:
+    """Time the annual report's statistics on the embedded engine: the whole report of one year (R01-R59), a 10-year
+    comparison of one statistic and an ad hoc question, and the same report computed naively in pandas."""
+    import json
+
+    from kans.bench_report import run_bench_report
+
+    store = data_dir or get_settings().data_dir / "bench-report"
+    results = run_bench_report(store, events, repeats, rebuild, pandas, typer.echo)
+    typer.echo(json.dumps(results, indent=2))
+
+
+# -- the annual report -------------------------------------------------------------------------------------------
+@app.command("report")
+def annual_report(
+    school_year: Annotated[str, typer.Argument(help="The school year, e.g. 2019-2020.")],
+    file_format: Annotated[str, typer.Option("--format", help="html, pdf or xlsx.")] = "html",
+    out: Annotated[Path | None, typer.Option(help="Write here (default: kans-jaarrapport-<year>.<format>).")] = None,
+    as_of: Annotated[str | None, typer.Option(help="As known at the end of this day, YYYY-MM-DD.")] = None,
+    audience: Annotated[str, typer.Option(help="desk, or policy (small cells suppressed).")] = "desk",
+    channel: Annotated[list[str] | None, typer.Option(help="Only this channel (repeatable).")] = None,
+    exclude_channel: Annotated[list[str] | None, typer.Option(help="Leave out this channel, e.g. intake.")] = None,
+    offer_type: Annotated[list[str] | None, typer.Option(help="Only this offer type: regular, corona.")] = None,
+    source: Annotated[str, typer.Option(help="auto (the running API, else the store), api or local.")] = "auto",
+) -> None:
+    """The whole annual report of a school year as HTML, PDF or XLSX, like GET /v1/reports/annual/{school_year}.
+    With embedded ClickHouse only one process may open the store: while the API runs, the API is asked."""
+    from services.api.report.export import file_name
+    from services.api.report.offline import ReportFailed, make_report, parse_request
+    from services.api.report.render_pdf import PdfUnavailable
+
+    if source not in ("auto", "api", "local"):
+        _fail("--source must be auto, api or local")
+    try:
+        request = parse_request(school_year, file_format, as_of, audience, channel=channel,
+                                exclude_channel=exclude_channel, offer_type=offer_type)  # fmt: skip
+        body, origin = make_report(get_settings(), request, source)  # type: ignore[arg-type]
+    except (ReportFailed, PdfUnavailable) as err:
+        _fail(f"no report: {err}")
+    target = out or Path(file_name(request.school_year, request.report_format))
+    target.write_bytes(body)
+    typer.echo(f"wrote {target} ({len(body):,} bytes) from {origin}")
+
+
 if __name__ == "__main__":
     app()

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     inbound_batch_max: int = Field(500, ge=1, description="Inbound messages validated and published per batch.")
     inbound_batch_wait_ms: int = Field(200, ge=1, description="How long the inbound worker waits to fill a batch.")
     publish_timeout_s: float = Field(10.0, gt=0, description="How long the ingest waits for broker acks.")
+    suppression_threshold: int = Field(
+        5, ge=1, le=100, description="Statistics for the policy audience hide counts below this (small cells)."
+    )
     log_level: str = "INFO"
 
     @field_validator("data_dir", "cache_dir")

@@ -14,7 +14,8 @@ from fastapi.responses import HTMLResponse
 from kans.http_errors import install_error_handlers
 from kans.logs import configure_logging
 from kans.settings import Settings, get_settings
-from services.api import live, operations, stats
+from services.api import adhoc, live, operations, statistics, stats
+from services.api.report.router import router as report_router
 from services.api.warehouse import Warehouse
 from services.warehouse.clickhouse import get_client, migrate
 from services.warehouse.writer import ClickHouseWriter
@@ -58,6 +59,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(live.router)
     app.include_router(stats.router)
+    app.include_router(statistics.router)
+    app.include_router(adhoc.router)
+    app.include_router(report_router)
     app.include_router(operations.router)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

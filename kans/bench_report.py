@@ -1,0 +1,200 @@
+"""`kans bench-report`: the annual report's statistics on a 10-school-year store of at least 10 million events,
+on the embedded engine (chDB), against the same report computed naively in pandas from the raw events.
+
+The store is built directly in a chDB database: `kans.synthetic` generates the submissions (deterministic,
+realistic, scale N = N desks side by side), `fast_event` seals them without pydantic (same event id, school year,
+stream id, pupil key and payload defaults as `schemas.registry.seal`; every 1000th one is checked against the
+real `seal`), and they go through the real `events` table, so the fact logs fill through their materialized views.
+Timed (each after one warm-up run, best and median of the repeats): the whole report of one year (R01-R59), a
+10-year comparison of one statistic, a typical ad hoc question; then the pandas reference.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from kans.settings import REPO_ROOT
+from kans.synthetic.events import STREAM_FIELD
+from schemas.codelists import municipality_for_postcode
+from schemas.envelope import event_id_for, school_year_of
+from schemas.groups import GroupRequest
+from schemas.pseudonym import pupil_key
+from schemas.registry import EVENT_TYPES, SUBMISSION_ADAPTER, seal
+from services.warehouse.statistics import engine
+from services.warehouse.statistics.adhoc import AdhocQuestion
+from services.warehouse.statistics.adhoc_answer import answer
+from services.warehouse.writer import COLUMNS
+
+YEARS = tuple(f"{y}-{y + 1}" for y in range(2016, 2026))
+REPORT_YEAR = "2019-2020"
+EVENTS_PER_REGION_YEAR = 2500  # measured: one Brussels-sized desk emits ~2,500-2,700 events a school year
+SECRET = b"bench-report-pupil-key-secret-not-for-production"
+BATCH = 200_000
+RESULTS = REPO_ROOT / "bench-results"
+
+
+def _defaults(model: Any) -> dict[str, Any]:
+    return {name: f.default for name, f in model.model_fields.items() if not f.is_required()}
+
+
+# The stored payload's optional fields with their defaults, per event type (what sealing fills in).
+PAYLOAD_DEFAULTS = {name: _defaults(cls.model_fields["payload"].annotation) for name, cls in EVENT_TYPES.items()}
+GROUP_DEFAULTS = _defaults(GroupRequest)
+
+
+def fast_event(sub: dict[str, Any]) -> tuple[dict[str, Any], datetime, datetime]:
+    """(stored payload, occurred_at, recorded_at) of a generated submission, sealed without validation."""
+    occurred = datetime.fromisoformat(sub["occurred_at"])
+    kind = sub["event_type"]
+    payload = {**PAYLOAD_DEFAULTS[kind], **sub["payload"]}
+    if kind == "ReferralSubmitted":
+        payload["pupil_key"] = pupil_key(SECRET, payload.pop("pupil_id"))
+        if payload.get("residence_postcode"):
+            payload["residence_municipality"] = municipality_for_postcode(payload["residence_postcode"])
+    elif kind == "ReferralAmended" and sub["payload"]["changes"].get("residence_postcode"):
+        changes = dict(sub["payload"]["changes"])
+        changes["residence_municipality"] = municipality_for_postcode(changes["residence_postcode"])
+        payload["changes"] = changes
+    elif kind == "GroupReferralSubmitted":
+        payload.setdefault("for_school_year", school_year_of(occurred))
+        payload["groups"] = [{**GROUP_DEFAULTS, **g} for g in payload["groups"]]
+    return payload, occurred, occurred + timedelta(hours=2)
+
+
+def event_rows(submissions: Iterator[dict[str, Any]], check_every: int = 1000) -> Iterator[list[Any]]:
+    """`events` rows of the submissions; every `check_every`-th is also sealed for real and compared."""
+    for n, sub in enumerate(submissions):
+        payload, occurred, recorded = fast_event(sub)
+        event_id = event_id_for(sub["source_system"], sub["source_ref"])
+        if n % check_every == 0:
+            real = seal(SUBMISSION_ADAPTER.validate_python(sub), recorded, SECRET)
+            if real.payload.model_dump(mode="json") != json.loads(json.dumps(payload)) or real.event_id != event_id:
+                raise AssertionError(f"fast sealing differs from seal() for {sub['event_type']} {sub['source_ref']}")
+        yield [
+            event_id,
+            sub["event_type"],
+            sub.get("schema_version", 1),
+            occurred,
+            recorded,
+            school_year_of(occurred),
+            sub["source_system"],
+            sub["source_ref"],
+            sub["actor"],
+            str(payload[STREAM_FIELD[sub["event_type"]]]),
+            json.dumps(payload, separators=(",", ":")),
+            0,
+            n,
+        ]
+
+
+def build_store(client: Any, database: str, target_events: int, seed: int, echo: Callable[[str], None]) -> int:
+    """Generate and insert at least `target_events` events over YEARS; returns the number inserted."""
+    from kans.synthetic.generator import generate
+    from kans.synthetic.params import GeneratorParams
+    from services.warehouse.clickhouse import migrate
+
+    migrate(client, database)
+    scale = math.ceil(target_events / (EVENTS_PER_REGION_YEAR * len(YEARS)))
+    params = GeneratorParams(years=YEARS, scale=scale, seed=seed, source_system="demo")
+    started, batch, total = time.perf_counter(), [], 0
+    for row in event_rows(generate(params)):
+        batch.append(row)
+        if len(batch) >= BATCH:
+            client.insert(f"{database}.events", batch, column_names=COLUMNS)
+            total += len(batch)
+            batch = []
+            echo(f"  {total:>12,} events  {total / (time.perf_counter() - started):>8,.0f}/s")
+    if batch:
+        client.insert(f"{database}.events", batch, column_names=COLUMNS)
+        total += len(batch)
+    return total
+
+
+def timed(fn: Callable[[], Any], repeats: int) -> dict[str, float]:
+    """Seconds: the first (cold) run, then best and median of `repeats` more."""
+    start = time.perf_counter()
+    fn()
+    cold = time.perf_counter() - start
+    runs = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - start)
+    return {"cold_s": round(cold, 3), "best_s": round(min(runs), 3), "median_s": round(statistics.median(runs), 3)}
+
+
+# A typical ad hoc question: secondary referrals and pupils by school year and channel, without the corona offer,
+# for the report year and the two before it.
+AD_HOC = AdhocQuestion(measures=["referrals", "pupils"], dimensions=["school_year", "channel"],
+                       filters={"level": ["secondary"], "exclude_offer_type": ["corona"]},
+                       years=["2017-2018", "2018-2019", REPORT_YEAR])  # fmt: skip
+
+
+def run_bench_report(
+    data_dir: Path, target_events: int, repeats: int, rebuild: bool, pandas_reference: bool, echo: Callable[[str], None]
+) -> dict[str, Any]:
+    import clickhouse_connect
+
+    from kans.bench_report_pandas import pandas_report
+
+    database = "bench_report"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    client = clickhouse_connect.get_client(dsn=f"chdb://{data_dir}")
+    present = _stored_events(client, database)
+    if rebuild or present < target_events:
+        client.command(f"DROP DATABASE IF EXISTS {database}")
+        echo(f"building a {len(YEARS)}-school-year store of >= {target_events:,} events in {data_dir} ...")
+        start = time.perf_counter()
+        build_store(client, database, target_events, seed=2020, echo=echo)
+        echo(f"built in {time.perf_counter() - start:,.0f} s")
+    events = _stored_events(client, database)
+    question = engine.Question()
+    results: dict[str, Any] = {"events": events, "years": f"{YEARS[0]}..{YEARS[-1]}", "report_year": REPORT_YEAR,
+                               "cpus": os.cpu_count(), "load_average_before": os.getloadavg()[0]}  # fmt: skip
+    report = engine.report(client, database, REPORT_YEAR, question)
+    results["report_statistics"] = sum(len(s.statistics) for s in report.sections)
+    results["report_referrals_secondary"] = next(
+        s.total for sec in report.sections for s in sec.statistics if s.statistic == "R31"
+    )
+    results["whole_report_one_year"] = timed(lambda: engine.report(client, database, REPORT_YEAR, question), repeats)
+    results["compare_10_years_R31"] = timed(
+        lambda: engine.compare(client, database, "R31", YEARS[0], YEARS[-1], question), repeats
+    )
+    results["ad_hoc_query"] = timed(lambda: answer(client, database, AD_HOC, "desk", 5), repeats)
+    results["ad_hoc_question"] = AD_HOC.model_dump(exclude_none=True)
+    results["load_average_after"] = os.getloadavg()[0]
+    if pandas_reference:
+        start = time.perf_counter()
+        reference = pandas_report(client, database, REPORT_YEAR)
+        seconds = time.perf_counter() - start
+        results["pandas_whole_report_one_year_s"] = round(seconds, 3)
+        results["pandas_statistics"] = len(reference)
+        results["ratio_pandas_to_clickhouse"] = round(seconds / results["whole_report_one_year"]["median_s"], 1)
+        results["pandas_agrees_on"] = _agreement(report, reference)
+    client.close()
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"bench-report-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out.write_text(json.dumps(results, indent=2))
+    results["saved_to"] = str(out)
+    return results
+
+
+def _agreement(report: Any, reference: dict[str, float]) -> dict[str, bool]:
+    """Whether pandas and ClickHouse give the same total for the statistics both compute."""
+    totals = {s.statistic: s.total for sec in report.sections for s in sec.statistics}
+    return {code: totals.get(code) == value for code, value in sorted(reference.items())}
+
+
+def _stored_events(client: Any, database: str) -> int:
+    try:
+        return int(client.query(f"SELECT count() FROM {database}.events").result_rows[0][0])
+    except Exception:  # noqa: BLE001 - no store yet
+        return 0

@@ -1,0 +1,137 @@
+"""The benchmark's reference: the same report computed naively in pandas from the raw events.
+
+Loads the raw events of the year, the year before and the year after (amendments and closures can come later),
+parses every payload, folds referrals (amendments in order, withdrawals out), trajectories, round tables and
+groups in pandas, then computes each statistic's table (a group-by over its dimensions) and total. The totals are
+compared with ClickHouse's (`bench_report._agreement`), so the reference is also a cross-check.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+
+from services.warehouse.statistics.registry import STATISTICS
+
+TRAJECTORY = ("TrajectoryDispatched", "TrajectoryCarriedOver")
+STARTS = ("TrajectoryStarted", "TrajectoryCarriedOver")
+
+
+def _events(client: Any, database: str, school_year: str) -> pd.DataFrame:
+    start = int(school_year[:4])
+    years = [f"{y}-{y + 1}" for y in (start - 1, start, start + 1)]
+    df = client.query_df(
+        f"SELECT event_id, event_type, occurred_at, recorded_at, school_year, stream_id, payload "
+        f"FROM {database}.events WHERE school_year IN {{years:Array(String)}}",
+        parameters={"years": years},
+    )
+    df = df.drop_duplicates("event_id").sort_values(["occurred_at", "recorded_at"], kind="stable")
+    df["p"] = [json.loads(text) for text in df["payload"]]
+    return df
+
+
+def _referrals(df: pd.DataFrame) -> pd.DataFrame:
+    subs = df[df.event_type == "ReferralSubmitted"]
+    ref = pd.DataFrame.from_records(list(subs.p), index=subs.stream_id.to_numpy()).astype(object)
+    ref["school_year"] = subs.school_year.to_numpy()
+    ref["referred_at"] = pd.to_datetime(subs.occurred_at.to_numpy(), utc=True).tz_convert("Europe/Brussels")
+    ref = ref[~ref.index.duplicated(keep="last")]
+    for rid, changes in zip(df[df.event_type == "ReferralAmended"].stream_id, df[df.event_type == "ReferralAmended"].p,
+                            strict=True):  # fmt: skip
+        if rid in ref.index:
+            for field, value in changes["changes"].items():
+                ref.at[rid, field] = value
+    ref = ref.drop(index=list(set(df[df.event_type == "ReferralWithdrawn"].stream_id) & set(ref.index)))
+    ref["advised"] = ref.index.isin(set(df[df.event_type == "AdviceGiven"].stream_id))
+    ref["month"] = ref.referred_at.dt.strftime("%Y-%m")
+    ref["age"] = (ref.referred_at.dt.year * 12 + ref.referred_at.dt.month - ref.birth_year * 12 - ref.birth_month) // 12
+    return ref
+
+
+def _trajectories(df: pd.DataFrame, ref: pd.DataFrame) -> pd.DataFrame:
+    t = df[df.event_type.str.startswith("Trajectory")]
+    t = t.assign(tid=[p["trajectory_id"] for p in t.p], rid=[p["referral_id"] for p in t.p])
+    d = t[t.event_type.isin(TRAJECTORY)].drop_duplicates("tid", keep="last").set_index("tid")
+    out = pd.DataFrame({"rid": d.rid, "provider": [p["provider_id"] for p in d.p],
+                        "module": [p["module_id"] for p in d.p], "offer": [p["offer_type"] for p in d.p]})  # fmt: skip
+    kinds = t.groupby("tid").event_type.apply(frozenset).reindex(out.index)
+    out["not_started"] = [("TrajectoryNotStarted" in k) for k in kinds]
+    out["stopped"] = [("TrajectoryStoppedEarly" in k) for k in kinds]
+    out["closed"] = [("TrajectoryClosed" in k) for k in kinds]
+    out["started"] = [bool(k & {*STARTS, "TrajectoryStoppedEarly", "TrajectoryClosed"}) for k in kinds]
+    out["started"] &= ~out.not_started
+    for field in ("duration_bucket", "half_days_per_week"):
+        known = t[[p.get(field) is not None for p in t.p]]
+        out[field] = pd.Series([p[field] for p in known.p], index=known.tid).groupby(level=0).last()
+    return out[out.rid.isin(ref.index)].join(ref[["level", "school_year", "pupil_key", "school_id"]], on="rid")
+
+
+def _groups(df: pd.DataFrame) -> pd.DataFrame:
+    subs = df[df.event_type == "GroupReferralSubmitted"]
+    rows = [{**g, "grid": p["group_referral_id"], "school_year": p["for_school_year"]} for p in subs.p
+            for g in p["groups"]]  # fmt: skip
+    groups = pd.DataFrame(rows).drop_duplicates(["grid", "group_id"], keep="last").set_index(["grid", "group_id"])
+    t = df[df.event_type.str.startswith("GroupTrajectory")]
+    keys = [(p["group_referral_id"], p["group_id"]) for p in t.p]
+    events = pd.Series(t.event_type.to_numpy(), index=pd.MultiIndex.from_tuples(keys))
+    kinds = events.groupby(level=[0, 1]).apply(frozenset)
+    groups["dispatched"] = [("GroupTrajectoryDispatched" in k) for k in kinds.reindex(groups.index, fill_value=set())]
+    groups["not_started"] = [("GroupTrajectoryNotStarted" in k) for k in kinds.reindex(groups.index, fill_value=set())]
+    starts = {"GroupTrajectoryStarted", "GroupTrajectoryStoppedEarly", "GroupTrajectoryCompleted"}
+    groups["started"] = [bool(k & starts) for k in kinds.reindex(groups.index, fill_value=set())]
+    groups["started"] &= ~groups.not_started
+    groups["stopped"] = [("GroupTrajectoryStoppedEarly" in k) for k in kinds.reindex(groups.index, fill_value=set())]
+    for field in ("module", "class_hours", "pupils_reached"):
+        known = [(key, p[field]) for key, p in zip(keys, t.p, strict=True) if p.get(field) is not None]
+        index = pd.MultiIndex.from_tuples([k for k, _ in known]) if known else None
+        latest = pd.Series([v for _, v in known], index=index, dtype=object).groupby(level=[0, 1]).last()
+        groups[field] = latest.reindex(groups.index)
+    return groups
+
+
+def pandas_report(client: Any, database: str, school_year: str) -> dict[str, float]:
+    """The total of every statistic of the year (and each one's table, computed and discarded)."""
+    df = _events(client, database, school_year)
+    ref = _referrals(df)
+    ref = ref[ref.school_year == school_year]
+    traj = _trajectories(df, ref)
+    groups = _groups(df)
+    groups = groups[groups.school_year == school_year]
+    rt = df[df.event_type.str.startswith("RoundTable")]
+    rt = rt.assign(rtid=[p["round_table_id"] for p in rt.p]).drop_duplicates("rtid").join(ref.level, on="stream_id")
+    offered = client.query(f"SELECT payload FROM {database}.events WHERE event_type = 'ModuleOffered'").result_rows
+    coach = {(p["provider_id"], p["module_id"]) for p in map(json.loads, (r[0] for r in offered))
+             if p["kind"] == "school_coach"}  # fmt: skip
+    totals: dict[str, float] = {}
+    for code, definition in STATISTICS.items():
+        level = definition.level
+        r, t, g = ref[ref.level == level], traj[traj.level == level], groups[groups.level == level]
+        dims = [d for d in definition.dimensions if d in r.columns]
+        if definition.section.value.endswith("groups"):
+            effective = g[g.started & ~g.stopped]
+            reached = effective.pupils_reached.fillna(effective.pupil_count).sum()
+            frame = {"R28": g[g.started & g.module.isin(["class_action", "school_composed_group"])],
+                     "R59": g[g.started & g.class_hours.notna()]}.get(code, g)  # fmt: skip
+            frame.groupby(["education_form", "grade"], dropna=False).size()
+            special = {"R24": g.pupil_count.sum(), "R56": g.pupil_count.sum(), "R27": reached}
+            totals[code] = float(special.get(code, len(frame)))
+        elif code in ("R15", "R46"):
+            totals[code] = float(rt[rt.level == level].rtid.nunique())
+        elif code in ("R14",):
+            totals[code] = float(r.advised.sum())
+        elif code in ("R16", "R17", "R47", "R49", "R18", "R19", "R20", "R21", "R48", "R50", "R51", "R52", "R53"):
+            frame = {"R49": t[t.offer == "corona"], "R20": t[t.stopped], "R52": t[t.stopped], "R21": t[t.closed],
+                     "R53": t[t.closed], "R18": t[t.started], "R19": t[t.started], "R51": t[t.started],
+                     "R50": t[[k in coach for k in zip(t.provider, t.module, strict=True)]]}.get(code, t)  # fmt: skip
+            frame.groupby([c for c in ("provider", "offer") if c in frame]).size()
+            totals[code] = float(frame[frame.started].pupil_key.nunique() if code == "R48" else len(frame))
+        else:
+            frame = {"R34": r[r.education_form != "secondary_special_needs"],
+                     "R35": r[r.education_form != "secondary_special_needs"],
+                     "R36": r[r.education_form == "secondary_special_needs"]}.get(code, r)  # fmt: skip
+            if dims:
+                frame.groupby(dims, dropna=False).size()
+            totals[code] = float(len(frame))
+    return totals

@@ -1,0 +1,65 @@
+"""Ad hoc questions over HTTP: `POST /v1/query` with measures, dimensions, filters and years from a whitelist.
+
+No SQL is accepted: unknown names get a 422 naming the field and the allowed values, filter values are bound as
+parameters, the answer has a row limit and the query a time limit.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from services.api.deps import SettingsDep, WarehouseDep
+from services.warehouse.statistics.adhoc import MAX_SECONDS, AdhocError, AdhocQuestion
+from services.warehouse.statistics.adhoc_answer import AdhocAnswer, answer
+from services.warehouse.statistics.adhoc_catalog import DIMENSIONS, MEASURES
+
+router = APIRouter(prefix="/v1", tags=["ad hoc"])
+
+
+@router.get("/query/catalogue")
+async def query_catalogue() -> dict[str, Any]:
+    """What a question may use: measures (each of one source) and the dimensions of each source."""
+    return {
+        "measures": {code: {"source": m.source, "label_nl": m.label_nl} for code, m in MEASURES.items()},
+        "dimensions": {source: sorted(dims) for source, dims in DIMENSIONS.items()},
+        "per_school_dimensions": sorted({n for dims in DIMENSIONS.values() for n, d in dims.items() if d.per_school}),
+    }
+
+
+@router.post(
+    "/query",
+    response_model=AdhocAnswer,
+    responses={
+        422: {
+            "description": "Unknown measure, dimension or "
+            "filter (the error names the field and the allowed values), or not allowed for the audience."
+        },
+        504: {"description": f"The question took longer than {MAX_SECONDS} s."},
+    },
+)
+async def ad_hoc(
+    warehouse: WarehouseDep,
+    settings: SettingsDep,
+    question: AdhocQuestion,
+    audience: Annotated[Literal["desk", "policy"], Query()] = "desk",
+) -> Any:
+    """Answer an ad hoc question from ClickHouse, e.g. referrals and pupils by school year and gender for secondary
+    without the corona offer. Measures must share one source (referrals, trajectories, round_tables, groups);
+    per-school dimensions are for the desk audience only; the policy audience gets small cells suppressed."""
+    try:
+        return await warehouse.run(answer, question, audience, settings.suppression_threshold)
+    except AdhocError as err:
+        error = {
+            "field": err.field,
+            "message": err.message,
+            "type": "not_allowed",
+            **({"allowed": err.allowed} if err.allowed else {}),
+        }
+        return JSONResponse(status_code=422, content={"detail": "invalid question: nothing was run", "errors": [error]})
+    except Exception as err:
+        if "TIMEOUT_EXCEEDED" in str(err):
+            return JSONResponse(status_code=504, content={"detail": f"the question took longer than {MAX_SECONDS} s"})
+        raise

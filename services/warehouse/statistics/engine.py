@@ -1,0 +1,148 @@
+"""Computing statistics on the warehouse: one statistic, a whole year's report, a range of years, the comparison
+with exclusions. Every function takes (client, database, ...) so the API runs it with `Warehouse.run`."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from functools import partial
+from typing import Any
+
+from services.warehouse.statistics import folds
+from services.warehouse.statistics.comparison import T5_COLUMNS, ExclusionColumn, exclusion_counts
+from services.warehouse.statistics.filters import Filters, as_of_ms
+from services.warehouse.statistics.labels import LabelContext
+from services.warehouse.statistics.model import SECTION_TITLES_NL, StatisticResult
+from services.warehouse.statistics.parallel import connections, run_all
+from services.warehouse.statistics.query import Sources, StatisticQuery
+from services.warehouse.statistics.registry import STATISTICS, by_section
+from services.warehouse.statistics.responses import (
+    ComparedRow,
+    ExclusionComparison,
+    ExclusionRow,
+    ReportSection,
+    YearComparison,
+    YearReport,
+)
+from services.warehouse.statistics.shaping import LEVEL_NL, previous_school_year, shape
+from services.warehouse.statistics.snapshot import snapshot
+from services.warehouse.statistics.suppression import suppress_total
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who asks: the desk sees everything; policy gets cells below `threshold` suppressed."""
+
+    name: str = "desk"
+    threshold: int = 5
+
+
+@dataclass(frozen=True)
+class Question:
+    filters: Filters = field(default_factory=Filters)
+    as_of: date | None = None
+    audience: Audience = field(default_factory=Audience)
+
+
+def school_years(from_year: str, to_year: str) -> list[str]:
+    first, last = int(from_year[:4]), int(to_year[:4])
+    return [f"{y}-{y + 1}" for y in range(first, last + 1)]
+
+
+def label_context(client: Any, database: str, as_of: date | None) -> LabelContext:
+    """Provider and module names from the provider facts (as known on `as_of`)."""
+    rows = client.query(folds.provider_names_sql(database), parameters={"as_of_ms": as_of_ms(as_of)}).result_rows
+    ctx = LabelContext()
+    for provider, module, name, _kind in rows:
+        if module == "":
+            ctx.providers[provider] = name
+        else:
+            ctx.modules[(provider, module)] = name
+    return ctx
+
+
+def statistic(client: Any, database: str, code: str, school_year: str, question: Question,
+              sources: Sources | None = None, labels: LabelContext | None = None) -> StatisticResult:  # fmt: skip
+    """One statistic for one school year."""
+    definition = STATISTICS[code]
+    years = [previous_school_year(school_year), school_year] if definition.previous_year else [school_year]
+    q = StatisticQuery(client, database, years, question.filters, definition.level, question.as_of, sources)
+    cells = definition.compute(q)
+    return shape(definition, cells, school_year, filters=question.filters, as_of=question.as_of,
+                 audience=question.audience.name, threshold=question.audience.threshold,
+                 labels=labels or label_context(client, database, question.as_of))  # fmt: skip
+
+
+def _statistic_on(code: str, database: str, school_year: str, question: Question, sources: Sources,
+                  labels: LabelContext, client: Any) -> StatisticResult:  # fmt: skip
+    return statistic(client, database, code, school_year, question, sources, labels)
+
+
+def report(client: Any, database: str, school_year: str, question: Question) -> YearReport:
+    """Every statistic of a year, from one snapshot of the folds (the years the report needs), computed side by side
+    on sibling connections of the embedded engine."""
+    started = time.perf_counter()
+    labels = label_context(client, database, question.as_of)
+    years = [previous_school_year(school_year), school_year]
+    definitions = [d for group in by_section().values() for d in group]
+    with connections(client) as clients, snapshot(clients, database, years, question.as_of, [school_year]) as sources:
+        tasks = [partial(_statistic_on, d.code, database, school_year, question, sources, labels) for d in definitions]
+        results = dict(zip([d.code for d in definitions], run_all(clients, tasks), strict=True))
+    sections = [
+        ReportSection(section=section, title_nl=SECTION_TITLES_NL[section],
+                      statistics=[results[d.code] for d in group])
+        for section, group in by_section().items()
+    ]  # fmt: skip
+    return YearReport(school_year=school_year, as_of=question.as_of, audience=question.audience.name,
+                      filters=question.filters.given(), sections=sections,
+                      elapsed_ms=round(1000 * (time.perf_counter() - started), 1))  # fmt: skip
+
+
+def compare(client: Any, database: str, code: str, from_year: str, to_year: str, question: Question) -> YearComparison:
+    """One statistic for every school year of a range, computed in one pass over the range."""
+    definition = STATISTICS[code]
+    years = school_years(from_year, to_year)
+    scope = [previous_school_year(years[0]), *years] if definition.previous_year else years
+    q = StatisticQuery(client, database, scope, question.filters, definition.level, question.as_of)
+    cells = definition.compute(q)
+    labels = label_context(client, database, question.as_of)
+    results = [shape(definition, cells, year, filters=question.filters, as_of=question.as_of,
+                     audience=question.audience.name, threshold=question.audience.threshold, labels=labels)
+               for year in years]  # fmt: skip
+    table: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for result in results:
+        for row in result.rows:
+            extra = row.model_extra or {}
+            key = tuple(extra.get(d) for d in definition.dimensions)
+            entry = table.setdefault(key, {**extra, "values": dict.fromkeys(years, 0)})
+            entry["values"][result.school_year] = row.value
+    return YearComparison(statistic=code, title_nl=definition.title_nl, years=years,
+                          dimensions=list(definition.dimensions), table=[ComparedRow(**v) for v in table.values()],
+                          totals={r.school_year: r.total for r in results}, results=results)  # fmt: skip
+
+
+def comparison_with_exclusions(client: Any, database: str, from_year: str, to_year: str, level: str,
+                               columns: tuple[ExclusionColumn, ...] | None, question: Question,
+                               ) -> ExclusionComparison:  # fmt: skip
+    """Referrals per year after each column's exclusions (default: T5's five columns)."""
+    chosen = columns or T5_COLUMNS
+    years = school_years(from_year, to_year)
+    q = StatisticQuery(client, database, years, question.filters, level, question.as_of)
+    counts = exclusion_counts(q, chosen)
+    hidden = 0
+    rows = []
+    for col in chosen:
+        values: dict[str, float | None] = {}
+        for year in years:
+            small = question.audience.name == "policy" and suppress_total(
+                counts[col.code][year], question.audience.threshold
+            )
+            hidden += small
+            values[year] = None if small else counts[col.code][year]
+        rows.append(ExclusionRow(column=col.code, label_nl=col.label_nl, values=values))
+    level_nl = LEVEL_NL[(level,)]
+    return ExclusionComparison(level=level, years=years, filters=question.filters.given(), as_of=question.as_of,
+                               population=f"individuele aanmeldingen {level_nl}, {question.filters.describe_nl()}",
+                               audience=question.audience.name, columns=list(chosen), rows=rows,
+                               suppressed_cells=hidden)  # fmt: skip

@@ -1,0 +1,169 @@
+"""What a statistic's `compute` gets: the folded, filtered sources as SQL relations, and helpers that run a
+GROUP BY with bound parameters and return Cells (with the per-year population total from the same query).
+
+Sources are the folds of `folds.py`, either inline (one statistic) or read from a snapshot of the folds made once
+for a whole report (`snapshot.py`); the statistics' SQL is the same either way.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from services.warehouse.statistics import folds
+from services.warehouse.statistics.filters import Filters, as_of_ms, filter_conditions
+from services.warehouse.statistics.model import Cell, Cells
+
+QUERY_SETTINGS = {"max_execution_time": 30, "join_use_nulls": 0}
+ADDITIVE = re.compile(r"^(count|countIf|sum|sumIf)\(")
+
+
+def per_unit(expr: str) -> str:
+    """Under an ARRAY JOIN a unit (one folded row) has several rows: count its distinct `row_id` instead."""
+    return expr.replace("countIf(", "uniqExactIf(row_id, ").replace("count()", "uniqExact(row_id)")
+
+
+@dataclass(frozen=True)
+class Sources:
+    """SELECT statements of the folded relations (before filters)."""
+
+    referrals: str
+    trajectories: str
+    round_tables: str
+    groups: str
+
+    @classmethod
+    def inline(cls, db: str) -> Sources:
+        referrals = folds.referrals_fold(db)
+        return cls(
+            referrals=referrals,
+            trajectories=folds.trajectories_fold(db, referrals),
+            round_tables=folds.round_tables_fold(db, referrals),
+            groups=folds.groups_fold(db),
+        )
+
+
+class StatisticQuery:
+    """One statistic's question: years, filters, as-of, the section's level; runs SQL on the warehouse."""
+
+    def __init__(self, client: Any, database: str, years: Iterable[str], filters: Filters, level: str | None,
+                 as_of: date | None, sources: Sources | None = None) -> None:  # fmt: skip
+        self.client = client
+        self.database = database
+        self.years = sorted(set(years))
+        self.filters = filters
+        self.level = level
+        self.as_of = as_of
+        self.base = sources or Sources.inline(database)
+        where, params = filter_conditions(filters, level, provider_column=None, database=database)
+        self.params: dict[str, Any] = {"years": self.years, "as_of_ms": as_of_ms(as_of), **params}
+        self._referral_where = where
+        self._own_provider_where, _ = filter_conditions(filters, level, provider_column="provider_id",
+                                                        database=database)  # fmt: skip
+
+    def _filtered(self, select: str, where: list[str], extra: Iterable[str] = ()) -> str:
+        # The years again: a report's snapshot holds the year before too.
+        conditions = ["school_year IN {years:Array(String)}", *where, *extra]
+        condition = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        return f"(SELECT * FROM ({select}\n){condition})"
+
+    def referrals(self, *extra: str) -> str:
+        """Folded referrals of the years, filtered: a FROM-able relation (referral_id, school_year, profile ...)."""
+        return self._filtered(self.base.referrals, self._referral_where, extra)
+
+    def trajectories(self, *extra: str) -> str:
+        """Dispatched trajectories of the years' referrals (provider filter on the trajectory's own provider)."""
+        return self._filtered(self.base.trajectories, self._own_provider_where, extra)
+
+    def round_tables(self, *extra: str) -> str:
+        return self._filtered(self.base.round_tables, self._referral_where, extra)
+
+    def groups(self, *extra: str) -> str:
+        """Requested groups with their group trajectory (provider filter on the group trajectory's provider)."""
+        return self._filtered(self.base.groups, self._own_provider_where, extra)
+
+    def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        result = self.client.query(sql, parameters={**self.params, **(params or {})}, settings=QUERY_SETTINGS)
+        return list(result.result_rows)
+
+    def count(self, source: str, dims: Mapping[str, str], value: str, *, array_join: str | None = None,
+              where: Iterable[str] = (), base: str | None = None, params: Mapping[str, Any] | None = None,
+              ) -> Cells:  # fmt: skip
+        """`value` per school year and dimension codes (`dims`: name -> SQL expression giving a code), with
+        the value over the whole population per year as the total (GROUPING SETS, same scan)."""
+        return self.measures(source, dims, {"": value}, array_join=array_join, where=where,
+                             bases={"": base} if base else None, params=params)  # fmt: skip
+
+    def measures(self, source: str, dims: Mapping[str, str], measures: Mapping[str, str], *,
+                 array_join: str | None = None, where: Iterable[str] = (), total: str | None = None,
+                 bases: Mapping[str, str] | None = None, params: Mapping[str, Any] | None = None,
+                 ) -> Cells:  # fmt: skip
+        """Several measures in one scan; unless there is a single unnamed measure, the measure code becomes the last
+        dimension (`measure`). `total` names the measure whose whole-population value is the total (default the
+        first); `bases` gives, for a non-count measure (a mean), the count of units behind it."""
+        aliases = [f"d{i}" for i in range(len(dims))]
+        if array_join:
+            measures = {code: per_unit(expr) for code, expr in measures.items()}
+        # Counts and sums of disjoint cells add up to the population's value: plain GROUP BY, total summed here.
+        additive = bool(aliases) and not array_join and not bases and all(ADDITIVE.match(e) for e in measures.values())
+        select = "".join(f"{expr} AS {alias}, " for expr, alias in zip(dims.values(), aliases, strict=True))
+        values = ", ".join(f"{expr} AS v{i}, {(bases or {}).get(code) or 'NULL'} AS b{i}"
+                           for i, (code, expr) in enumerate(measures.items()))  # fmt: skip
+        grouped = f"GROUPING SETS ((school_year, {', '.join(aliases)}), (school_year))" if aliases else "school_year"
+        if additive:
+            grouped = f"school_year, {', '.join(aliases)}"
+        flag = f"grouping({aliases[0]})" if aliases and not additive else "0"
+        sql = (
+            f"SELECT school_year, {select}{values}, {flag} AS is_total "
+            f"FROM {source}"
+            + (f" ARRAY JOIN {array_join}" if array_join else "")
+            + (f" WHERE {' AND '.join(where)}" if where else "")
+            + f" GROUP BY {grouped}"
+        )
+        codes = list(measures)
+        named = codes != [""]
+        total_index = codes.index(total) if total else 0
+        out = Cells(dimensions=(*dims, "measure") if named else tuple(dims))
+        for row in self.rows(sql, params):
+            year, keys, rest, is_total = row[0], row[1 : 1 + len(aliases)], row[1 + len(aliases) : -1], row[-1]
+            if is_total or not aliases:
+                out.totals[year] = number(rest[2 * total_index]) or 0
+            elif additive:
+                out.totals[year] = out.totals.get(year, 0) + (number(rest[2 * total_index]) or 0)
+            if is_total:
+                continue
+            key = tuple(None if k is None else str(k) for k in keys)
+            for i, code in enumerate(codes):
+                val, row_base = rest[2 * i], rest[2 * i + 1]
+                cell_key = (*key, code) if named else key
+                out.cells.append(Cell(year, cell_key, number(val), None if row_base is None else int(row_base)))
+        return out
+
+    def summary(self, cells: Cells, source: str, measures: Mapping[str, str]) -> Cells:
+        """Add whole-population figures per year (e.g. pupils with at least one trajectory) to `cells`."""
+        select = ", ".join(f"{expr} AS m{i}" for i, expr in enumerate(measures.values()))
+        return self.add_summary(cells, f"SELECT school_year, {select} FROM {source} GROUP BY school_year",
+                                list(measures))  # fmt: skip
+
+    def add_summary(self, cells: Cells, sql: str, codes: list[str]) -> Cells:
+        """Run `sql` (school_year, one column per code) and append the figures to `cells.summary`; a year without
+        rows gets zeros."""
+        found = {year: values for year, *values in self.rows(sql)}
+        for year in self.years:
+            values = found.get(year, [0] * len(codes))
+            cells.summary.setdefault(year, []).extend((code, number(v)) for code, v in zip(codes, values, strict=True))
+        return cells
+
+
+def number(value: Any) -> float | None:
+    """A ClickHouse number as int when whole (counts), else rounded to 2 decimals; null (a mean of nothing) as None."""
+    if value is None:
+        return None
+    found = float(value)
+    if math.isnan(found) or math.isinf(found):
+        return None
+    return int(found) if found.is_integer() else round(found, 2)

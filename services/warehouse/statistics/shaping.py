@@ -1,0 +1,142 @@
+"""Cells of one school year -> the response rows: zero rows, Dutch labels, order, percentages, suppression."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+from typing import Any
+
+from services.warehouse.statistics.filters import Filters
+from services.warehouse.statistics.labels import LabelContext, dimension_label, domain, sort_key
+from services.warehouse.statistics.model import Cell, Cells, StatisticDef, StatisticResult, StatisticRow, SummaryFigure
+from services.warehouse.statistics.suppression import CountCell, suppress, suppress_total
+
+LEVEL_NL: dict[tuple[str, ...], str] = {("primary",): "basisonderwijs", ("secondary",): "secundair onderwijs"}
+
+
+def population_text(definition: StatisticDef, filters: Filters) -> str:
+    levels = filters.level or (definition.level,)
+    level_nl = LEVEL_NL.get(tuple(levels), "basis- en secundair onderwijs")
+    return f"{definition.population_nl.format(level=level_nl)}, {filters.describe_nl()}"
+
+
+def previous_school_year(school_year: str) -> str:
+    start = int(school_year[:4]) - 1
+    return f"{start}-{start + 1}"
+
+
+def _year_cells(definition: StatisticDef, cells: Cells, school_year: str) -> list[Cell]:
+    """The cells of the year, their keys in the definition's dimension order (a previous-year statistic: both
+    years, the year as the `school_year` dimension)."""
+    wanted = [d for d in definition.dimensions if not (definition.previous_year and d == "school_year")]
+    if sorted(wanted) != sorted(cells.dimensions):
+        raise ValueError(f"{definition.code} computes {cells.dimensions}, defines {definition.dimensions}")
+    order = [cells.dimensions.index(d) for d in wanted]
+    if not definition.previous_year and order == list(range(len(order))):
+        return [c for c in cells.cells if c.school_year == school_year]
+    years = (previous_school_year(school_year), school_year) if definition.previous_year else (school_year,)
+    out = []
+    for c in cells.cells:
+        if c.school_year in years:
+            key = tuple(c.key[i] for i in order)
+            out.append(Cell(school_year, (c.school_year, *key) if definition.previous_year else key, c.value, c.base))
+    return out
+
+
+def _filled(definition: StatisticDef, found: list[Cell], school_year: str) -> list[Cell]:
+    if not definition.fill:
+        return found
+    domains = [domain(d, school_year, definition.labels) for d in definition.dimensions]
+    if any(d is None for d in domains):
+        return found
+    present = {c.key for c in found}
+    zeros = [Cell(school_year, key, 0) for key in itertools.product(*domains) if key not in present]  # type: ignore[arg-type]
+    return found + zeros
+
+
+def _percentages(
+    definition: StatisticDef, cells: list[Cell], totals: dict[str, float], year: str
+) -> list[float | None]:
+    within = definition.pct_within
+    if within is None:
+        return [None] * len(cells)
+    if within == ("school_year",) or within == ():
+        index = definition.dimensions.index("school_year") if within else None
+        denominators = [totals.get(str(c.key[index]) if index is not None else year, 0) for c in cells]
+    else:
+        index = definition.dimensions.index(within[0])
+        sums: dict[str | None, float] = {}
+        for c in cells:
+            sums[c.key[index]] = sums.get(c.key[index], 0) + (c.value or 0)
+        denominators = [sums[c.key[index]] for c in cells]
+    return [round(100 * c.value / d, 1) if d and c.value is not None else None
+            for c, d in zip(cells, denominators, strict=True)]  # fmt: skip
+
+
+def shape(definition: StatisticDef, cells: Cells, school_year: str, *, filters: Filters, as_of: date | None,
+          audience: str, threshold: int, labels: LabelContext) -> StatisticResult:  # fmt: skip
+    """The response for one school year (a previous-year statistic shows both years as `school_year` rows)."""
+    ctx = LabelContext(labels.providers, labels.modules, {**labels.own, **definition.labels})
+    found = _filled(definition, _year_cells(definition, cells, school_year), school_year)
+    labelled = []
+    for cell in found:
+        row: dict[str, Any] = dict(zip(definition.dimensions, cell.key, strict=True))
+        for dim, code in zip(definition.dimensions, cell.key, strict=True):
+            row[f"{dim}_label_nl"] = dimension_label(dim, code, row, ctx)
+        labelled.append((cell, row))
+    keys: dict[tuple[str, str | None], tuple[int, float, str]] = {}  # sort key per (dimension, code), computed once
+
+    def order(item: tuple[Cell, dict[str, Any]]) -> list[tuple[int, float, str]]:
+        row = item[1]
+        out = []
+        for d in definition.dimensions:
+            found_key = keys.get((d, row[d]))
+            if found_key is None:
+                found_key = keys[(d, row[d])] = sort_key(d, row[d], row[f"{d}_label_nl"], ctx.own)
+            out.append(found_key)
+        return out
+
+    labelled.sort(key=order)
+    ordered = [cell for cell, _ in labelled]
+    total = cells.totals.get(school_year, 0)
+    pcts = _percentages(definition, ordered, cells.totals, school_year)
+    summary = [(code, value) for code, value in cells.summary.get(school_year, [])] or [
+        (code, 0.0) for code in definition.summary_labels
+    ]
+    hidden: set[int] = set()
+    hide_total, hidden_summary = False, set()
+    if audience == "policy":
+        hidden = suppress([CountCell(c.key, c.value, c.base) for c in ordered], definition.dimensions, threshold)
+        hide_total = suppress_total(total, threshold)
+        hidden_summary = {code for code, value in summary if suppress_total(value, threshold)}
+    rows = [  # built without validation: every value comes from the code above
+        StatisticRow.model_construct(**row, value=None if i in hidden else cell.value,
+                                     pct=None if i in hidden or hide_total else pcts[i], suppressed=i in hidden)
+        for i, (cell, row) in enumerate(labelled)
+    ]  # fmt: skip
+    figures = [
+        SummaryFigure(
+            measure=code,
+            label_nl=definition.summary_labels.get(code, code),
+            value=None if code in hidden_summary else value,
+        )
+        for code, value in summary
+    ]
+    return StatisticResult(
+        statistic=definition.code,
+        title_nl=definition.title_nl,
+        section=definition.section,
+        report_ref=definition.report_ref,
+        school_year=school_year,
+        population=population_text(definition, filters),
+        filters=filters.given(),
+        as_of=as_of,
+        audience=audience,
+        unit=definition.unit,
+        dimensions=list(definition.dimensions),
+        rows=rows,
+        total=None if hide_total else total,
+        summary=figures,
+        suppressed_cells=len(hidden) + len(hidden_summary) + int(hide_total),
+        note_nl=definition.report_note_nl,
+    )

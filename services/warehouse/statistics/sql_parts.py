@@ -1,0 +1,67 @@
+"""SQL expressions shared by the statistic definitions: codes derived from folded columns (buckets, grades ...)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from services.warehouse.statistics.model import Cells
+from services.warehouse.statistics.query import StatisticQuery
+
+REFERRALS = "count()"
+PUPILS = "uniqExact(pupil_key)"
+TRAJECTORIES = "count()"
+GROUPS = "count()"
+GROUP_REFERRALS = "uniqExact(group_referral_id)"
+ROUND_TABLES = "count()"
+
+AGE = "toString(age)"
+STAGE = (
+    "multiIf(grade IN ('grade_1', 'grade_2'), 'stage_1', grade IN ('grade_3', 'grade_4'), 'stage_2', "
+    "grade IN ('grade_5', 'grade_6', 'grade_7'), 'stage_3', grade = 'not_applicable', 'not_applicable', 'unknown')"
+)
+REGION = (
+    "multiIf(residence_postcode IS NULL, 'unknown', toUInt16OrZero(residence_postcode) < 1300, 'brussels', "
+    "'outside_brussels')"
+)
+PART_TIME = "if(education_form = 'secondary_part_time', 'yes', 'no')"
+SUPPORT_NETWORK = "multiIf(support_network IS NULL, 'not_registered', support_network = 1, 'yes', 'no')"
+
+
+def multi(column: str) -> str:
+    """A multi-select as one code per row: [] -> 'none', null was stored as ['not_registered']."""
+    return f"if(empty({column}), ['none'], {column})"
+
+
+def bucket(value: str) -> str:
+    """Absence half-days in the report's buckets."""
+    return (
+        f"multiIf({value} IS NULL, 'not_registered', {value} <= 5, '0-5', {value} <= 15, '6-15', "
+        f"{value} <= 30, '16-30', 'over_30')"
+    )
+
+
+def aspects(pairs: Mapping[str, str]) -> str:
+    """ARRAY JOIN source of (aspect, category) pairs: each value an SQL array of category codes."""
+    parts = [f"arrayMap(c -> ('{aspect}', c), {codes})" for aspect, codes in pairs.items()]
+    return f"arrayConcat({', '.join(parts)}) AS pair"
+
+
+def by_referrals(dims: Mapping[str, str], *, value: str = REFERRALS, array_join: str | None = None,
+                 where: tuple[str, ...] = ()) -> Callable[[StatisticQuery], Cells]:  # fmt: skip
+    """A statistic counting referrals (or pupils) of the filtered population by `dims`."""
+
+    def compute(q: StatisticQuery) -> Cells:
+        return q.count(q.referrals(*where), dims, value, array_join=array_join)
+
+    return compute
+
+
+def by_trajectories(dims: Mapping[str, str], *, where: tuple[str, ...] = (), value: str = TRAJECTORIES,
+                    summary: Mapping[str, str] | None = None) -> Callable[[StatisticQuery], Cells]:  # fmt: skip
+    """A statistic counting trajectories by `dims`; `summary`: figures over all trajectories of the population."""
+
+    def compute(q: StatisticQuery) -> Cells:
+        cells = q.count(q.trajectories(*where), dims, value)
+        return q.summary(cells, q.trajectories(), summary) if summary else cells
+
+    return compute

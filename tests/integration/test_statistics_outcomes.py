@@ -1,0 +1,235 @@
+"""Advice, round tables, trajectories (R14-R21, R46-R53) and groups (R22-R28, R54-R59) on the known history of
+tests/stats_history.py, every event inserted twice. Expected figures are written by hand."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from services.warehouse.statistics import engine
+from tests.stats_history import NA, history, load, nonzero
+
+
+@pytest.fixture(scope="module")
+def db(clickhouse: Any) -> str:
+    name = f"stats_{uuid.uuid4().hex[:8]}"
+    load(clickhouse, name, history(), times=2)
+    return name
+
+
+Expected = tuple[dict[tuple[Any, ...], float], float, dict[str, float]]
+EXPECTED: dict[str, Expected] = {
+    "R14": ({("youth_care",): 1}, 1, {"referrals": 5}),
+    "R15": (
+        {("held", NA): 1, ("cancelled", "practical"): 1},
+        2,
+        {
+            "trajectories_to_start": 1,
+            "decision_not_to_start": 0,
+            "advice_youth_care": 0,
+            "reorientation_alternative_learning_path": 0,
+        },
+    ),
+    "R16": (
+        {
+            ("tigo", "regular"): 2,
+            ("frambozenhof", "regular"): 1,
+            ("groep-intro", "corona"): 1,
+            ("abrusco", "corona"): 1,
+        },
+        5,
+        {"pupils_referred": 4, "pupils_with_trajectory": 3, "pupils_combined": 1},
+    ),
+    "R17": (
+        {
+            ("tigo", "started", NA): 1,
+            ("tigo", "not_started", "provider_capacity"): 1,
+            ("frambozenhof", "started", NA): 1,
+            ("groep-intro", "started", NA): 1,
+            ("abrusco", "not_started", "too_late_in_year"): 1,
+        },
+        5,
+        {},
+    ),
+    "R18": ({("over_3_months",): 1, ("one_to_three_months",): 1, ("not_registered",): 1}, 3, {}),
+    "R19": ({("2",): 1, ("1",): 1, ("not_registered",): 1}, 3, {}),
+    "R20": ({("frambozenhof", "corona_crisis"): 1}, 1, {"started": 3}),
+    "R21": ({("back_full_time_current_school",): 1, ("continues_next_year",): 1}, 2, {}),
+    "R46": (
+        {("held", NA): 3, ("cancelled", "corona_crisis"): 1},
+        4,
+        {
+            "trajectories_to_start": 2,
+            "decision_not_to_start": 1,
+            "advice_youth_care": 1,
+            "reorientation_alternative_learning_path": 0,
+        },
+    ),
+    "R47": (
+        {
+            ("abrusco", "individual", "regular"): 2,
+            ("groep-intro", "group-formation", "regular"): 1,
+            ("abrusco", "coach", "regular"): 1,
+            ("groep-intro", "corona-support", "corona"): 1,
+            ("abrusco", "corona-support", "corona"): 1,
+        },
+        6,
+        {
+            "referrals": 6,
+            "with_trajectory": 4,
+            "without_started_trajectory": 2,
+            "advice_only": 0,
+            "round_table_no_start": 1,
+            "not_started": 0,
+            "round_table_cancelled": 1,
+            "no_decision_yet": 0,
+            "advice_youth_care": 1,
+            "reorientation": 0,
+        },
+    ),
+    "R48": ({("1",): 3, ("2",): 1}, 4, {}),
+    "R49": ({("groep-intro", "started", NA): 1, ("abrusco", "not_started", "school_youth_coach"): 1}, 2, {}),
+    "R50": (
+        {
+            ("abrusco", "schools"): 1,
+            ("abrusco", "pupils"): 1,
+            ("abrusco", "trajectories"): 1,
+            ("abrusco", "half_days_per_week"): 2,
+        },
+        1,
+        {},
+    ),
+    "R51": (
+        {
+            ("duration", "one_to_three_months"): 1,
+            ("duration", "over_3_months"): 2,
+            ("duration", "not_registered"): 2,
+            ("half_days", "1"): 2,
+            ("half_days", "3"): 1,
+            ("half_days", "2"): 2,
+        },
+        5,
+        {"missing_duration": 2, "missing_half_days": 0},
+    ),
+    "R52": ({("groep-intro", "corona_crisis"): 1}, 1, {"started": 5}),
+    "R53": ({("back_full_time_current_school",): 3, ("alternative_learning_path",): 1}, 4, {}),
+    "R22": (
+        {
+            ("2019-10", "group_referrals"): 1,
+            ("2019-10", "groups"): 2,
+            ("2019-11", "group_referrals"): 1,
+            ("2019-11", "groups"): 1,
+        },
+        3,
+        {},
+    ),
+    "R23": (
+        {
+            ("primary_mainstream", "grade_6", NA, "class_group"): 1,
+            ("primary_mainstream", "grade_5", NA, "class_group"): 1,
+            ("primary_special_needs", "not_applicable", "type_7", "school_composed_group"): 1,
+        },
+        3,
+        {},
+    ),
+    "R24": (
+        {
+            ("2019-2020", "pupils_referred"): 48,
+            ("2019-2020", "pupils_in_started_groups"): 42,
+            ("2019-2020", "pupils_reached"): 21,
+        },
+        48,
+        {},
+    ),
+    "R25": (
+        {
+            ("started", NA): 2,
+            ("effectively_run", NA): 1,
+            ("stopped_early", "corona_crisis"): 1,
+            ("not_started", "corona_crisis"): 1,
+        },
+        3,
+        {},
+    ),
+    "R26": ({("class_action",): 1, ("theme_workshop",): 1, ("school_composed_group",): 1}, 3, {}),
+    "R27": ({("class_action",): 21}, 21, {}),
+    "R28": ({("10_to_19",): 1}, 1, {"mean_class_hours": 12, "min_class_hours": 12, "max_class_hours": 12}),
+    "R54": (
+        {
+            ("2019-05", "group_referrals"): 1,
+            ("2019-05", "groups"): 3,
+            ("2019-10", "group_referrals"): 1,
+            ("2019-10", "groups"): 1,
+        },
+        4,
+        {},
+    ),
+    "R55": (
+        {
+            ("secondary_a_stream", "grade_1", NA, NA, "class_group"): 1,
+            ("secondary_a_stream", "grade_2", NA, NA, "class_group"): 1,
+            ("secondary_special_needs", "not_applicable", "basic_offer", "ov3", "class_group"): 1,
+            ("secondary_bso", "grade_3", NA, NA, "restorative_group"): 1,
+        },
+        4,
+        {},
+    ),
+    "R56": (
+        {
+            ("2019-2020", "pupils_referred"): 62,
+            ("2019-2020", "pupils_in_started_groups"): 59,
+            ("2019-2020", "pupils_reached"): 57,
+            ("2018-2019", "pupils_referred"): 20,
+            ("2018-2019", "pupils_in_started_groups"): 20,
+            ("2018-2019", "pupils_reached"): 19,
+        },
+        62,
+        {},
+    ),
+    "R57": ({("not_dispatched", NA): 1, ("started", NA): 3, ("effectively_run", NA): 3}, 4, {}),
+    "R58": (
+        {
+            ("abrusco", "theme_workshop", "referred_groups"): 2,
+            ("abrusco", "theme_workshop", "started_groups"): 2,
+            ("groep-intro", "class_action", "referred_groups"): 1,
+            ("groep-intro", "class_action", "started_groups"): 1,
+            ("", "restorative", "referred_groups"): 1,
+        },
+        4,
+        {},
+    ),
+    "R59": (
+        {
+            ("theme_workshop", "with_class_hours"): 2,
+            ("theme_workshop", "mean_class_hours"): 4.5,
+            ("theme_workshop", "at_least_6_hours"): 1,
+            ("class_action", "not_registered"): 1,
+        },
+        2,
+        {},
+    ),
+}
+
+
+@pytest.mark.parametrize("code", sorted(EXPECTED))
+def test_outcome_statistic_matches_the_hand_count(clickhouse: Any, db: str, code: str) -> None:
+    result = engine.statistic(clickhouse, db, code, "2019-2020", engine.Question())
+    rows, total, summary = EXPECTED[code]
+    assert (nonzero(result), result.total) == (rows, total)
+    assert {s.measure: s.value for s in result.summary} == summary
+
+
+def test_r59_mean_of_nothing_is_null_not_zero(clickhouse: Any, db: str) -> None:
+    r59 = engine.statistic(clickhouse, db, "R59", "2019-2020", engine.Question())
+    means = {r.model_extra["group_module"]: r.value for r in r59.rows if r.model_extra["measure"] == "mean_class_hours"}
+    assert means == {"theme_workshop": 4.5, "class_action": None}
+
+
+def test_provider_and_module_labels_come_from_the_provider_facts(clickhouse: Any, db: str) -> None:
+    r47 = engine.statistic(clickhouse, db, "R47", "2019-2020", engine.Question())
+    labels = {(r.model_extra["provider_label_nl"], r.model_extra["module_label_nl"]) for r in r47.rows}
+    assert ("Abrusco", "Coach op school") in labels and ("Groep INTRO", "group-formation") in labels
+    r58 = engine.statistic(clickhouse, db, "R58", "2019-2020", engine.Question())
+    assert {r.model_extra["provider_label_nl"] for r in r58.rows} == {"Abrusco", "Groep INTRO", "Nog niet doorgegeven"}

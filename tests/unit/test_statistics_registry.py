@@ -1,0 +1,121 @@
+"""The statistics' definitions, the fact-log migrations and the shaping of cells into rows (pure)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from services.warehouse.clickhouse import MIGRATIONS, migration_files
+from services.warehouse.statistics.filters import Filters
+from services.warehouse.statistics.labels import LabelContext, dimension_label, domain
+from services.warehouse.statistics.model import Cell, Cells, Section, StatisticDef
+from services.warehouse.statistics.registry import STATISTICS
+from services.warehouse.statistics.shaping import shape
+
+FACT_MIGRATIONS = [path for version, path in migration_files(MIGRATIONS) if version >= 2]
+
+
+def test_every_report_statistic_is_defined_once_with_its_section_and_unit() -> None:
+    assert list(STATISTICS) == [f"R{n:02d}" for n in range(1, 60)]
+    sections = {code: d.section for code, d in STATISTICS.items()}
+    assert {sections[c] for c in ("R01", "R13", "R21")} == {Section.primary_individual}
+    assert {sections[c] for c in ("R22", "R28")} == {Section.primary_groups}
+    assert {sections[c] for c in ("R29", "R45", "R53")} == {Section.secondary_individual}
+    assert {sections[c] for c in ("R54", "R59")} == {Section.secondary_groups}
+    for definition in STATISTICS.values():
+        assert (
+            definition.title_nl and definition.unit and definition.dimensions and "{level}" in definition.population_nl
+        )
+
+
+@pytest.mark.parametrize("code", sorted(STATISTICS))
+def test_every_code_of_a_filled_dimension_has_a_dutch_label(code: str) -> None:
+    definition = STATISTICS[code]
+    ctx = LabelContext(own=definition.labels)
+    for dim in definition.dimensions:
+        for value in domain(dim, "2019-2020", definition.labels) or []:
+            text = dimension_label(dim, value, {}, ctx)
+            assert text and (text != value or dim == "school_year"), (dim, value)
+
+
+@pytest.mark.parametrize("path", FACT_MIGRATIONS, ids=lambda p: p.name)
+def test_each_materialized_view_and_its_backfill_select_the_same(path: object) -> None:
+    sql = "\n".join(line for line in path.read_text().splitlines() if not line.strip().startswith("--"))  # type: ignore[attr-defined]
+    views = re.findall(r"CREATE MATERIALIZED VIEW IF NOT EXISTS \{db\}\.(\w+) TO \{db\}\.(\w+) AS\n(.*?);", sql, re.S)
+    fills = dict(re.findall(r"INSERT INTO \{db\}\.(\w+)\n(.*?);", sql, re.S))
+    assert views, "a fact migration has a materialized view"
+    for _, target, select in views:
+        assert fills[target] == select, f"backfill of {target} differs from its view"
+
+
+def _definition(**extra: object) -> StatisticDef:
+    values: dict[str, object] = {
+        "code": "RX",
+        "title_nl": "Test",
+        "section": Section.secondary_individual,
+        "unit": "referrals",
+        "dimensions": ("offer_type", "gender"),
+        "population_nl": "aanmeldingen {level}",
+        "compute": lambda q: Cells(),
+        **extra,
+    }
+    return StatisticDef(**values)  # type: ignore[arg-type]
+
+
+def _cells() -> Cells:
+    return Cells(
+        cells=[
+            Cell("2019-2020", ("girl", "regular"), 1),
+            Cell("2019-2020", ("boy", "regular"), 3),
+            Cell("2019-2020", ("boy", "corona"), 4),
+            Cell("2018-2019", ("boy", "regular"), 9),
+        ],
+        dimensions=("gender", "offer_type"),
+        totals={"2019-2020": 8, "2018-2019": 9},
+    )
+
+
+def test_shaping_orders_by_code_list_labels_in_dutch_and_computes_percentages_within_a_dimension() -> None:
+    result = shape(
+        _definition(pct_within=("offer_type",)),
+        _cells(),
+        "2019-2020",
+        filters=Filters(),
+        as_of=None,
+        audience="desk",
+        threshold=5,
+        labels=LabelContext(),
+    )
+    rows = [(r.model_extra["offer_type"], r.model_extra["gender"], r.value, r.pct) for r in result.rows]
+    assert rows == [("regular", "boy", 3, 75.0), ("regular", "girl", 1, 25.0), ("corona", "boy", 4, 100.0)]
+    assert result.rows[0].model_extra["gender_label_nl"] == "Jongen" and result.total == 8
+    assert result.population == "aanmeldingen secundair onderwijs, alle kanalen"
+
+
+def test_shaping_fills_zero_rows_from_the_code_lists() -> None:
+    result = shape(
+        _definition(fill=True),
+        _cells(),
+        "2019-2020",
+        filters=Filters(),
+        as_of=None,
+        audience="desk",
+        threshold=5,
+        labels=LabelContext(),
+    )
+    assert len(result.rows) == 2 * 4 and sum(r.value or 0 for r in result.rows) == 8
+
+
+def test_a_statistic_computing_other_dimensions_than_it_defines_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="defines"):
+        shape(
+            _definition(dimensions=("offer_type", "age")),
+            _cells(),
+            "2019-2020",
+            filters=Filters(),
+            as_of=None,
+            audience="desk",
+            threshold=5,
+            labels=LabelContext(),
+        )
