@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from schemas.registry import SUBMISSION_ADAPTER, seal
+from services.warehouse import state
 from services.warehouse.clickhouse import migrate
 from services.warehouse.writer import COLUMNS, event_row
 from tests.factories import TEST_PUPIL_SECRET, pupil
@@ -128,4 +129,4 @@ def load(client: Any, database: str, events: list[bytes], times: int = 1) -> Non
     migrate(client, database)
     rows = [event_row(value, 0, offset) for offset, value in enumerate(events)]
     for _ in range(times):
-        client.insert(f"{database}.events", rows, column_names=COLUMNS)
+        state.store(client, database, rows, COLUMNS)

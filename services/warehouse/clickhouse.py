@@ -1,7 +1,12 @@
-"""ClickHouse client factory and the versioned DDL runner (migrations in infra/clickhouse/migrations)."""
+"""ClickHouse client factory and the versioned migration runner (infra/clickhouse/migrations).
+
+A migration is `NNNN_description.sql` (statements separated by `;`, `{db}` for the database) or, for a step that
+needs the code (refolding the current-state facts), `NNNN_description.py` with `apply(client, database)`.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import re
 from pathlib import Path
@@ -13,7 +18,7 @@ from kans.settings import REPO_ROOT, Settings
 
 log = logging.getLogger(__name__)
 MIGRATIONS = REPO_ROOT / "infra" / "clickhouse" / "migrations"
-_VERSION = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_VERSION = re.compile(r"^(\d{4})_[a-z0-9_]+\.(sql|py)$")
 
 
 def get_client(settings: Settings) -> Any:
@@ -26,12 +31,28 @@ def get_client(settings: Settings) -> Any:
 
 def migration_files(directory: Path = MIGRATIONS) -> list[tuple[int, Path]]:
     found = []
-    for path in sorted(directory.glob("*.sql")):
+    for path in sorted([*directory.glob("*.sql"), *directory.glob("*.py")]):
         match = _VERSION.match(path.name)
         if not match:
-            raise ValueError(f"migration {path.name} must be named NNNN_description.sql")
+            raise ValueError(f"migration {path.name} must be named NNNN_description.sql (or .py)")
         found.append((int(match.group(1)), path))
+    versions = [version for version, _ in found]
+    if len(set(versions)) != len(versions):
+        raise ValueError(f"two migrations share a version in {directory}")
     return found
+
+
+def _apply(client: Any, database: str, path: Path) -> None:
+    if path.suffix == ".py":
+        spec = importlib.util.spec_from_file_location(f"kans_migration_{path.stem}", path)
+        if spec is None or spec.loader is None:
+            raise ValueError(f"cannot load migration {path}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        module.apply(client, database)
+        return
+    for statement in split_statements(path.read_text()):
+        client.command(statement.replace("{db}", database))
 
 
 def split_statements(sql: str) -> list[str]:
@@ -51,8 +72,7 @@ def migrate(client: Any, database: str, directory: Path = MIGRATIONS) -> list[in
     for version, path in migration_files(directory):
         if version in done:
             continue
-        for statement in split_statements(path.read_text()):
-            client.command(statement.replace("{db}", database))
+        _apply(client, database, path)
         client.insert(f"{database}.schema_migrations", [[version, path.name]], column_names=["version", "name"])
         log.info("applied ClickHouse migration %s", path.name)
         applied.append(version)

@@ -1,4 +1,5 @@
-"""Kafka -> ClickHouse writer: consumes the event log in batches and inserts them into `events`.
+"""Kafka -> ClickHouse writer: consumes the event log in batches, inserts them into `events` and refolds the
+current-state facts of what each batch touched (`state.store`).
 
 Offsets are committed only after ClickHouse accepted the batch (at-least-once); a re-delivered event has
 the same event_id and collapses in the ReplacingMergeTree, so the table holds each event exactly once.
@@ -21,6 +22,7 @@ from pydantic import ValidationError
 from kans.settings import Settings
 from kans.topics import events_topic
 from schemas.registry import parse_event
+from services.warehouse import state
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +58,7 @@ class ClickHouseWriter:
         self._client = client
         self._client_lock = client_lock or threading.Lock()
         self._topic = events_topic(settings)
-        self._table = f"{settings.clickhouse_database}.events"
+        self._database = settings.clickhouse_database
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.status = WriterStatus()
@@ -129,8 +131,8 @@ class ClickHouseWriter:
                           record.partition, record.offset, err.errors()[:3])  # fmt: skip
         try:
             if rows:
-                with self._client_lock:
-                    self._client.insert(self._table, rows, column_names=COLUMNS)
+                with self._client_lock:  # statistics read under this lock: they never see a half-refreshed state
+                    state.store(self._client, self._database, rows, COLUMNS)
         except Exception as err:  # noqa: BLE001 - any ClickHouse failure: rewind, keep the offsets, retry
             self.status.last_error = f"clickhouse: {err}"
             log.error("writer: ClickHouse refused a batch of %d (%s); will retry it", len(rows), err)

@@ -4,6 +4,8 @@ with exclusions. Every function takes (client, database, ...) so the API runs it
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
@@ -79,14 +81,25 @@ def _statistic_on(code: str, database: str, school_year: str, question: Question
     return statistic(client, database, code, school_year, question, sources, labels)
 
 
+@contextmanager
+def _sources(clients: list[Any], database: str, years: list[str], as_of: date | None,
+             school_year: str) -> Iterator[Sources]:  # fmt: skip
+    """The current-state facts; for an as-of report, one snapshot of the folds of the years it needs."""
+    if as_of is None:
+        yield Sources.current(database)
+        return
+    with snapshot(clients, database, years, as_of, [school_year]) as sources:
+        yield sources
+
+
 def report(client: Any, database: str, school_year: str, question: Question) -> YearReport:
-    """Every statistic of a year, from one snapshot of the folds (the years the report needs), computed side by side
-    on sibling connections of the embedded engine."""
+    """Every statistic of a year, computed side by side on sibling connections of the embedded engine, from the
+    current-state facts (or, as-of a day, from one snapshot of the folds of the years the report needs)."""
     started = time.perf_counter()
     labels = label_context(client, database, question.as_of)
     years = [previous_school_year(school_year), school_year]
     definitions = [d for group in by_section().values() for d in group]
-    with connections(client) as clients, snapshot(clients, database, years, question.as_of, [school_year]) as sources:
+    with connections(client) as clients, _sources(clients, database, years, question.as_of, school_year) as sources:
         tasks = [partial(_statistic_on, d.code, database, school_year, question, sources, labels) for d in definitions]
         results = dict(zip([d.code for d in definitions], run_all(clients, tasks), strict=True))
     sections = [

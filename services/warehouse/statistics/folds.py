@@ -1,14 +1,19 @@
-"""The fact logs folded into one row per referral, trajectory, round table and group, at query time.
+"""The fact logs folded into one row per referral, trajectory, round table and group.
 
-Every fold reads only rows recorded before `{as_of_ms}` (epoch ms; far in the future for "now"), for the school
-years `{years}`. The latest row wins by `seq` (occurred_at, then recorded_at, as one number): the base row of an
-entity (its submission or dispatch) is picked with `ORDER BY ... seq DESC LIMIT 1 BY id`, which also makes an
-event delivered twice harmless; the few later facts (amendments, outcomes) are folded with argMaxIf and joined.
-An amendment replaces only the fields it carries (`set_fields`); a withdrawal drops the referral. Each fold gives
-`row_id`, a number unique per row, so statistics can count distinct units exactly and fast.
+Every fold reads only rows recorded before `{as_of_ms}` (epoch ms; far in the future for "now"), for the referrals
+and group referrals in its `Scope`: those of the school years `{years}` (a report, an as-of question, a rebuild), or
+the given `{referral_ids}` / `{group_referral_ids}` (the writer refolding what a batch touched, `state.py`).
+The latest row wins by `seq` (occurred_at, then recorded_at, as one number): the base row of an entity (its
+submission or dispatch) is picked with `ORDER BY ... seq DESC LIMIT 1 BY id`, which also makes an event delivered
+twice harmless; the few later facts (amendments, outcomes) are folded with argMaxIf and joined. An amendment
+replaces only the fields it carries (`set_fields`); a withdrawal drops the referral. Each fold gives `row_id`, a
+number unique per row, so statistics can count distinct units exactly and fast (the current-state tables replace
+it with a hash of the entity's key).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from services.warehouse.statistics.filters import date_key_sql
 
@@ -27,13 +32,40 @@ PROFILE_FIELDS = (
 DISPATCH = "('TrajectoryDispatched', 'TrajectoryCarriedOver')"
 
 
-def referral_ids(db: str) -> str:
-    """Ids of the referrals submitted in the years in scope (withdrawn ones included: the folds drop them)."""
-    return f"SELECT referral_id FROM {db}.referral_log WHERE event_type = 'ReferralSubmitted' AND {YEARS} AND {AS_OF}"
+@dataclass(frozen=True)
+class Scope:
+    """Which referrals and group referrals a fold covers: those submitted in the school years `{years}`, or exactly
+    the ids bound as `{referral_ids}` and `{group_referral_ids}` (withdrawn ones included: the folds drop them)."""
+
+    by_ids: bool = False
+
+    def submissions(self) -> str:
+        """Condition on a referral's submission rows."""
+        return "referral_id IN {referral_ids:Array(String)}" if self.by_ids else YEARS
+
+    def referrals(self, db: str) -> str:
+        """Condition on any row keyed by `referral_id` (amendments, trajectories, round tables ...)."""
+        if self.by_ids:
+            return "referral_id IN {referral_ids:Array(String)}"
+        return (f"referral_id IN (SELECT referral_id FROM {db}.referral_log "
+                f"WHERE event_type = 'ReferralSubmitted' AND {YEARS} AND {AS_OF})")  # fmt: skip
+
+    def group_requests(self) -> str:
+        return "group_referral_id IN {group_referral_ids:Array(String)}" if self.by_ids else YEARS
+
+    def groups(self, db: str) -> str:
+        """Condition on group trajectory rows."""
+        if self.by_ids:
+            return "group_referral_id IN {group_referral_ids:Array(String)}"
+        return f"group_referral_id IN (SELECT group_referral_id FROM {db}.group_request_log WHERE {YEARS} AND {AS_OF})"
 
 
-def referrals_fold(db: str) -> str:
-    """One row per referral of the years in scope, not withdrawn, with its current profile."""
+YEARS_SCOPE = Scope()
+IDS_SCOPE = Scope(by_ids=True)
+
+
+def referrals_fold(db: str, scope: Scope = YEARS_SCOPE) -> str:
+    """One row per referral in scope, not withdrawn, with its current profile."""
     fields = ", ".join(PROFILE_FIELDS)
     patches = ", ".join(f"argMaxIf(tuple({f}), seq, has(set_fields, '{f}')).1 AS new_{f}, "
                         f"max(has(set_fields, '{f}')) AS set_{f}" for f in PROFILE_FIELDS)  # fmt: skip
@@ -49,25 +81,26 @@ def referrals_fold(db: str) -> str:
                s.pupil_key AS pupil_key, {merged}, adv.kind != '' AS advised, adv.kind AS advice_kind
         FROM (
             SELECT referral_id, school_year, occurred_at, pupil_key, {fields} FROM {db}.referral_log
-            WHERE event_type = 'ReferralSubmitted' AND {YEARS} AND {AS_OF}
+            WHERE event_type = 'ReferralSubmitted' AND {scope.submissions()} AND {AS_OF}
             ORDER BY referral_id, seq DESC LIMIT 1 BY referral_id
         ) AS s
         LEFT JOIN (
             SELECT referral_id, {patches} FROM {db}.referral_log
-            WHERE event_type = 'ReferralAmended' AND {AS_OF} AND referral_id IN ({referral_ids(db)})
+            WHERE event_type = 'ReferralAmended' AND {AS_OF} AND {scope.referrals(db)}
             GROUP BY referral_id
         ) AS a ON a.referral_id = s.referral_id
         LEFT JOIN (
             SELECT referral_id, argMax(advice_kind, seq) AS kind FROM {db}.referral_log
-            WHERE event_type = 'AdviceGiven' AND {AS_OF} AND referral_id IN ({referral_ids(db)})
+            WHERE event_type = 'AdviceGiven' AND {AS_OF} AND {scope.referrals(db)}
             GROUP BY referral_id
         ) AS adv ON adv.referral_id = s.referral_id
         WHERE s.referral_id NOT IN (
-            SELECT referral_id FROM {db}.referral_log WHERE event_type = 'ReferralWithdrawn' AND {AS_OF})
+            SELECT referral_id FROM {db}.referral_log
+            WHERE event_type = 'ReferralWithdrawn' AND {AS_OF} AND {scope.referrals(db)})
     )"""
 
 
-def trajectories_fold(db: str, referrals: str) -> str:
+def trajectories_fold(db: str, referrals: str, scope: Scope = YEARS_SCOPE) -> str:
     """One row per dispatched (or carried-over) trajectory of the referrals in scope (`referrals`: their folded
     relation), its outcome, and the referral's columns (school year, level, channel, pupil ...). `offer_type` is the
     trajectory's own; a carry-over both dispatches and starts the new trajectory."""
@@ -88,7 +121,7 @@ def trajectories_fold(db: str, referrals: str) -> str:
     FROM (
         SELECT trajectory_id, referral_id, provider_id, module_id, offer_type, occurred_at AS dispatched_at,
                event_type = 'TrajectoryCarriedOver' AS carried_over
-        FROM {db}.trajectory_log WHERE event_type IN {DISPATCH} AND {AS_OF} AND referral_id IN ({referral_ids(db)})
+        FROM {db}.trajectory_log WHERE event_type IN {DISPATCH} AND {AS_OF} AND {scope.referrals(db)}
         ORDER BY trajectory_id, seq DESC LIMIT 1 BY trajectory_id
     ) AS d
     LEFT JOIN (
@@ -106,13 +139,13 @@ def trajectories_fold(db: str, referrals: str) -> str:
         argMaxIf(half_days_per_week, seq, half_days_per_week IS NOT NULL) AS half_days_per_week,
         argMaxIf(class_hours, seq, class_hours IS NOT NULL) AS class_hours
         FROM {db}.trajectory_log
-        WHERE event_type NOT IN {DISPATCH} AND {AS_OF} AND referral_id IN ({referral_ids(db)})
+        WHERE event_type NOT IN {DISPATCH} AND {AS_OF} AND {scope.referrals(db)}
         GROUP BY trajectory_id
     ) AS o ON o.outcome_of = d.trajectory_id
     INNER JOIN ({referrals}) AS r ON r.referral_id = d.referral_id"""
 
 
-def round_tables_fold(db: str, referrals: str) -> str:
+def round_tables_fold(db: str, referrals: str, scope: Scope = YEARS_SCOPE) -> str:
     """One row per round table of the referrals in scope: held (with outcomes), cancelled (reason) or planned."""
     return f"""
     SELECT rt.*, r.referral_id AS referral_id, r.school_year AS school_year, r.level AS level, r.channel AS channel,
@@ -125,13 +158,13 @@ def round_tables_fold(db: str, referrals: str) -> str:
         argMaxIf(outcomes, seq, event_type = 'RoundTableHeld') AS outcomes,
         max(event_type = 'RoundTableCancelled') AS cancelled,
         argMaxIf(cancel_reason, seq, event_type = 'RoundTableCancelled') AS cancel_reason
-        FROM {db}.round_table_log WHERE {AS_OF} AND referral_id IN ({referral_ids(db)})
+        FROM {db}.round_table_log WHERE {AS_OF} AND {scope.referrals(db)}
         GROUP BY round_table_id
     ) AS rt
     INNER JOIN ({referrals}) AS r ON r.referral_id = rt.of_referral"""
 
 
-def groups_fold(db: str) -> str:
+def groups_fold(db: str, scope: Scope = YEARS_SCOPE) -> str:
     """One row per requested group with its latest dispatched group trajectory (or none yet), in the school year
     the request is for. Group offers have no corona variant: `offer_type` is 'regular'."""
     day = BRUSSELS_DAY.format(column="g.referred_at")
@@ -147,7 +180,7 @@ def groups_fold(db: str) -> str:
         SELECT group_referral_id, group_id, school_year, occurred_at AS referred_at, channel, school_id,
                school_location, level, education_form, grade, bubao_type, buso_type, buso_training_form,
                group_kind, pupil_count, requested_module
-        FROM {db}.group_request_log WHERE {AS_OF} AND {YEARS}
+        FROM {db}.group_request_log WHERE {AS_OF} AND {scope.group_requests()}
         ORDER BY group_referral_id, group_id, seq DESC LIMIT 1 BY group_referral_id, group_id
     ) AS g
     LEFT JOIN (
@@ -164,8 +197,7 @@ def groups_fold(db: str) -> str:
         argMaxIf(class_hours, seq, class_hours IS NOT NULL) AS class_hours,
         argMaxIf(pupils_reached, seq, pupils_reached IS NOT NULL) AS pupils_reached
         FROM {db}.group_trajectory_log
-        WHERE {AS_OF} AND group_referral_id IN (
-            SELECT group_referral_id FROM {db}.group_request_log WHERE {YEARS} AND {AS_OF})
+        WHERE {AS_OF} AND {scope.groups(db)}
         GROUP BY group_referral_id, group_id, group_trajectory_id
         HAVING max(event_type = 'GroupTrajectoryDispatched')
         ORDER BY dispatched_at DESC, group_trajectory_id DESC

@@ -1,8 +1,9 @@
 """What a statistic's `compute` gets: the folded, filtered sources as SQL relations, and helpers that run a
 GROUP BY with bound parameters and return Cells (with the per-year population total from the same query).
 
-Sources are the folds of `folds.py`, either inline (one statistic) or read from a snapshot of the folds made once
-for a whole report (`snapshot.py`); the statistics' SQL is the same either way.
+Sources are the folds of `folds.py`: for what is known now, the current-state facts the writer keeps folded
+(`services/warehouse/state.py`); for an as-of question, folded inline, or from a snapshot of the folds made once for
+a whole report (`snapshot.py`). The statistics' SQL is the same either way.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from services.warehouse.statistics import folds
 from services.warehouse.statistics.filters import Filters, as_of_ms, filter_conditions
 from services.warehouse.statistics.model import Cell, Cells
 
-QUERY_SETTINGS = {"max_execution_time": 30, "join_use_nulls": 0}
+# A current-state table's rows and their tombstones share a partition (0007_current_state.sql): FINAL merges
+# partition by partition.
+QUERY_SETTINGS = {"max_execution_time": 30, "join_use_nulls": 0, "do_not_merge_across_partitions_select_final": 1}
 ADDITIVE = re.compile(r"^(count|countIf|sum|sumIf)\(")
 
 
@@ -38,6 +41,7 @@ class Sources:
 
     @classmethod
     def inline(cls, db: str) -> Sources:
+        """The fact logs folded in the query itself: any as-of date (`{as_of_ms}`) and years (`{years}`)."""
         referrals = folds.referrals_fold(db)
         return cls(
             referrals=referrals,
@@ -45,6 +49,22 @@ class Sources:
             round_tables=folds.round_tables_fold(db, referrals),
             groups=folds.groups_fold(db),
         )
+
+    @classmethod
+    def current(cls, db: str) -> Sources:
+        """The current-state facts the writer keeps folded (`state.py`): the same rows as `inline` without an as-of
+        date, already folded."""
+        return cls(
+            referrals=f"SELECT * FROM {db}.referral_state FINAL",
+            trajectories=f"SELECT * FROM {db}.trajectory_state FINAL",
+            round_tables=f"SELECT * FROM {db}.round_table_state FINAL",
+            groups=f"SELECT * FROM {db}.group_state FINAL",
+        )
+
+    @classmethod
+    def for_question(cls, db: str, as_of: date | None) -> Sources:
+        """What is known now comes from the current-state facts; what was known on a past day, from the logs."""
+        return cls.inline(db) if as_of is not None else cls.current(db)
 
 
 class StatisticQuery:
@@ -58,7 +78,7 @@ class StatisticQuery:
         self.filters = filters
         self.level = level
         self.as_of = as_of
-        self.base = sources or Sources.inline(database)
+        self.base = sources or Sources.for_question(database, as_of)
         where, params = filter_conditions(filters, level, provider_column=None, database=database)
         self.params: dict[str, Any] = {"years": self.years, "as_of_ms": as_of_ms(as_of), **params}
         self._referral_where = where

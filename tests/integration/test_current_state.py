@@ -1,0 +1,135 @@
+"""The current-state facts the writer keeps (services/warehouse/state.py) against the fact logs folded at query time,
+on embedded ClickHouse: same rows, same statistics, whatever the order and batching the events arrive in."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from typing import Any
+
+import pytest
+
+from services.warehouse import state
+from services.warehouse.clickhouse import migrate
+from services.warehouse.statistics import engine, folds
+from services.warehouse.statistics.filters import as_of_ms
+from services.warehouse.statistics.query import QUERY_SETTINGS, Sources
+from services.warehouse.statistics.registry import STATISTICS
+from services.warehouse.writer import COLUMNS, event_row
+from tests.stats_history import History, history
+
+KEYS = {"referral_state": "referral_id", "trajectory_state": "trajectory_id",
+        "round_table_state": "round_table_id", "group_state": "group_referral_id, group_id"}  # fmt: skip
+YEARS = ["2018-2019", "2019-2020"]
+
+
+def rows_of(events: list[bytes]) -> list[list[Any]]:
+    return [event_row(value, 0, offset) for offset, value in enumerate(events)]
+
+
+def store_in_batches(client: Any, database: str, events: list[bytes], size: int, seed: int) -> None:
+    """Store the events shuffled, `size` at a time, each batch as the writer stores it."""
+    rows = rows_of(events)
+    random.Random(seed).shuffle(rows)
+    for start in range(0, len(rows), size):
+        state.store(client, database, rows[start : start + size], COLUMNS)
+
+
+def current(client: Any, database: str, table: str) -> list[tuple[Any, ...]]:
+    cols = ", ".join(state.columns(client, database, table))
+    return client.query(f"SELECT {cols} FROM {database}.{table} FINAL ORDER BY {KEYS[table]}").result_rows
+
+
+def folded(client: Any, database: str, table: str) -> list[tuple[Any, ...]]:
+    """The same columns folded from the logs now (every year), as the statistics fold them inline."""
+    referrals = folds.referrals_fold(database)
+    select = {"referral_state": referrals, "trajectory_state": folds.trajectories_fold(database, referrals),
+              "round_table_state": folds.round_tables_fold(database, referrals),
+              "group_state": folds.groups_fold(database)}[table]  # fmt: skip
+    cols = ", ".join(state.columns(client, database, table))
+    years = [y for (y,) in client.query(f"SELECT DISTINCT school_year FROM {database}.events").result_rows]
+    params = {"years": years, "as_of_ms": as_of_ms(None)}
+    sql = f"SELECT {cols} FROM ({select}) ORDER BY {KEYS[table]}"
+    return client.query(sql, parameters=params, settings=QUERY_SETTINGS).result_rows
+
+
+@pytest.fixture(scope="module")
+def scrambled(clickhouse: Any) -> str:
+    """The known history stored twice over, shuffled, in batches of 3: trajectories before their referral,
+    amendments before the submission, a withdrawal in between ..."""
+    name = f"state_{uuid.uuid4().hex[:8]}"
+    migrate(clickhouse, name)
+    events = history()
+    store_in_batches(clickhouse, name, events, size=3, seed=7)
+    store_in_batches(clickhouse, name, events, size=5, seed=8)
+    return name
+
+
+@pytest.mark.parametrize("table", list(KEYS))
+def test_state_kept_batch_by_batch_equals_the_logs_folded_now(clickhouse: Any, scrambled: str, table: str) -> None:
+    kept = current(clickhouse, scrambled, table)
+    assert kept, f"{table} is empty"
+    assert kept == folded(clickhouse, scrambled, table)
+
+
+@pytest.mark.parametrize("year", YEARS)
+def test_every_statistic_from_the_state_equals_the_one_folded_inline(clickhouse: Any, scrambled: str,
+                                                                    year: str) -> None:  # fmt: skip
+    question = engine.Question()
+    for code in STATISTICS:
+        kept = engine.statistic(clickhouse, scrambled, code, year, question)
+        inline = engine.statistic(clickhouse, scrambled, code, year, question, sources=Sources.inline(scrambled))
+        assert kept.model_dump() == inline.model_dump(), code
+
+
+def test_rebuild_gives_the_state_the_writer_kept(clickhouse: Any) -> None:
+    name = f"state_{uuid.uuid4().hex[:8]}"
+    migrate(clickhouse, name)
+    store_in_batches(clickhouse, name, history(), size=4, seed=3)
+    kept = {table: current(clickhouse, name, table) for table in KEYS}
+    assert state.rebuild(clickhouse, name) == len(kept["referral_state"])
+    assert {table: current(clickhouse, name, table) for table in KEYS} == kept
+
+
+def _count(client: Any, db: str, table: str, where: str = "1") -> int:
+    return int(client.query(f"SELECT count() FROM {db}.{table} FINAL WHERE {where}").result_rows[0][0])
+
+
+def test_amendment_moves_a_referral_and_its_trajectory_a_withdrawal_removes_them(clickhouse: Any) -> None:
+    name = f"state_{uuid.uuid4().hex[:8]}"
+    migrate(clickhouse, name)
+    h = History()
+    h.referral("RX", "2019-10-01", "PX", "primary", education_form="primary_mainstream", grade="grade_3",
+               gender="girl", birth_year=2011)  # fmt: skip
+    h.trajectory("RX", "TX", "2019-10-10", "tigo", "individual")
+    h.round_table("RX", "RTX", "RoundTableScheduled", "2019-10-05", scheduled_for="2019-10-08")
+    state.store(clickhouse, name, rows_of(h.events), COLUMNS)
+    assert _count(clickhouse, name, "trajectory_state", "level = 'primary'") == 1
+
+    h.events.clear()
+    h.add("ReferralAmended", "a:RX", "2019-10-20", {"referral_id": "RX", "changes": {
+        "level": "secondary", "education_form": "secondary_aso", "grade": "grade_1"}})  # fmt: skip
+    amendment = rows_of(h.events)
+    state.store(clickhouse, name, amendment, COLUMNS)
+    state.store(clickhouse, name, amendment, COLUMNS)  # delivered twice: same state
+    for table in ("referral_state", "trajectory_state", "round_table_state"):
+        assert _count(clickhouse, name, table, "level = 'primary'") == 0, table
+        assert _count(clickhouse, name, table, "level = 'secondary'") == 1, table
+
+    h.events.clear()
+    h.add("ReferralWithdrawn", "w:RX", "2019-10-25", {"referral_id": "RX", "reason": "no_longer_needed"})
+    state.store(clickhouse, name, rows_of(h.events), COLUMNS)
+    for table in ("referral_state", "trajectory_state", "round_table_state"):
+        assert _count(clickhouse, name, table) == 0, table
+    assert engine.statistic(clickhouse, name, "R31", "2019-2020", engine.Question()).total == 0
+
+
+def test_events_stored_in_the_usual_order_touch_only_their_own_entities() -> None:
+    h = History()
+    h.referral("RA", "2019-10-01", "PA", "primary", education_form="primary_mainstream", grade="grade_3",
+               gender="girl", birth_year=2011)  # fmt: skip
+    h.trajectory("RA", "TA", "2019-10-10", "tigo", "individual")
+    h.add("ProviderRegistered", "p:tigo", "2016-09-01", {"provider_id": "tigo", "name": "Tigo",
+                                                         "valid_from": "2016-09-01"})  # fmt: skip
+    referrals, groups = state.touched(rows_of(h.events))
+    assert (referrals, groups) == ({"RA"}, set())
