@@ -2,6 +2,9 @@
 
 A migration is `NNNN_description.sql` (statements separated by `;`, `{db}` for the database) or, for a step that
 needs the code (refolding the current-state facts), `NNNN_description.py` with `apply(client, database)`.
+A materialized view only sees the rows inserted after it exists: when a .sql migration creates one
+(`CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.v TO {db}.t AS <select>`), the runner then fills `t` with the view's own
+SELECT over what is already stored (an event inserted meanwhile lands twice: the fact logs are built for that).
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from kans.settings import REPO_ROOT, Settings
 
 log = logging.getLogger(__name__)
 MIGRATIONS = REPO_ROOT / "infra" / "clickhouse" / "migrations"
+_VIEW = re.compile(
+    r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (?P<view>[\w.]+) TO (?P<target>[\w.]+) AS\s+(?P<select>.*)$", re.S
+)
 _VERSION = re.compile(r"^(\d{4})_[a-z0-9_]+\.(sql|py)$")
 
 
@@ -52,7 +58,12 @@ def _apply(client: Any, database: str, path: Path) -> None:
         module.apply(client, database)
         return
     for statement in split_statements(path.read_text()):
-        client.command(statement.replace("{db}", database))
+        sql = statement.replace("{db}", database)
+        client.command(sql)
+        view = _VIEW.match(sql)
+        if view:
+            client.command(f"INSERT INTO {view.group('target')}\n{view.group('select')}")
+            log.info("backfilled %s from its view %s", view.group("target"), view.group("view"))
 
 
 def split_statements(sql: str) -> list[str]:

@@ -1,19 +1,14 @@
-"""The statistics' definitions, the fact-log migrations and the shaping of cells into rows (pure)."""
+"""The statistics' definitions and the shaping of cells into rows (pure)."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
-from services.warehouse.clickhouse import MIGRATIONS, migration_files
 from services.warehouse.statistics.filters import Filters
 from services.warehouse.statistics.labels import LabelContext, dimension_label, domain
 from services.warehouse.statistics.model import Cell, Cells, Section, StatisticDef
 from services.warehouse.statistics.registry import STATISTICS
 from services.warehouse.statistics.shaping import shape
-
-FACT_MIGRATIONS = [path for _, path in migration_files(MIGRATIONS) if path.name.endswith("_facts.sql")]
 
 
 def test_every_report_statistic_is_defined_once_with_its_section_and_unit() -> None:
@@ -37,16 +32,6 @@ def test_every_code_of_a_filled_dimension_has_a_dutch_label(code: str) -> None:
         for value in domain(dim, "2019-2020", definition.labels) or []:
             text = dimension_label(dim, value, {}, ctx)
             assert text and (text != value or dim == "school_year"), (dim, value)
-
-
-@pytest.mark.parametrize("path", FACT_MIGRATIONS, ids=lambda p: p.name)
-def test_each_materialized_view_and_its_backfill_select_the_same(path: object) -> None:
-    sql = "\n".join(line for line in path.read_text().splitlines() if not line.strip().startswith("--"))  # type: ignore[attr-defined]
-    views = re.findall(r"CREATE MATERIALIZED VIEW IF NOT EXISTS \{db\}\.(\w+) TO \{db\}\.(\w+) AS\n(.*?);", sql, re.S)
-    fills = dict(re.findall(r"INSERT INTO \{db\}\.(\w+)\n(.*?);", sql, re.S))
-    assert views, "a fact migration has a materialized view"
-    for _, target, select in views:
-        assert fills[target] == select, f"backfill of {target} differs from its view"
 
 
 def _definition(**extra: object) -> StatisticDef:

@@ -50,26 +50,3 @@ SELECT
 FROM {db}.events
 WHERE event_type IN ('TrajectoryDispatched', 'TrajectoryStarted', 'TrajectoryNotStarted', 'TrajectoryProgressReported',
                      'TrajectoryStoppedEarly', 'TrajectoryClosed', 'TrajectoryCarriedOver');
-
--- Backfill (the same SELECT as the view; tests/unit/test_fact_migrations.py keeps them identical).
-INSERT INTO {db}.trajectory_log
-SELECT
-    school_year,
-    JSONExtractString(payload, 'referral_id') AS referral_id,
-    JSONExtractString(payload, 'trajectory_id') AS trajectory_id,
-    event_type,
-    event_id,
-    occurred_at,
-    recorded_at,
-    JSONExtractString(payload, 'provider_id') AS provider_id,
-    JSONExtractString(payload, 'module_id') AS module_id,
-    JSONExtractString(payload, 'offer_type') AS offer_type,
-    JSONExtract(payload, 'half_days_per_week', 'Nullable(Float64)') AS half_days_per_week,
-    JSONExtract(payload, 'class_hours', 'Nullable(Float64)') AS class_hours,
-    JSONExtract(payload, 'duration_bucket', 'Nullable(String)') AS duration_bucket,
-    JSONExtractString(payload, 'reason') AS reason,
-    JSONExtractString(payload, 'perspective') AS perspective,
-    JSONExtractString(payload, 'previous_trajectory_id') AS previous_trajectory_id
-FROM {db}.events
-WHERE event_type IN ('TrajectoryDispatched', 'TrajectoryStarted', 'TrajectoryNotStarted', 'TrajectoryProgressReported',
-                     'TrajectoryStoppedEarly', 'TrajectoryClosed', 'TrajectoryCarriedOver');

@@ -36,20 +36,3 @@ SELECT
     if(event_type = 'RoundTableCancelled', JSONExtractString(payload, 'reason'), '') AS cancel_reason
 FROM {db}.events
 WHERE event_type IN ('RoundTableScheduled', 'RoundTableHeld', 'RoundTableCancelled');
-
--- Backfill (the same SELECT as the view; tests/unit/test_fact_migrations.py keeps them identical).
-INSERT INTO {db}.round_table_log
-SELECT
-    school_year,
-    stream_id AS referral_id,
-    JSONExtractString(payload, 'round_table_id') AS round_table_id,
-    event_type,
-    event_id,
-    occurred_at,
-    recorded_at,
-    toDateOrNull(JSONExtractString(payload, 'scheduled_for')) AS scheduled_for,
-    JSONExtract(payload, 'outcomes', 'Array(String)') AS outcomes,
-    JSONExtract(payload, 'trajectories_to_start', 'Nullable(UInt8)') AS trajectories_to_start,
-    if(event_type = 'RoundTableCancelled', JSONExtractString(payload, 'reason'), '') AS cancel_reason
-FROM {db}.events
-WHERE event_type IN ('RoundTableScheduled', 'RoundTableHeld', 'RoundTableCancelled');

@@ -62,35 +62,6 @@ FROM {db}.events
 ARRAY JOIN JSONExtractArrayRaw(payload, 'groups') AS g
 WHERE event_type = 'GroupReferralSubmitted';
 
--- Backfill (the same SELECT as the view; tests/unit/test_fact_migrations.py keeps them identical).
-INSERT INTO {db}.group_request_log
-WITH JSONExtractString(payload, 'for_school_year') AS requested_year
-SELECT
-    if(requested_year = '', school_year, requested_year) AS school_year,
-    stream_id AS group_referral_id,
-    JSONExtractString(g, 'group_id') AS group_id,
-    event_id,
-    occurred_at,
-    recorded_at,
-    JSONExtractString(payload, 'channel') AS channel,
-    JSONExtractString(payload, 'referrer_id') AS referrer_id,
-    JSONExtractString(g, 'school_id') AS school_id,
-    JSONExtractString(g, 'school_location') AS school_location,
-    JSONExtractString(g, 'level') AS level,
-    JSONExtractString(g, 'education_form') AS education_form,
-    JSONExtractString(g, 'grade') AS grade,
-    JSONExtract(g, 'bubao_type', 'Nullable(String)') AS bubao_type,
-    JSONExtract(g, 'buso_type', 'Nullable(String)') AS buso_type,
-    JSONExtract(g, 'buso_training_form', 'Nullable(String)') AS buso_training_form,
-    JSONExtractString(g, 'group_kind') AS group_kind,
-    JSONExtract(g, 'pupil_count', 'UInt16') AS pupil_count,
-    JSONExtractString(g, 'requested_module') AS requested_module,
-    JSONExtract(g, 'preferred_provider_id', 'Nullable(String)') AS preferred_provider_id,
-    JSONExtract(g, 'class_action_theme', 'Nullable(String)') AS class_action_theme
-FROM {db}.events
-ARRAY JOIN JSONExtractArrayRaw(payload, 'groups') AS g
-WHERE event_type = 'GroupReferralSubmitted';
-
 CREATE TABLE IF NOT EXISTS {db}.group_trajectory_log
 (
     school_year         LowCardinality(String),
@@ -115,26 +86,6 @@ PARTITION BY school_year
 ORDER BY (group_referral_id, group_id, group_trajectory_id, occurred_at, event_id);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.group_trajectory_log_mv TO {db}.group_trajectory_log AS
-SELECT
-    school_year,
-    stream_id AS group_referral_id,
-    JSONExtractString(payload, 'group_id') AS group_id,
-    JSONExtractString(payload, 'group_trajectory_id') AS group_trajectory_id,
-    event_type,
-    event_id,
-    occurred_at,
-    recorded_at,
-    JSONExtractString(payload, 'provider_id') AS provider_id,
-    JSONExtractString(payload, 'module') AS module,
-    JSONExtractString(payload, 'reason') AS reason,
-    JSONExtract(payload, 'class_hours', 'Nullable(Float64)') AS class_hours,
-    JSONExtract(payload, 'pupils_reached', 'Nullable(UInt32)') AS pupils_reached
-FROM {db}.events
-WHERE event_type IN ('GroupTrajectoryDispatched', 'GroupTrajectoryStarted', 'GroupTrajectoryNotStarted',
-                     'GroupTrajectoryStoppedEarly', 'GroupTrajectoryCompleted');
-
--- Backfill (the same SELECT as the view; tests/unit/test_fact_migrations.py keeps them identical).
-INSERT INTO {db}.group_trajectory_log
 SELECT
     school_year,
     stream_id AS group_referral_id,

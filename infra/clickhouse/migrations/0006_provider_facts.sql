@@ -31,18 +31,3 @@ SELECT
     JSONExtractString(payload, 'kind') AS kind
 FROM {db}.events
 WHERE event_type IN ('ProviderRegistered', 'ModuleOffered');
-
--- Backfill (the same SELECT as the view; tests/unit/test_fact_migrations.py keeps them identical).
-INSERT INTO {db}.provider_log
-SELECT
-    stream_id AS provider_id,
-    JSONExtractString(payload, 'module_id') AS module_id,
-    event_type,
-    event_id,
-    occurred_at,
-    recorded_at,
-    toDate(JSONExtractString(payload, 'valid_from')) AS valid_from,
-    JSONExtractString(payload, 'name') AS name,
-    JSONExtractString(payload, 'kind') AS kind
-FROM {db}.events
-WHERE event_type IN ('ProviderRegistered', 'ModuleOffered');
