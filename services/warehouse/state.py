@@ -2,10 +2,12 @@
 the fact logs folded once and kept current, so that statistics without an as-of date do not fold the logs again.
 
 `store()` is how events enter the warehouse (the writer, the tests, the demo): it inserts them into `events` (the
-materialized views fill the fact logs) and then `refresh()`es every referral and group referral they touched. A
-refresh writes tombstones over the rows those entities had, then their rows folded anew one version higher; read
-with FINAL, the new rows replace the tombstones and what is no longer folded stays deleted (see the migration).
-It is idempotent: refreshing an entity twice, or storing an event twice, gives the same state.
+materialized views fill the fact logs) and then `refresh()`es what they touched: a referral's own events refold it
+with its trajectories and round tables (they carry its profile), a trajectory or round-table event only those rows
+of its referral, a group event its group referral. A refresh writes tombstones over the rows those entities had,
+then their rows folded anew one version higher; read with FINAL, the new rows replace the tombstones and what is no
+longer folded stays deleted (see the migration). It is idempotent: refreshing an entity twice, or storing an event
+twice, gives the same state.
 
 `rebuild()` refolds everything (after the migration, or when a fold's definition changed). The caller serialises
 writes: one writer per warehouse, holding the client lock while it stores a batch.
@@ -15,7 +17,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.registry import EVENT_TYPES
@@ -24,27 +27,52 @@ from services.warehouse.statistics.filters import as_of_ms
 from services.warehouse.statistics.query import QUERY_SETTINGS
 
 REFERRAL_TABLES = ("referral_state", "trajectory_state", "round_table_state")  # keyed by referral_id
-GROUP_TABLES = ("group_state",)  # keyed by group_referral_id
-TABLES = (*REFERRAL_TABLES, *GROUP_TABLES)
+TABLES = (*REFERRAL_TABLES, "group_state")  # group_state is keyed by group_referral_id
 NOW = as_of_ms(None)
 SETTINGS = {**QUERY_SETTINGS, "allow_suspicious_low_cardinality_types": 1}
 COMPUTED = {"row_id", "version", "is_deleted"}  # row_id is the key's hash (DEFAULT), the others are set here
 
-# Which id an event's stream_id is, per event type: referral events refold a referral, group events a group referral.
-_STREAM_FIELD = {name: cls.model_fields["payload"].annotation.stream_field for name, cls in EVENT_TYPES.items()}  # type: ignore[union-attr]
+
+def _feeds(event_type: str) -> str | None:
+    """Which current-state table an event type changes (the fact log it feeds), or None (provider facts)."""
+    if event_type.startswith(("Referral", "Advice")):
+        return "referral_state"
+    if event_type.startswith("Trajectory"):
+        return "trajectory_state"
+    if event_type.startswith("RoundTable"):
+        return "round_table_state"
+    if event_type.startswith("Group"):
+        return "group_state"
+    return None
 
 
-def touched(rows: Iterable[Sequence[Any]], event_type_at: int = 1, stream_id_at: int = 9) -> tuple[set[str], set[str]]:
-    """(referral ids, group referral ids) that `events` rows (writer.COLUMNS order) touch."""
-    referrals: set[str] = set()
-    groups: set[str] = set()
+FEEDS = {name: _feeds(name) for name in EVENT_TYPES}
+
+
+@dataclass
+class Touched:
+    """The entities a batch of events changes, per current-state table: referral ids for the three referral tables
+    (a referral's own events also change its trajectories' and round tables' rows: they carry its profile), group
+    referral ids for the groups."""
+
+    ids: dict[str, set[str]] = field(default_factory=lambda: {table: set() for table in TABLES})
+
+    def add(self, event_type: str, stream_id: str) -> None:
+        table = FEEDS.get(event_type)
+        if table is not None:
+            self.ids[table].add(stream_id)
+
+    def __bool__(self) -> bool:
+        return any(self.ids.values())
+
+
+def touched(rows: Iterable[Sequence[Any]], event_type_at: int = 1, stream_id_at: int = 9) -> Touched:
+    """What `events` rows (writer.COLUMNS order) touch: every event's stream id is its referral (or group
+    referral) id."""
+    found = Touched()
     for row in rows:
-        field = _STREAM_FIELD.get(row[event_type_at])
-        if field == "referral_id":
-            referrals.add(row[stream_id_at])
-        elif field == "group_referral_id":
-            groups.add(row[stream_id_at])
-    return referrals, groups
+        found.add(row[event_type_at], row[stream_id_at])
+    return found
 
 
 class _Versions:
@@ -89,31 +117,39 @@ def _insert(client: Any, database: str, table: str, select: str, version: int, d
     )
 
 
-def _refold(client: Any, database: str, scope: folds.Scope, params: dict[str, Any], version: int,
-            referrals: str) -> None:  # fmt: skip
-    """Insert the folds of `scope` at `version`; `referrals` reads the referral rows just written."""
+def _mine(database: str) -> str:
+    """The refreshed referrals' rows in `referral_state`, for the folds that join them."""
+    return f"SELECT * FROM {database}.referral_state FINAL WHERE referral_id IN {{referral_ids:Array(String)}}"
+
+
+def _fold(database: str, table: str, scope: folds.Scope, referrals: str) -> str:
     db = database
-    _insert(client, db, "referral_state", folds.referrals_fold(db, scope), version, 0, params)
-    _insert(client, db, "trajectory_state", folds.trajectories_fold(db, referrals, scope), version, 0, params)
-    _insert(client, db, "round_table_state", folds.round_tables_fold(db, referrals, scope), version, 0, params)
+    return {
+        "referral_state": lambda: folds.referrals_fold(db, scope),
+        "trajectory_state": lambda: folds.trajectories_fold(db, referrals, scope),
+        "round_table_state": lambda: folds.round_tables_fold(db, referrals, scope),
+        "group_state": lambda: folds.groups_fold(db, scope),
+    }[table]()
 
 
-def refresh(client: Any, database: str, referral_ids: Collection[str], group_referral_ids: Collection[str]) -> None:
-    """Refold the given referrals (with their trajectories and round tables) and group referrals."""
-    if not referral_ids and not group_referral_ids:
+def refresh(client: Any, database: str, touched: Touched) -> None:
+    """Refold what a batch touched: a referral's own events refold it with its trajectories and round tables, a
+    trajectory (round table) event only the trajectories (round tables) of its referral, a group event its group
+    referral. Tables in order: the referral rows first, the others join them."""
+    if not touched:
         return
     version = VERSIONS.next_pair()
-    params = {"referral_ids": sorted(referral_ids), "group_referral_ids": sorted(group_referral_ids),
-              "as_of_ms": NOW, "years": []}  # fmt: skip
-    if referral_ids:
-        for table in REFERRAL_TABLES:
-            _tombstones(client, database, table, "referral_id IN {referral_ids:Array(String)}", version, params)
-        mine = f"SELECT * FROM {database}.referral_state FINAL WHERE referral_id IN {{referral_ids:Array(String)}}"
-        _refold(client, database, folds.IDS_SCOPE, params, version + 1, mine)
-    if group_referral_ids:
-        _tombstones(client, database, "group_state", "group_referral_id IN {group_referral_ids:Array(String)}",
-                    version, params)  # fmt: skip
-        _insert(client, database, "group_state", folds.groups_fold(database, folds.IDS_SCOPE), version + 1, 0, params)
+    referrals = touched.ids["referral_state"]
+    for table in TABLES:
+        ids = touched.ids[table] | (referrals if table in REFERRAL_TABLES else set())
+        if not ids:
+            continue
+        key = "referral_ids" if table in REFERRAL_TABLES else "group_referral_ids"
+        column = "referral_id" if table in REFERRAL_TABLES else "group_referral_id"
+        params = {key: sorted(ids), "as_of_ms": NOW, "years": []}
+        _tombstones(client, database, table, f"{column} IN {{{key}:Array(String)}}", version, params)
+        select = _fold(database, table, folds.IDS_SCOPE, _mine(database))
+        _insert(client, database, table, select, version + 1, 0, params)
 
 
 def _tombstones(client: Any, database: str, table: str, where: str, version: int, params: dict[str, Any]) -> None:
@@ -132,8 +168,8 @@ def rebuild(client: Any, database: str) -> int:
     for year in years:  # one year at a time: bounded memory
         params = {"years": [year], "as_of_ms": NOW}
         mine = f"SELECT * FROM {database}.referral_state FINAL WHERE school_year IN {{years:Array(String)}}"
-        _refold(client, database, folds.YEARS_SCOPE, params, version, mine)
-        _insert(client, database, "group_state", folds.groups_fold(database), version, 0, params)
+        for table in TABLES:
+            _insert(client, database, table, _fold(database, table, folds.YEARS_SCOPE, mine), version, 0, params)
     return int(client.query(f"SELECT count() FROM {database}.referral_state FINAL").result_rows[0][0])
 
 
@@ -143,4 +179,4 @@ def store(client: Any, database: str, rows: Sequence[Sequence[Any]], column_name
         return
     client.insert(f"{database}.events", rows, column_names=list(column_names))
     names = list(column_names)
-    refresh(client, database, *touched(rows, names.index("event_type"), names.index("stream_id")))
+    refresh(client, database, touched(rows, names.index("event_type"), names.index("stream_id")))

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from schemas.registry import EVENT_TYPES
 from services.warehouse import state
 from services.warehouse.clickhouse import migrate
 from services.warehouse.statistics import engine, folds
@@ -124,12 +125,26 @@ def test_amendment_moves_a_referral_and_its_trajectory_a_withdrawal_removes_them
     assert engine.statistic(clickhouse, name, "R31", "2019-2020", engine.Question()).total == 0
 
 
-def test_events_stored_in_the_usual_order_touch_only_their_own_entities() -> None:
+def test_a_batch_touches_only_the_tables_its_events_feed() -> None:
     h = History()
     h.referral("RA", "2019-10-01", "PA", "primary", education_form="primary_mainstream", grade="grade_3",
                gender="girl", birth_year=2011)  # fmt: skip
-    h.trajectory("RA", "TA", "2019-10-10", "tigo", "individual")
+    h.trajectory("RB", "TB", "2019-10-10", "tigo", "individual")
+    h.round_table("RC", "RTC", "RoundTableScheduled", "2019-10-05", scheduled_for="2019-10-08")
     h.add("ProviderRegistered", "p:tigo", "2016-09-01", {"provider_id": "tigo", "name": "Tigo",
                                                          "valid_from": "2016-09-01"})  # fmt: skip
-    referrals, groups = state.touched(rows_of(h.events))
-    assert (referrals, groups) == ({"RA"}, set())
+    assert state.touched(rows_of(h.events)).ids == {
+        "referral_state": {"RA"},
+        "trajectory_state": {"RB"},
+        "round_table_state": {"RC"},
+        "group_state": set(),
+    }
+    assert not state.touched(rows_of(h.events[-1:]))
+
+
+def test_every_event_type_but_the_provider_facts_feeds_a_current_state_table() -> None:
+    unfed = sorted(name for name, table in state.FEEDS.items() if table is None)
+    streams = {name: getattr(cls.model_fields["payload"].annotation, "stream_field", None)
+               for name, cls in EVENT_TYPES.items()}  # fmt: skip
+    assert unfed == sorted(name for name, field in streams.items() if field == "provider_id")
+    assert state.FEEDS["AdviceGiven"] == "referral_state" and state.FEEDS["GroupReferralSubmitted"] == "group_state"

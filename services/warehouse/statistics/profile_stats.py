@@ -37,8 +37,8 @@ def _absences(codes: tuple[str, ...]) -> Callable[[StatisticQuery], Cells]:
     return by_referrals({"absence_code": "pair.1", "absence_bucket": "pair.2"}, array_join=f"[{pairs}] AS pair")
 
 
-CARE = aspects({"ambulant_care": multi("ambulant_care"), "residential_setting": "[residential_setting]",
-                "support_network": f"[{SUPPORT_NETWORK}]"})  # fmt: skip
+CARE = aspects({"ambulant_care": multi("ambulant_care")},
+               {"residential_setting": "residential_setting", "support_network": SUPPORT_NETWORK})  # fmt: skip
 CARE_LABELS = {"aspect": {"ambulant_care": "Ambulante hulpverlening", "residential_setting": "Residentiële setting",
                           "support_network": "Ondersteuningsnetwerk"}}  # fmt: skip
 SCHOOLS = by_referrals({"aspect": "pair.1", "schools_attended": "pair.2"},
@@ -132,8 +132,8 @@ PROFILE_STATISTICS = [
           by_referrals({"risk_behaviour": "rb"}, array_join=f"{multi('risk_behaviours')} AS rb"), "G29"),
     _defs("R44", S, "Bijzonderheden schoolse situatie en tucht", ("aspect", "category"),
           by_referrals({"aspect": "pair.1", "category": "pair.2"},
-                       array_join=aspects({"school_situation": multi("school_situation"),
-                                           "discipline": "[discipline]"})), "G30",
+                       array_join=aspects({"school_situation": multi("school_situation")},
+                                          {"discipline": "discipline"})), "G30",
           labels={"aspect": {"school_situation": "Bijzonderheden schoolse situatie", "discipline": "Tucht"}}),
     _defs("R45", S, "Betrokken hulpverlening: ambulant, residentieel, ondersteuningsnetwerk", ("aspect", "category"),
           by_referrals({"aspect": "pair.1", "category": "pair.2"}, array_join=CARE), "G31, G32",
