@@ -29,7 +29,7 @@ from services.warehouse.statistics.query import QUERY_SETTINGS
 REFERRAL_TABLES = ("referral_state", "trajectory_state", "round_table_state")  # keyed by referral_id
 TABLES = (*REFERRAL_TABLES, "group_state")  # group_state is keyed by group_referral_id
 NOW = as_of_ms(None)
-SETTINGS = {**QUERY_SETTINGS, "allow_suspicious_low_cardinality_types": 1}
+SETTINGS = {**QUERY_SETTINGS, "use_skip_indexes": 1, "allow_suspicious_low_cardinality_types": 1}  # ids: bloom filters
 COMPUTED = {"row_id", "version", "is_deleted"}  # row_id is the key's hash (DEFAULT), the others are set here
 
 

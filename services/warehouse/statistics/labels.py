@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache, cached_property, lru_cache
 from typing import Any
 
 from schemas.codelists import allowed, label, load_codelists
@@ -54,6 +56,10 @@ ORDER_LAST = ("unknown", "not_registered", "none", "")
 NOT_APPLICABLE = frozenset(
     {"reason", "not_started_reason", "cancel_reason", "bubao_type", "buso_type", "buso_training_form"}
 )
+# The other dimension of the row whose code a label also depends on: the only one `dimension_label` reads.
+LABEL_DEPENDS_ON = {"reason": "status", "category": "aspect", "module": "provider"}
+# Each code's place in its FIXED list: its sort order.
+FIXED_POSITION = {dimension: {code: i for i, code in enumerate(codes)} for dimension, codes in FIXED.items()}
 
 
 @dataclass
@@ -64,6 +70,15 @@ class LabelContext:
     providers: dict[str, str] = field(default_factory=dict)
     modules: dict[tuple[str, str], str] = field(default_factory=dict)
     own: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @cached_property
+    def module_names(self) -> dict[str, str]:
+        """Each module's name under the first provider that has it, for a module code seen under another provider
+        (made once, on first use: `modules` is complete by then)."""
+        names: dict[str, str] = {}
+        for (_, module), name in self.modules.items():
+            names.setdefault(module, name)
+        return names
 
 
 def month_label(code: str) -> str:
@@ -82,7 +97,8 @@ def _count_label(dimension: str, number: str) -> str:
 
 
 def dimension_label(dimension: str, code: str | None, row: dict[str, Any], ctx: LabelContext) -> str:
-    """The Dutch label of one code of one dimension (`row`: the other codes of the same row)."""
+    """The Dutch label of one code of one dimension (`row`: the other codes of the same row, of which only the one
+    `LABEL_DEPENDS_ON` names is read)."""
     if dimension in ctx.own and code in ctx.own[dimension]:
         return ctx.own[dimension][code]
     if code is None and dimension in NOT_APPLICABLE:
@@ -113,9 +129,7 @@ def dimension_label(dimension: str, code: str | None, row: dict[str, Any], ctx: 
         return ctx.providers.get(code, code)
     if dimension == "module":
         provider = str(row.get("provider") or "")
-        return ctx.modules.get((provider, code)) or next(
-            (name for (_, module), name in ctx.modules.items() if module == code), code
-        )
+        return ctx.modules.get((provider, code)) or ctx.module_names.get(code, code)
     return code
 
 
@@ -126,14 +140,72 @@ def sort_key(dimension: str, code: str | None, label_nl: str, own: dict[str, dic
     if code is None or code in ORDER_LAST:
         return (2, float(ORDER_LAST.index(code)) if code in ORDER_LAST else 9.0, "")
     list_name = CODELIST_OF.get(dimension)
-    if list_name is not None and code in load_codelists()[list_name]:
-        return (0, float(allowed(list_name).index(code)), "")
+    if list_name is not None and code in _codelist_position(list_name):
+        return (0, float(_codelist_position(list_name)[code]), "")
     if dimension in FIXED and code in FIXED[dimension]:
-        return (0, float(list(FIXED[dimension]).index(code)), "")
+        return (0, float(FIXED_POSITION[dimension][code]), "")
     try:
         return (0, float(code), "")
     except ValueError:
         return (1, 0.0, label_nl.lower() if dimension in ("provider", "module") else code)
+
+
+def label_rows(dimensions: Sequence[str], keys: Sequence[tuple[str | None, ...]], ctx: LabelContext,
+               ) -> tuple[list[tuple[str, ...]], list[tuple[int, ...]]]:  # fmt: skip
+    """Per row (its codes in `dimensions` order): the label of each code, and its place in the statistic's order as
+    one rank per dimension (codes ranked by `sort_key`, then by code).
+
+    A large report has ~35k rows but a few thousand distinct codes: each label and sort key is computed once, per
+    dimension over all rows. A code's sort key uses its label in the first row that has it (a module's label depends
+    on its provider, its place does not)."""
+    if not keys or not dimensions:
+        return [() for _ in keys], [() for _ in keys]
+    columns = list(zip(*keys, strict=True))  # per dimension, the code of each row
+    label_columns, rank_columns = [], []
+    for dimension, codes in zip(dimensions, columns, strict=True):
+        depends = LABEL_DEPENDS_ON.get(dimension)
+        others = columns[dimensions.index(depends)] if depends in dimensions else None
+        labels, first_labels = _label_column(dimension, codes, others, ctx)
+        if dimension in ctx.own:
+            sort_keys = {code: sort_key(dimension, code, text, ctx.own) for code, text in first_labels.items()}
+        else:
+            sort_keys = {code: _shared_sort_key(dimension, code, text) for code, text in first_labels.items()}
+        # Ties (two providers with the same name) by code: the order never depends on how ClickHouse grouped.
+        ordered = sorted(sort_keys, key=lambda code: (sort_keys[code], code or ""))
+        rank_of = {code: rank for rank, code in enumerate(ordered)}
+        label_columns.append(labels)
+        rank_columns.append(list(map(rank_of.__getitem__, codes)))
+    return list(zip(*label_columns, strict=True)), list(zip(*rank_columns, strict=True))
+
+
+def _label_column(dimension: str, codes: Sequence[str | None], others: Sequence[str | None] | None,
+                  ctx: LabelContext) -> tuple[list[str], dict[str | None, str]]:  # fmt: skip
+    """The label of each row's code (`others`: each row's code of the dimension the label depends on, if the
+    statistic has it), and of each distinct code its label in the first row that has it (dicts keep that order)."""
+    depends = LABEL_DEPENDS_ON.get(dimension)
+    if depends is None or others is None:
+        by_code = {code: dimension_label(dimension, code, {}, ctx) for code in dict.fromkeys(codes)}
+        return list(map(by_code.__getitem__, codes)), by_code
+    pairs = list(zip(codes, others, strict=True))
+    texts = {(code, other): dimension_label(dimension, code, {depends: other}, ctx)
+             for code, other in dict.fromkeys(pairs)}  # fmt: skip
+    first_labels: dict[str | None, str] = {}
+    for (code, _), text in texts.items():
+        first_labels.setdefault(code, text)
+    return list(map(texts.__getitem__, pairs)), first_labels
+
+
+@lru_cache(maxsize=1 << 14)
+def _shared_sort_key(dimension: str, code: str | None, label_nl: str) -> tuple[int, float, str]:
+    """`sort_key` of a dimension without statistic-specific codes, the same in every statistic: a report sorts the
+    same providers in several statistics, and a provider's key costs a failed `float(code)`."""
+    return sort_key(dimension, code, label_nl, {})
+
+
+@cache
+def _codelist_position(list_name: str) -> dict[str, int]:
+    """Each code's position in its code list (a dict: `list.index` scans, and some lists are long)."""
+    return {code: i for i, code in enumerate(allowed(list_name))}
 
 
 def domain(dimension: str, school_year: str, own: dict[str, dict[str, str]]) -> list[str] | None:

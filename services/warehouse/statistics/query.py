@@ -20,8 +20,11 @@ from services.warehouse.statistics.filters import Filters, as_of_ms, filter_cond
 from services.warehouse.statistics.model import Cell, Cells
 
 # A current-state table's rows and their tombstones share a partition (0007_current_state.sql): FINAL merges
-# partition by partition.
-QUERY_SETTINGS = {"max_execution_time": 30, "join_use_nulls": 0, "do_not_merge_across_partitions_select_final": 1}
+# partition by partition. Its skip indexes serve the writer's lookups by id, never a statistic: not weighing them
+# saves a report's 69 queries ~0.1 s of planning.
+QUERY_SETTINGS = {"max_execution_time": 30, "join_use_nulls": 0, "do_not_merge_across_partitions_select_final": 1,
+                  "use_skip_indexes": 0}  # fmt: skip
+_WHOLE_TABLE = re.compile(r"^SELECT \* FROM ([\w.]+(?: FINAL)?)$")
 ADDITIVE = re.compile(r"^(count|countIf|sum|sumIf)\(")
 
 
@@ -89,6 +92,9 @@ class StatisticQuery:
         # The years again: a report's snapshot holds the year before too.
         conditions = ["school_year IN {years:Array(String)}", *where, *extra]
         condition = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        table = _WHOLE_TABLE.match(select)
+        if table:  # a current-state table: filter it directly (one subquery less to analyse, 1-2 ms a query)
+            return f"(SELECT * FROM {table.group(1)}{condition})"
         return f"(SELECT * FROM ({select}\n){condition})"
 
     def referrals(self, *extra: str) -> str:
@@ -146,21 +152,26 @@ class StatisticQuery:
         )
         codes = list(measures)
         named = codes != [""]
-        total_index = codes.index(total) if total else 0
+        n = len(aliases)
+        total_at = 1 + n + 2 * (codes.index(total) if total else 0)
+        # Per measure: what it adds to the key (its code, as the `measure` dimension), its value and base columns.
+        columns = [((code,) if named else (), 1 + n + 2 * i, 2 + n + 2 * i) for i, code in enumerate(codes)]
         out = Cells(dimensions=(*dims, "measure") if named else tuple(dims))
         for row in self.rows(sql, params):
-            year, keys, rest, is_total = row[0], row[1 : 1 + len(aliases)], row[1 + len(aliases) : -1], row[-1]
+            year, is_total = row[0], row[-1]
             if is_total or not aliases:
-                out.totals[year] = number(rest[2 * total_index]) or 0
+                out.totals[year] = number(row[total_at]) or 0
             elif additive:
-                out.totals[year] = out.totals.get(year, 0) + (number(rest[2 * total_index]) or 0)
+                out.totals[year] = out.totals.get(year, 0) + (number(row[total_at]) or 0)
             if is_total:
                 continue
-            key = tuple(None if k is None else str(k) for k in keys)
-            for i, code in enumerate(codes):
-                val, row_base = rest[2 * i], rest[2 * i + 1]
-                cell_key = (*key, code) if named else key
-                out.cells.append(Cell(year, cell_key, number(val), None if row_base is None else int(row_base)))
+            codes_of_row = row[1 : 1 + n]
+            # Codes as strings (a month or an age comes as a number), null kept; `map` when there is no null (fast).
+            key = (tuple(map(str, codes_of_row)) if None not in codes_of_row
+                   else tuple(None if c is None else str(c) for c in codes_of_row))  # fmt: skip
+            for measure, value_at, base_at in columns:
+                base = row[base_at]
+                out.cells.append(Cell(year, key + measure, number(row[value_at]), None if base is None else int(base)))
         return out
 
     def summary(self, cells: Cells, source: str, measures: Mapping[str, str]) -> Cells:
@@ -181,6 +192,8 @@ class StatisticQuery:
 
 def number(value: Any) -> float | None:
     """A ClickHouse number as int when whole (counts), else rounded to 2 decimals; null (a mean of nothing) as None."""
+    if type(value) is int:  # most values are counts: already whole (and exact, without a float in between)
+        return value
     if value is None:
         return None
     found = float(value)

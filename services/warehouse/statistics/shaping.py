@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import itertools
 from datetime import date
-from typing import Any
 
 from services.warehouse.statistics.filters import Filters
-from services.warehouse.statistics.labels import LabelContext, dimension_label, domain, sort_key
-from services.warehouse.statistics.model import Cell, Cells, StatisticDef, StatisticResult, StatisticRow, SummaryFigure
-from services.warehouse.statistics.suppression import CountCell, suppress, suppress_total
+from services.warehouse.statistics.labels import LabelContext, domain, label_rows
+from services.warehouse.statistics.model import (
+    Cell,
+    Cells,
+    StatisticDef,
+    StatisticResult,
+    SummaryFigure,
+    trusted_row,
+)
+from services.warehouse.statistics.suppression import suppress, suppress_total
 
 LEVEL_NL: dict[tuple[str, ...], str] = {("primary",): "basisonderwijs", ("secondary",): "secundair onderwijs"}
 
@@ -77,27 +83,11 @@ def shape(definition: StatisticDef, cells: Cells, school_year: str, *, filters: 
           audience: str, threshold: int, labels: LabelContext) -> StatisticResult:  # fmt: skip
     """The response for one school year (a previous-year statistic shows both years as `school_year` rows)."""
     ctx = LabelContext(labels.providers, labels.modules, {**labels.own, **definition.labels})
+    dimensions = definition.dimensions
     found = _filled(definition, _year_cells(definition, cells, school_year), school_year)
-    labelled = []
-    for cell in found:
-        row: dict[str, Any] = dict(zip(definition.dimensions, cell.key, strict=True))
-        for dim, code in zip(definition.dimensions, cell.key, strict=True):
-            row[f"{dim}_label_nl"] = dimension_label(dim, code, row, ctx)
-        labelled.append((cell, row))
-    keys: dict[tuple[str, str | None], tuple[int, float, str]] = {}  # sort key per (dimension, code), computed once
-
-    def order(item: tuple[Cell, dict[str, Any]]) -> list[tuple[int, float, str]]:
-        row = item[1]
-        out = []
-        for d in definition.dimensions:
-            found_key = keys.get((d, row[d]))
-            if found_key is None:
-                found_key = keys[(d, row[d])] = sort_key(d, row[d], row[f"{d}_label_nl"], ctx.own)
-            out.append(found_key)
-        return out
-
-    labelled.sort(key=order)
-    ordered = [cell for cell, _ in labelled]
+    found_labels, places = label_rows(dimensions, [c.key for c in found], ctx)
+    order = sorted(range(len(found)), key=places.__getitem__)
+    ordered = [found[i] for i in order]
     total = cells.totals.get(school_year, 0)
     pcts = _percentages(definition, ordered, cells.totals, school_year)
     summary = [(code, value) for code, value in cells.summary.get(school_year, [])] or [
@@ -106,13 +96,15 @@ def shape(definition: StatisticDef, cells: Cells, school_year: str, *, filters: 
     hidden: set[int] = set()
     hide_total, hidden_summary = False, set()
     if audience == "policy":
-        hidden = suppress([CountCell(c.key, c.value, c.base) for c in ordered], definition.dimensions, threshold)
+        hidden = suppress(ordered, dimensions, threshold)
         hide_total = suppress_total(total, threshold)
         hidden_summary = {code for code, value in summary if suppress_total(value, threshold)}
-    rows = [  # built without validation: every value comes from the code above
-        StatisticRow.model_construct(**row, value=None if i in hidden else cell.value,
-                                     pct=None if i in hidden or hide_total else pcts[i], suppressed=i in hidden)
-        for i, (cell, row) in enumerate(labelled)
+    names = (*dimensions, *(f"{d}_label_nl" for d in dimensions))  # the extra fields of a row, codes first
+    rows = [
+        trusted_row(dict(zip(names, cell.key + found_labels[found_index], strict=True)),
+                    value=None if i in hidden else cell.value, pct=None if i in hidden or hide_total else pcts[i],
+                    suppressed=i in hidden)
+        for i, (found_index, cell) in enumerate(zip(order, ordered, strict=True))
     ]  # fmt: skip
     figures = [
         SummaryFigure(

@@ -13,9 +13,21 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 # Dimensions whose rows do not add up to a shared total: each value is its own population or measure.
 NON_ADDITIVE = frozenset({"measure", "aspect", "scope", "school_year", "variant"})
+
+
+class Counted(Protocol):
+    """What suppression reads of a cell (a `CountCell`, or a statistic's `Cell` as it is)."""
+
+    @property
+    def key(self) -> tuple[str | None, ...]: ...
+    @property
+    def value(self) -> float | None: ...
+    @property
+    def base(self) -> int | None: ...  # units behind a non-count value (a mean); None: the value is a count
 
 
 @dataclass(frozen=True)
@@ -24,19 +36,15 @@ class CountCell:
     value: float | None
     base: int | None = None  # units behind a non-count value (a mean); None: the value is a count
 
-    @property
-    def is_count(self) -> bool:
-        return self.base is None
 
-
-def primary(cell: CountCell, threshold: int) -> bool:
+def primary(cell: Counted, threshold: int) -> bool:
     units = cell.value if cell.base is None else cell.base
     return units is not None and 0 < units < threshold
 
 
-def _lines(cells: Sequence[CountCell], dimensions: Sequence[str]) -> list[list[int]]:
+def _lines(cells: Sequence[Counted], dimensions: Sequence[str]) -> list[list[int]]:
     additive = [i for i, name in enumerate(dimensions) if name not in NON_ADDITIVE]
-    counts = [i for i, c in enumerate(cells) if c.is_count]
+    counts = [i for i, c in enumerate(cells) if c.base is None]
     lines: list[list[int]] = []
     for d in additive:
         groups: dict[tuple[str | None, ...], list[int]] = defaultdict(list)
@@ -49,7 +57,7 @@ def _lines(cells: Sequence[CountCell], dimensions: Sequence[str]) -> list[list[i
     return lines
 
 
-def suppress(cells: Sequence[CountCell], dimensions: Sequence[str], threshold: int) -> set[int]:
+def suppress(cells: Sequence[Counted], dimensions: Sequence[str], threshold: int) -> set[int]:
     """Indexes of the cells to hide."""
     hidden = {i for i, cell in enumerate(cells) if primary(cell, threshold)}
     lines = _lines(cells, dimensions)
@@ -57,13 +65,12 @@ def suppress(cells: Sequence[CountCell], dimensions: Sequence[str], threshold: i
     while changed:
         changed = False
         for line in lines:
-            in_line = [i for i in line if i in hidden]
-            if len(in_line) != 1:
+            if len(hidden.intersection(line)) != 1:
                 continue
-            candidates = sorted((i for i in line if i not in hidden), key=lambda i: (not cells[i].value,
-                                                                                     cells[i].value or 0))  # fmt: skip
-            if candidates:
-                hidden.add(candidates[0])
+            smallest = min((i for i in line if i not in hidden), default=None,
+                           key=lambda i: (not cells[i].value, cells[i].value or 0))  # fmt: skip
+            if smallest is not None:
+                hidden.add(smallest)
                 changed = True
     return hidden
 
