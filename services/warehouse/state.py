@@ -123,13 +123,14 @@ def _mine(database: str) -> str:
 
 
 def _fold(database: str, table: str, scope: folds.Scope, referrals: str) -> str:
-    db = database
-    return {
-        "referral_state": lambda: folds.referrals_fold(db, scope),
-        "trajectory_state": lambda: folds.trajectories_fold(db, referrals, scope),
-        "round_table_state": lambda: folds.round_tables_fold(db, referrals, scope),
-        "group_state": lambda: folds.groups_fold(db, scope),
-    }[table]()
+    """The fold that fills `table` (`referrals`: the referral rows the others join)."""
+    if table == "referral_state":
+        return folds.referrals_fold(database, scope)
+    if table == "trajectory_state":
+        return folds.trajectories_fold(database, referrals, scope)
+    if table == "round_table_state":
+        return folds.round_tables_fold(database, referrals, scope)
+    return folds.groups_fold(database, scope)
 
 
 def refresh(client: Any, database: str, touched: Touched) -> None:

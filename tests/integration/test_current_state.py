@@ -12,7 +12,7 @@ import pytest
 from schemas.registry import EVENT_TYPES
 from services.warehouse import state
 from services.warehouse.clickhouse import migrate
-from services.warehouse.statistics import engine, folds
+from services.warehouse.statistics import engine
 from services.warehouse.statistics.filters import as_of_ms
 from services.warehouse.statistics.query import QUERY_SETTINGS, Sources
 from services.warehouse.statistics.registry import STATISTICS
@@ -43,14 +43,13 @@ def current(client: Any, database: str, table: str) -> list[tuple[Any, ...]]:
 
 def folded(client: Any, database: str, table: str) -> list[tuple[Any, ...]]:
     """The same columns folded from the logs now (every year), as the statistics fold them inline."""
-    referrals = folds.referrals_fold(database)
-    select = {"referral_state": referrals, "trajectory_state": folds.trajectories_fold(database, referrals),
-              "round_table_state": folds.round_tables_fold(database, referrals),
-              "group_state": folds.groups_fold(database)}[table]  # fmt: skip
+    inline = Sources.inline(database)
+    relation = {"referral_state": inline.referrals, "trajectory_state": inline.trajectories,
+                "round_table_state": inline.round_tables, "group_state": inline.groups}[table]  # fmt: skip
     cols = ", ".join(state.columns(client, database, table))
     years = [y for (y,) in client.query(f"SELECT DISTINCT school_year FROM {database}.events").result_rows]
     params = {"years": years, "as_of_ms": as_of_ms(None)}
-    sql = f"SELECT {cols} FROM ({select}) ORDER BY {KEYS[table]}"
+    sql = f"SELECT {cols} FROM {relation} ORDER BY {KEYS[table]}"
     return client.query(sql, parameters=params, settings=QUERY_SETTINGS).result_rows
 
 

@@ -48,8 +48,7 @@ def snapshot(clients: Sequence[Any], database: str, years: list[str], as_of: dat
     try:
         for stage in stages:
             run_all(clients, [create(kind, select, bound) for kind, (select, bound) in stage.items()])
-        yield Sources(referrals=referrals, trajectories=f"SELECT * FROM {names['t']}",
-                      round_tables=f"SELECT * FROM {names['rt']}", groups=f"SELECT * FROM {names['g']}")  # fmt: skip
+        yield Sources(referrals=names["r"], trajectories=names["t"], round_tables=names["rt"], groups=names["g"])
     finally:
         for name in names.values():
             clients[0].command(f"DROP TABLE IF EXISTS {name}")

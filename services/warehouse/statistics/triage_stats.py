@@ -37,13 +37,13 @@ def referral_outcomes(q: StatisticQuery, cells: Cells) -> Cells:
         SELECT r.school_year, {select}
         FROM {q.referrals()} AS r
         LEFT JOIN (SELECT referral_id, count() AS dispatched, countIf(started) AS started
-                   FROM ({q.base.trajectories}) WHERE {YEARS} GROUP BY referral_id) AS t
+                   FROM {q.base.trajectories} WHERE {YEARS} GROUP BY referral_id) AS t
              ON t.referral_id = r.referral_id
         LEFT JOIN (SELECT referral_id, max(has(outcomes, 'decision_not_to_start')) AS no_start,
                           max(has(outcomes, 'advice_youth_care')) AS youth_care,
                           max(has(outcomes, 'reorientation_alternative_learning_path')) AS reorientation,
                           max(cancelled AND NOT held) AS cancelled
-                   FROM ({q.base.round_tables}) WHERE {YEARS} GROUP BY referral_id) AS rt
+                   FROM {q.base.round_tables} WHERE {YEARS} GROUP BY referral_id) AS rt
              ON rt.referral_id = r.referral_id
         GROUP BY r.school_year"""
     return q.add_summary(cells, sql, list(OUTCOMES))
