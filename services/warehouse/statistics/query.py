@@ -13,15 +13,18 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.warehouse.statistics import folds
 from services.warehouse.statistics.filters import Filters, as_of_ms, filter_conditions
 from services.warehouse.statistics.model import Cell, Cells
 
+if TYPE_CHECKING:
+    from services.warehouse.statistics.batch import Tape
+
 # A current-state table's rows and their tombstones share a partition (0007_current_state.sql): FINAL merges
 # partition by partition. Its skip indexes serve the writer's lookups by id, never a statistic: not weighing them
-# saves a report's 69 queries ~0.1 s of planning.
+# saved a report's 69 queries ~0.1 s of planning (before they were merged, batch.py).
 QUERY_SETTINGS = {"max_execution_time": 30, "join_use_nulls": 0, "do_not_merge_across_partitions_select_final": 1,
                   "use_skip_indexes": 0}  # fmt: skip
 ADDITIVE = re.compile(r"^(count|countIf|sum|sumIf)\(")
@@ -73,8 +76,9 @@ class StatisticQuery:
     """One statistic's question: years, filters, as-of, the section's level; runs SQL on the warehouse."""
 
     def __init__(self, client: Any, database: str, years: Iterable[str], filters: Filters, level: str | None,
-                 as_of: date | None, sources: Sources | None = None) -> None:  # fmt: skip
+                 as_of: date | None, sources: Sources | None = None, tape: Tape | None = None) -> None:  # fmt: skip
         self.client = client
+        self.tape = tape
         self.database = database
         self.years = sorted(set(years))
         self.filters = filters
@@ -86,6 +90,9 @@ class StatisticQuery:
         self._referral_where = where
         self._own_provider_where, _ = filter_conditions(filters, level, provider_column="provider_id",
                                                         database=database)  # fmt: skip
+        # The population's levels alone: a condition any source keyed by referral (it carries the referral's level)
+        # can take to scan less, bound like the level filter (`f_level`).
+        self.level_where = [c for c in where if c.startswith("level IN ")]
 
     def _filtered(self, relation: str, where: list[str], extra: Iterable[str] = ()) -> str:
         # The years again: a report's snapshot holds the year before too.
@@ -108,8 +115,19 @@ class StatisticQuery:
         return self._filtered(self.base.groups, self._own_provider_where, extra)
 
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        result = self.client.query(sql, parameters={**self.params, **(params or {})}, settings=QUERY_SETTINGS)
+        """Rows of `sql`, run with the question's parameters (and `params`); in a report, answered from its tape."""
+        bound = {**self.params, **(params or {})}
+        if self.tape is not None:
+            return self.tape.answer(("rows", sql), bound)
+        result = self.client.query(sql, parameters=bound, settings=QUERY_SETTINGS)
         return list(result.result_rows)
+
+    def grouped(self, grouping: Grouping, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """The rows of `grouping` (see `Grouping.sql`); in a report, answered from its tape, where a GROUP BY that
+        groups the same population as others is merged with them (`batch.py`)."""
+        if self.tape is not None:
+            return self.tape.answer(("grouped", grouping), {**self.params, **(params or {})})
+        return self.rows(grouping.sql(), params)
 
     def count(self, source: str, dims: Mapping[str, str], value: str, *, array_join: str | None = None,
               where: Iterable[str] = (), base: str | None = None, params: Mapping[str, Any] | None = None,
@@ -126,35 +144,23 @@ class StatisticQuery:
         """Several measures in one scan; unless there is a single unnamed measure, the measure code becomes the last
         dimension (`measure`). `total` names the measure whose whole-population value is the total (default the
         first); `bases` gives, for a non-count measure (a mean), the count of units behind it."""
-        aliases = [f"d{i}" for i in range(len(dims))]
         if array_join:
             measures = {code: per_unit(expr) for code, expr in measures.items()}
-        # Counts and sums of disjoint cells add up to the population's value: plain GROUP BY, total summed here.
-        additive = bool(aliases) and not array_join and not bases and all(ADDITIVE.match(e) for e in measures.values())
-        select = "".join(f"{expr} AS {alias}, " for expr, alias in zip(dims.values(), aliases, strict=True))
-        values = ", ".join(f"{expr} AS v{i}, {(bases or {}).get(code) or 'NULL'} AS b{i}"
-                           for i, (code, expr) in enumerate(measures.items()))  # fmt: skip
-        grouped = f"GROUPING SETS ((school_year, {', '.join(aliases)}), (school_year))" if aliases else "school_year"
-        if additive:
-            grouped = f"school_year, {', '.join(aliases)}"
-        flag = f"grouping({aliases[0]})" if aliases and not additive else "0"
-        sql = (
-            f"SELECT school_year, {select}{values}, {flag} AS is_total "
-            f"FROM {source}"
-            + (f" ARRAY JOIN {array_join}" if array_join else "")
-            + (f" WHERE {' AND '.join(where)}" if where else "")
-            + f" GROUP BY {grouped}"
-        )
+        # Counts and sums of disjoint cells add up to the population's value: no total row, total summed here.
+        additive = bool(dims) and not array_join and not bases and all(ADDITIVE.match(e) for e in measures.values())
+        grouping = Grouping(source=source, dims=tuple(dims.values()),
+                            measures=tuple((expr, (bases or {}).get(code)) for code, expr in measures.items()),
+                            array_join=array_join, where=tuple(where), totals=not additive)  # fmt: skip
         codes = list(measures)
         named = codes != [""]
-        n = len(aliases)
+        n = len(dims)
         total_at = 1 + n + 2 * (codes.index(total) if total else 0)
         # Per measure: what it adds to the key (its code, as the `measure` dimension), its value and base columns.
         columns = [((code,) if named else (), 1 + n + 2 * i, 2 + n + 2 * i) for i, code in enumerate(codes)]
         out = Cells(dimensions=(*dims, "measure") if named else tuple(dims))
-        for row in self.rows(sql, params):
+        for row in self.grouped(grouping, params):
             year, is_total = row[0], row[-1]
-            if is_total or not aliases:
+            if is_total or not n:
                 out.totals[year] = number(row[total_at]) or 0
             elif additive:
                 out.totals[year] = out.totals.get(year, 0) + (number(row[total_at]) or 0)
@@ -171,18 +177,52 @@ class StatisticQuery:
 
     def summary(self, cells: Cells, source: str, measures: Mapping[str, str]) -> Cells:
         """Add whole-population figures per year (e.g. pupils with at least one trajectory) to `cells`."""
-        select = ", ".join(f"{expr} AS m{i}" for i, expr in enumerate(measures.values()))
-        return self.add_summary(cells, f"SELECT school_year, {select} FROM {source} GROUP BY school_year",
-                                list(measures))  # fmt: skip
+        grouping = Grouping(source=source, dims=(), measures=tuple((expr, None) for expr in measures.values()))
+        found = {row[0]: [row[1 + 2 * i] for i in range(len(measures))] for row in self.grouped(grouping)}
+        return self._fill_summary(cells, found, list(measures))
 
     def add_summary(self, cells: Cells, sql: str, codes: list[str]) -> Cells:
         """Run `sql` (school_year, one column per code) and append the figures to `cells.summary`; a year without
         rows gets zeros."""
-        found = {year: values for year, *values in self.rows(sql)}
+        return self._fill_summary(cells, {year: values for year, *values in self.rows(sql)}, codes)
+
+    def _fill_summary(self, cells: Cells, found: Mapping[str, list[Any]], codes: list[str]) -> Cells:
         for year in self.years:
             values = found.get(year, [0] * len(codes))
             cells.summary.setdefault(year, []).extend((code, number(v)) for code, v in zip(codes, values, strict=True))
         return cells
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """One GROUP BY a statistic asks: its `measures` ((value, base) SQL pairs; base None for a count) per school year
+    and per combination of `dims` (SQL expressions), over `source`; with the whole-population row per year when
+    `totals` (not needed for additive measures: the caller sums the cells)."""
+
+    source: str
+    dims: tuple[str, ...]
+    measures: tuple[tuple[str, str | None], ...]
+    array_join: str | None = None
+    where: tuple[str, ...] = ()
+    totals: bool = True
+
+    def from_clause(self) -> str:
+        return (f"FROM {self.source}" + (f" ARRAY JOIN {self.array_join}" if self.array_join else "")
+                + (f" WHERE {' AND '.join(self.where)}" if self.where else ""))  # fmt: skip
+
+    def sql(self) -> str:
+        """The GROUP BY on its own. Rows: (school_year, dim codes ..., value, base per measure ..., is_total); a
+        total row has is_total 1 (its dim codes are not meaningful); without dims every row is a year's total."""
+        aliases = [f"d{i}" for i in range(len(self.dims))]
+        select = "".join(f"{expr} AS {alias}, " for expr, alias in zip(self.dims, aliases, strict=True))
+        values = ", ".join(f"{v} AS v{i}, {b or 'NULL'} AS b{i}" for i, (v, b) in enumerate(self.measures))
+        if not aliases:
+            grouped, flag = "school_year", "0"
+        elif self.totals:
+            grouped, flag = f"GROUPING SETS ((school_year, {', '.join(aliases)}), (school_year))", "grouping(d0)"
+        else:
+            grouped, flag = f"school_year, {', '.join(aliases)}", "0"
+        return f"SELECT school_year, {select}{values}, {flag} AS is_total {self.from_clause()} GROUP BY {grouped}"
 
 
 def number(value: Any) -> float | None:

@@ -9,43 +9,46 @@ from services.warehouse.statistics.sql_parts import REFERRALS, ROUND_TABLES
 
 OUTCOMES = {
     "referrals": ("count()", "Aanmeldingen"),
-    "with_trajectory": ("countIf(t.dispatched > 0)", "Aanmeldingen met minstens één aangeboden traject"),
-    "without_started_trajectory": ("countIf(t.started = 0)", "Aanmeldingen zonder opgestart traject"),
-    "advice_only": ("countIf(t.started = 0 AND r.advised)", "… waarvan advies na teamoverleg"),
-    "round_table_no_start": ("countIf(t.started = 0 AND rt.no_start)",
+    "with_trajectory": ("countIf(dispatched)", "Aanmeldingen met minstens één aangeboden traject"),
+    "without_started_trajectory": ("countIf(NOT started)", "Aanmeldingen zonder opgestart traject"),
+    "advice_only": ("countIf(NOT started AND advised)", "… waarvan advies na teamoverleg"),
+    "round_table_no_start": ("countIf(NOT started AND no_start)",
                              "… waarvan beslissing op de rondetafel geen traject op te starten"),
-    "not_started": ("countIf(t.started = 0 AND t.dispatched > 0)", "… waarvan traject(en) niet opgestart"),
-    "round_table_cancelled": ("countIf(t.started = 0 AND t.dispatched = 0 AND rt.cancelled)",
+    "not_started": ("countIf(NOT started AND dispatched)", "… waarvan traject(en) niet opgestart"),
+    "round_table_cancelled": ("countIf(NOT started AND NOT dispatched AND cancelled)",
                               "… waarvan rondetafel geannuleerd"),
-    "no_decision_yet": ("countIf(t.dispatched = 0 AND NOT r.advised AND NOT rt.no_start AND NOT rt.cancelled)",
+    "no_decision_yet": ("countIf(NOT dispatched AND NOT advised AND NOT no_start AND NOT cancelled)",
                         "… waarvan nog geen traject, advies of beslissing"),
-    "advice_youth_care": ("countIf(rt.youth_care)", "Rondetafels met advies naar hulpverlening (aanmeldingen)"),
-    "reorientation": ("countIf(rt.reorientation)", "Rondetafels met heroriëntering naar alternatieve leerweg"),
+    "advice_youth_care": ("countIf(youth_care)", "Rondetafels met advies naar hulpverlening (aanmeldingen)"),
+    "reorientation": ("countIf(reorientation)", "Rondetafels met heroriëntering naar alternatieve leerweg"),
 }  # fmt: skip
 OUTCOME_LABELS = {code: text for code, (_, text) in OUTCOMES.items()}
 
 
-YEARS = "school_year IN {years:Array(String)}"
-
-
 def referral_outcomes(q: StatisticQuery, cells: Cells) -> Cells:
     """Add to `cells` what happened to the population's referrals: trajectory offered/started, advice, round-table
-    decisions (one row per referral, joined with its trajectories and round tables, which carry their referral's
-    school year)."""
+    decisions. Per referral, whether it is in the set of referrals with a trajectory, a started one, a round table
+    with a given outcome ... (trajectories and round tables carry their referral's school year and level): sets
+    probed by id, cheaper than joining per-referral aggregates."""
+    years = ["school_year IN {years:Array(String)}", *q.level_where]
+
+    def having(relation: str, condition: str = "1") -> str:
+        return f"referral_id IN (SELECT referral_id FROM {relation} WHERE {' AND '.join(years)} AND {condition})"
+
+    flags = {
+        "dispatched": having(q.base.trajectories),
+        "started": having(q.base.trajectories, "started"),
+        "no_start": having(q.base.round_tables, "has(outcomes, 'decision_not_to_start')"),
+        "youth_care": having(q.base.round_tables, "has(outcomes, 'advice_youth_care')"),
+        "reorientation": having(q.base.round_tables, "has(outcomes, 'reorientation_alternative_learning_path')"),
+        "cancelled": having(q.base.round_tables, "cancelled AND NOT held"),
+    }
     select = ", ".join(expr for expr, _ in OUTCOMES.values())
     sql = f"""
-        SELECT r.school_year, {select}
-        FROM {q.referrals()} AS r
-        LEFT JOIN (SELECT referral_id, count() AS dispatched, countIf(started) AS started
-                   FROM {q.base.trajectories} WHERE {YEARS} GROUP BY referral_id) AS t
-             ON t.referral_id = r.referral_id
-        LEFT JOIN (SELECT referral_id, max(has(outcomes, 'decision_not_to_start')) AS no_start,
-                          max(has(outcomes, 'advice_youth_care')) AS youth_care,
-                          max(has(outcomes, 'reorientation_alternative_learning_path')) AS reorientation,
-                          max(cancelled AND NOT held) AS cancelled
-                   FROM {q.base.round_tables} WHERE {YEARS} GROUP BY referral_id) AS rt
-             ON rt.referral_id = r.referral_id
-        GROUP BY r.school_year"""
+        SELECT school_year, {select}
+        FROM (SELECT school_year, advised, {", ".join(f"{expr} AS {name}" for name, expr in flags.items())}
+              FROM {q.referrals()})
+        GROUP BY school_year"""
     return q.add_summary(cells, sql, list(OUTCOMES))
 
 
