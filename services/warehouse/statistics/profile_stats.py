@@ -18,8 +18,8 @@ from services.warehouse.statistics.sql_parts import (
     REGION,
     STAGE,
     SUPPORT_NETWORK,
-    aspects,
     bucket,
+    by_aspects,
     by_referrals,
     multi,
 )  # fmt: skip
@@ -33,17 +33,16 @@ ABSENCES = {"b": "absence_b_half_days", "z": "absence_z_half_days", "other": "ab
 
 
 def _absences(codes: tuple[str, ...]) -> Callable[[StatisticQuery], Cells]:
-    pairs = ", ".join(f"('{c}', {bucket(ABSENCES[c])})" for c in codes)
-    return by_referrals({"absence_code": "pair.1", "absence_bucket": "pair.2"}, array_join=f"[{pairs}] AS pair")
+    return by_aspects(("absence_code", "absence_bucket"), {}, {c: bucket(ABSENCES[c]) for c in codes})
 
 
-CARE = aspects({"ambulant_care": multi("ambulant_care")},
-               {"residential_setting": "residential_setting", "support_network": SUPPORT_NETWORK})  # fmt: skip
+CARE = by_aspects(("aspect", "category"), {"ambulant_care": multi("ambulant_care")},
+                  {"residential_setting": "residential_setting", "support_network": SUPPORT_NETWORK})  # fmt: skip
 CARE_LABELS = {"aspect": {"ambulant_care": "Ambulante hulpverlening", "residential_setting": "Residentiële setting",
                           "support_network": "Ondersteuningsnetwerk"}}  # fmt: skip
-SCHOOLS = by_referrals({"aspect": "pair.1", "schools_attended": "pair.2"},
-                       array_join="[('primary', toString(primary_schools_attended)), "
-                       "('secondary', toString(secondary_schools_attended))] AS pair")  # fmt: skip
+SCHOOLS = by_aspects(("aspect", "schools_attended"), {},
+                     {"primary": "toString(primary_schools_attended)",
+                      "secondary": "toString(secondary_schools_attended)"})  # fmt: skip
 
 
 def _defs(code: str, section: Section, title: str, dims: tuple[str, ...],
@@ -91,7 +90,7 @@ PROFILE_STATISTICS = [
           ("school_year", "discipline"), by_referrals({"discipline": "discipline"}), previous_year=True,
           pct_within=("school_year",)),
     _defs("R13", P, "Betrokken hulpverlening: ambulant, residentieel, ondersteuningsnetwerk", ("aspect", "category"),
-          by_referrals({"aspect": "pair.1", "category": "pair.2"}, array_join=CARE), "G9", labels=CARE_LABELS),
+          CARE, "G9", labels=CARE_LABELS),
     _defs("R30", S, "Aanmeldingen naar kanaal", ("channel",), by_referrals({"channel": "channel"}), fill=True),
     _defs("R31", S, "Aanmeldingen per maand, regulier en corona-aanbod", ("month", "offer_type"), BY_MONTH, "G18",
           fill=True, report_note_nl=LARS_ONLY),
@@ -131,11 +130,10 @@ PROFILE_STATISTICS = [
     _defs("R43", S, "Aanmeldingen naar risicogedrag", ("risk_behaviour",),
           by_referrals({"risk_behaviour": "rb"}, array_join=f"{multi('risk_behaviours')} AS rb"), "G29"),
     _defs("R44", S, "Bijzonderheden schoolse situatie en tucht", ("aspect", "category"),
-          by_referrals({"aspect": "pair.1", "category": "pair.2"},
-                       array_join=aspects({"school_situation": multi("school_situation")},
-                                          {"discipline": "discipline"})), "G30",
+          by_aspects(("aspect", "category"), {"school_situation": multi("school_situation")},
+                     {"discipline": "discipline"}), "G30",
           labels={"aspect": {"school_situation": "Bijzonderheden schoolse situatie", "discipline": "Tucht"}}),
     _defs("R45", S, "Betrokken hulpverlening: ambulant, residentieel, ondersteuningsnetwerk", ("aspect", "category"),
-          by_referrals({"aspect": "pair.1", "category": "pair.2"}, array_join=CARE), "G31, G32",
+          CARE, "G31, G32",
           labels=CARE_LABELS),
 ]  # fmt: skip
