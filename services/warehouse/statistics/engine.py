@@ -131,7 +131,7 @@ _cyclic_gc_paused = _CyclicGcPause()
 def report(client: Any, database: str, school_year: str, question: Question) -> YearReport:
     """Every statistic of a year, from the current-state facts (or, as-of a day, from one snapshot of the folds of the
     years the report needs). The statistics' GROUP BYs over one population are merged into one query (`batch.py`:
-    69 queries become 46); the queries run side by side on sibling connections of the embedded engine."""
+    69 queries become 43); the queries run side by side on sibling connections of the embedded engine."""
     with _cyclic_gc_paused():
         return _report(client, database, school_year, question)
 
