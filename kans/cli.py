@@ -156,12 +156,19 @@ def _wait_http(url: str, timeout_s: float) -> bool:
     return False
 
 
+def _interrupted(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 @app.command("up")
 def up(
     demo: Annotated[bool, typer.Option(help="Load the demo data through the ingest API.")] = True,
     keep_kafka: Annotated[bool, typer.Option(help="Leave the broker running after Ctrl-C.")] = False,
 ) -> None:
-    """Run the whole platform: broker, topics, services (honcho), demo data. Ctrl-C stops everything."""
+    """Run the whole platform: broker, topics, services (honcho), demo data. Ctrl-C (or SIGTERM) stops everything."""
+    # Both signals stop the platform, also when started in the background, where SIGINT arrives ignored.
+    signal.signal(signal.SIGINT, _interrupted)
+    signal.signal(signal.SIGTERM, _interrupted)
     settings = get_settings()
     configure_logging(settings.log_level, "kans")
     kafka = _kafka()

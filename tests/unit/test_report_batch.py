@@ -76,3 +76,9 @@ def test_a_replay_answers_in_order_and_refuses_another_question() -> None:
     assert tape.answer(("grouped", by("gender")), dict(PARAMS)) == [("2019-2020", "f", 1, None, 0)]
     with pytest.raises(RuntimeError, match="different question"):
         tape.answer(("grouped", by("grade")), dict(PARAMS))
+
+
+def test_a_replay_before_the_answer_arrived_is_refused() -> None:
+    tape = recorded((by("gender"), PARAMS)).replay()
+    with pytest.raises(RuntimeError, match="before the query answering it ran"):
+        tape.answer(("grouped", by("gender")), dict(PARAMS))

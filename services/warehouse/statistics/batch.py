@@ -53,7 +53,8 @@ class Tape:
             raise RuntimeError(f"a statistic asked a different question on replay (question {at + 1}): {question}")
         self._next += 1
         found = self.answers[at]
-        assert found is not None, "replayed before its job ran"
+        if found is None:
+            raise RuntimeError(f"question {at + 1} replayed before the query answering it ran: {question}")
         return found
 
     def replay(self) -> Tape:
@@ -63,7 +64,8 @@ class Tape:
 
 @dataclass
 class Job:
-    """One query of the plan and whom its rows answer: (tape, question number, split) per consumer."""
+    """One query of the plan and whom its rows answer: (tape, question number) per consumer, and how its rows are
+    split among them."""
 
     sql: str
     params: dict[str, Any]
