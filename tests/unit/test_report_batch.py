@@ -43,6 +43,13 @@ def test_groupings_of_one_population_become_one_query_others_stay_apart() -> Non
     assert jobs[4].sql == "SELECT school_year, 1 FROM t GROUP BY school_year"
 
 
+def test_a_population_grouped_by_more_than_64_expressions_takes_more_queries() -> None:
+    tape = recorded(*[(by(f"d{i}", f"e{i}"), PARAMS) for i in range(40)])
+    jobs = plan([tape])
+    assert [len(job.consumers) for job in jobs] == [32, 8]
+    assert [at for job in jobs for _, at in job.consumers] == list(range(40))
+
+
 def test_merged_rows_are_split_as_each_grouping_returns_them() -> None:
     gender = by("gender", totals=False)  # additive count: no total row of its own
     month = by("month", "gender", measures=(("count()", None), ("avg(age)", "count()")), totals=True)

@@ -27,6 +27,7 @@ from typing import Any
 from services.warehouse.statistics.query import ADDITIVE, QUERY_SETTINGS, Grouping
 
 Row = tuple[Any, ...]
+MAX_EXPRESSIONS = 64  # grouping(...) of a merged query: one bit per expression, in a UInt64
 Question = tuple[str, Any]  # ("grouped", Grouping) or ("rows", sql)
 
 
@@ -87,17 +88,22 @@ def plan(tapes: Iterable[Tape]) -> list[Job]:
     """The jobs that answer every recorded question, in the order the questions were first asked."""
     jobs: list[Job] = []
     merged: dict[tuple[Any, ...], list[tuple[Tape, int, Grouping]]] = {}
+    expressions: dict[tuple[Any, ...], set[str]] = {}
     for tape in tapes:
         for at, ((kind, what), params) in enumerate(tape.asked):
             if kind == "rows":
                 jobs.append(Job(what, params, [(tape, at)]))
                 continue
             expensive = frozenset(m for m in what.measures if not _cheap(m))
-            key = (what.source, what.array_join, what.where, _frozen(params), expensive)
+            key: tuple[Any, ...] = (what.source, what.array_join, what.where, _frozen(params), expensive, 0)
+            # grouping() gives a 64-bit mask: a population whose groupings group by more expressions takes two queries
+            while key in merged and len(expressions[key] | set(what.dims)) > MAX_EXPRESSIONS:
+                key = (*key[:-1], key[-1] + 1)
             if key not in merged:
-                merged[key] = []
+                merged[key], expressions[key] = [], set()
                 jobs.append(Job("", params))  # filled below, in its place in the order
             merged[key].append((tape, at, what))
+            expressions[key] |= set(what.dims)
     pending = iter(merged.values())
     for job in jobs:
         if not job.sql:
