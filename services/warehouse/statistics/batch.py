@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from queue import Queue
 from typing import Any
 
-from services.warehouse.statistics.query import ADDITIVE, QUERY_SETTINGS, Grouping
+from services.warehouse.statistics.query import ADDITIVE, QUERY_SETTINGS, Grouping, measure_columns
 
 Row = tuple[Any, ...]
 MAX_EXPRESSIONS = 64  # grouping(...) of a merged query: one bit per expression, in a UInt64
@@ -86,13 +86,14 @@ def _cheap(measure: tuple[str, str | None]) -> bool:
 
 def plan(tapes: Iterable[Tape]) -> list[Job]:
     """The jobs that answer every recorded question, in the order the questions were first asked."""
-    jobs: list[Job] = []
+    order: list[Job | tuple[Any, ...]] = []  # a raw query's job, or the key of a merged one
     merged: dict[tuple[Any, ...], list[tuple[Tape, int, Grouping]]] = {}
+    bound: dict[tuple[Any, ...], dict[str, Any]] = {}
     expressions: dict[tuple[Any, ...], set[str]] = {}
     for tape in tapes:
         for at, ((kind, what), params) in enumerate(tape.asked):
             if kind == "rows":
-                jobs.append(Job(what, params, [(tape, at)]))
+                order.append(Job(what, params, [(tape, at)]))
                 continue
             expensive = frozenset(m for m in what.measures if not _cheap(m))
             key: tuple[Any, ...] = (what.source, what.array_join, what.where, _frozen(params), expensive, 0)
@@ -100,24 +101,20 @@ def plan(tapes: Iterable[Tape]) -> list[Job]:
             while key in merged and len(expressions[key] | set(what.dims)) > MAX_EXPRESSIONS:
                 key = (*key[:-1], key[-1] + 1)
             if key not in merged:
-                merged[key], expressions[key] = [], set()
-                jobs.append(Job("", params))  # filled below, in its place in the order
+                merged[key], bound[key], expressions[key] = [], params, set()
+                order.append(key)
             merged[key].append((tape, at, what))
             expressions[key] |= set(what.dims)
-    pending = iter(merged.values())
-    for job in jobs:
-        if not job.sql:
-            _fill(job, next(pending))
-    return jobs
+    return [item if isinstance(item, Job) else _merged(merged[item], bound[item]) for item in order]
 
 
-def _fill(job: Job, asked: list[tuple[Tape, int, Grouping]]) -> None:
-    job.consumers = [(tape, at) for tape, at, _ in asked]
+def _merged(asked: list[tuple[Tape, int, Grouping]], params: dict[str, Any]) -> Job:
+    consumers = [(tape, at) for tape, at, _ in asked]
     groupings = [g for _, _, g in asked]
     if len(groupings) == 1:
-        job.sql = groupings[0].sql()
-        return
-    job.sql, job.split = merge(groupings)
+        return Job(groupings[0].sql(), params, consumers)
+    sql, split = merge(groupings)
+    return Job(sql, params, consumers, split)
 
 
 def merge(groupings: Sequence[Grouping]) -> tuple[str, Callable[[list[Row]], list[list[Row]]]]:
@@ -135,7 +132,7 @@ def merge(groupings: Sequence[Grouping]) -> tuple[str, Callable[[list[Row]], lis
     wants_total = any(g.totals or not g.dims for g in groupings)
     group_by = [f"(school_year, {', '.join(f'g{i}' for i in s)})" for s in sets] + (["(school_year)"] * wants_total)
     select = "".join(f"{e} AS g{i}, " for i, e in enumerate(exprs))
-    values = ", ".join(f"{v} AS v{i}, {b or 'NULL'} AS b{i}" for i, (v, b) in enumerate(measures))
+    values = measure_columns(measures)
     mask = f"grouping({', '.join(f'g{i}' for i in range(k))})" if k else "0"
     sql = (f"SELECT school_year, {select}{values}, {mask} AS grouping_mask {first.from_clause()} "
            f"GROUP BY GROUPING SETS ({', '.join(group_by)})")  # fmt: skip
@@ -186,15 +183,15 @@ def running(clients: Sequence[Any], jobs: Sequence[Job]) -> Iterator[Callable[[T
             free.put(client)
 
     with ThreadPoolExecutor(max_workers=len(clients)) as pool:
-        futures: dict[int, list[Future[None]]] = {}
+        futures: dict[Tape, list[Future[None]]] = {}
         try:
             for job in jobs:
                 future = pool.submit(on_free_client, job)
                 for tape, _ in job.consumers:
-                    futures.setdefault(id(tape), []).append(future)
+                    futures.setdefault(tape, []).append(future)
 
             def wait(tape: Tape) -> None:
-                for future in futures.get(id(tape), ()):
+                for future in futures.get(tape, ()):
                     future.result()
 
             yield wait

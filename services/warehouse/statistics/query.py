@@ -90,9 +90,10 @@ class StatisticQuery:
         self._referral_where = where
         self._own_provider_where, _ = filter_conditions(filters, level, provider_column="provider_id",
                                                         database=database)  # fmt: skip
-        # The population's levels alone: a condition any source keyed by referral (it carries the referral's level)
-        # can take to scan less, bound like the level filter (`f_level`).
-        self.level_where = [c for c in where if c.startswith("level IN ")]
+        # The population's levels alone (bound as the level filter is): a condition any source keyed by referral (it
+        # carries the referral's level) can take to scan less.
+        self.level_where, _ = filter_conditions(Filters(level=filters.level), level, provider_column=None,
+                                                database=database)  # fmt: skip
 
     def _filtered(self, relation: str, where: list[str], extra: Iterable[str] = ()) -> str:
         # The years again: a report's snapshot holds the year before too.
@@ -215,7 +216,7 @@ class Grouping:
         total row has is_total 1 (its dim codes are not meaningful); without dims every row is a year's total."""
         aliases = [f"d{i}" for i in range(len(self.dims))]
         select = "".join(f"{expr} AS {alias}, " for expr, alias in zip(self.dims, aliases, strict=True))
-        values = ", ".join(f"{v} AS v{i}, {b or 'NULL'} AS b{i}" for i, (v, b) in enumerate(self.measures))
+        values = measure_columns(self.measures)
         if not aliases:
             grouped, flag = "school_year", "0"
         elif self.totals:
@@ -223,6 +224,11 @@ class Grouping:
         else:
             grouped, flag = f"school_year, {', '.join(aliases)}", "0"
         return f"SELECT school_year, {select}{values}, {flag} AS is_total {self.from_clause()} GROUP BY {grouped}"
+
+
+def measure_columns(measures: Iterable[tuple[str, str | None]]) -> str:
+    """The SELECT columns of (value, base) measures: `v0, b0, v1, b1 ...` (base NULL for a count)."""
+    return ", ".join(f"{v} AS v{i}, {b or 'NULL'} AS b{i}" for i, (v, b) in enumerate(measures))
 
 
 def number(value: Any) -> float | None:
