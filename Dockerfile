@@ -21,15 +21,15 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
     && pip install --no-cache-dir -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
-# The code. Installed editable on purpose: kans/settings.py sets REPO_ROOT to the parent of the `kans`
-# package and the ClickHouse migrations are read from REPO_ROOT/infra/clickhouse/migrations, so the
-# packages must stay in /app next to infra/ (a regular install would put REPO_ROOT in site-packages).
-COPY Procfile ./
-COPY infra ./infra
+# The code, installed as a regular package: migrations, code lists, mappings, templates and the development key
+# file are package data, so nothing is read from a checkout (the tools' Procfile and Kafka build files are not
+# needed in the image: the broker and ClickHouse are their own containers).
+COPY core ./core
 COPY schemas ./schemas
 COPY services ./services
 COPY kans ./kans
-RUN pip install --no-cache-dir --no-deps -e . \
+RUN pip install --no-cache-dir --no-deps . \
+    && rm -rf /app/core /app/schemas /app/services /app/kans \
     && groupadd --system --gid 10001 kans \
     && useradd --system --uid 10001 --gid kans --create-home --home-dir /home/kans kans \
     && mkdir -p /data \

@@ -33,7 +33,7 @@ test-e2e: install
 	$(KANS) test e2e --no-lint
 
 lint: install
-	$(VENV)/bin/ruff check . && $(VENV)/bin/mypy kans schemas services
+	$(VENV)/bin/ruff check . && $(VENV)/bin/mypy core kans schemas services
 
 bench: install
 	$(KANS) bench

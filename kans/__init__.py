@@ -1,1 +1,2 @@
-"""KANS event platform: shared wiring (settings, topics, logging) and the `kans` command line."""
+"""The `kans` tools: command line, local Kafka, process runner, demo data, benchmarks and the synthetic generator.
+Tools may import the services and the core; nothing in `core/`, `schemas/` or `services/` imports the tools."""

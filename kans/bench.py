@@ -14,10 +14,11 @@ from typing import Any
 import httpx
 from kafka import KafkaProducer
 
+from core.settings import get_settings
+from core.topics import TopicSpec, ensure_topics
 from kans.kafka_local import LocalKafka
+from kans.paths import REPO_ROOT
 from kans.processes import ServiceProcesses, isolated_settings
-from kans.settings import REPO_ROOT, get_settings
-from kans.topics import TopicSpec, ensure_topics
 from schemas.registry import SUBMISSION_LIST_ADAPTER, seal
 
 BATCH = 1000

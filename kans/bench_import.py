@@ -22,10 +22,11 @@ from typing import Any
 import httpx
 import typer
 
+from core.settings import get_settings
+from core.topics import ensure_topics
 from kans.kafka_local import LocalKafka
+from kans.paths import REPO_ROOT
 from kans.processes import ServiceProcesses, isolated_settings, settings_env
-from kans.settings import REPO_ROOT, get_settings
-from kans.topics import ensure_topics
 
 LARS_COLUMNS = [
     "Aanmeldingsnummer", "Datum aanmelding", "CLB-code", "Leerling-ID", "Geslacht", "Geboortejaar",

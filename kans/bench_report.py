@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from kans.settings import REPO_ROOT
+from kans.paths import REPO_ROOT
 from kans.synthetic.events import STREAM_FIELD
 from schemas.codelists import municipality_for_postcode
 from schemas.envelope import event_id_for, school_year_of

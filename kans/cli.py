@@ -12,9 +12,11 @@ from typing import Annotated
 
 import typer
 
-from kans.kafka_local import KafkaLocalError, LocalKafka, broker_reachable
-from kans.logs import configure_logging
-from kans.settings import REPO_ROOT, get_settings
+from core.broker import broker_reachable
+from core.logs import configure_logging
+from core.settings import get_settings
+from kans.kafka_local import KafkaLocalError, LocalKafka
+from kans.paths import REPO_ROOT
 
 app = typer.Typer(help="KANS event platform operations.", no_args_is_help=True, add_completion=False)
 kafka_app = typer.Typer(help="The local single-node Kafka broker.", no_args_is_help=True)
@@ -79,7 +81,7 @@ def kafka_status() -> None:
 @topics_app.command("create")
 def topics_create() -> None:
     """Create the project's topics that do not exist yet."""
-    from kans.topics import ensure_topics, topic_specs
+    from core.topics import ensure_topics, topic_specs
 
     created = ensure_topics(get_settings())
     for spec in topic_specs(get_settings()):
@@ -177,7 +179,7 @@ def up(
         kafka.start()
     except KafkaLocalError as err:
         _fail(str(err))
-    from kans.topics import ensure_topics
+    from core.topics import ensure_topics
 
     ensure_topics(settings)
     honcho = subprocess.Popen(
@@ -230,7 +232,7 @@ def run_tests(
     bin_dir = Path(sys.executable).parent
     steps: list[list[str]] = []
     if lint:
-        steps += [[str(bin_dir / "ruff"), "check", "."], [str(bin_dir / "mypy"), "kans", "schemas", "services"]]
+        steps += [[str(bin_dir / "ruff"), "check", "."], [str(bin_dir / "mypy"), "core", "kans", "schemas", "services"]]
     marker = {"all": [], "unit": ["-m", "not integration and not e2e"], "integration": ["-m", "integration"],
               "e2e": ["-m", "e2e"]}[tier]  # fmt: skip
     steps.append([str(bin_dir / "pytest"), *marker])

@@ -14,7 +14,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from kans.settings import REPO_ROOT, Settings
+from core.broker import broker_reachable, wait_for_metadata
+from core.settings import Settings
+from kans.paths import REPO_ROOT
 
 log = logging.getLogger(__name__)
 
@@ -177,34 +179,15 @@ class LocalKafka:
 
 
 def wait_until_ready(bootstrap: str, timeout_s: float, proc: subprocess.Popen[bytes] | None = None) -> None:
-    """Ready means a metadata request succeeds, not that the port is open."""
-    from kafka import KafkaAdminClient
-    from kafka.errors import KafkaError
-
+    """Ready means a metadata request succeeds (`core.broker`), not that the port is open."""
     deadline = time.monotonic() + timeout_s
     last: Exception | None = None
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise KafkaLocalError(f"broker exited with code {proc.returncode} during start")
-        try:
-            admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000, client_id="kans-ready")
-            try:
-                admin.describe_cluster()
-                return
-            finally:
-                admin.close()
-        except (KafkaError, OSError) as err:
-            last = err
-            time.sleep(0.5)
+        if (last := wait_for_metadata(bootstrap, min(3.0, max(0.1, deadline - time.monotonic())))) is None:
+            return
     raise KafkaLocalError(f"broker at {bootstrap} not ready after {timeout_s:.0f}s: {last!r}")
-
-
-def broker_reachable(bootstrap: str, timeout_s: float = 3.0) -> bool:
-    try:
-        wait_until_ready(bootstrap, timeout_s)
-    except KafkaLocalError:
-        return False
-    return True
 
 
 def _tail(path: Path, lines: int = 40) -> str:

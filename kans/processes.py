@@ -14,7 +14,8 @@ from typing import Any
 
 import httpx
 
-from kans.settings import REPO_ROOT, Settings
+from core.settings import Settings
+from kans.paths import REPO_ROOT
 
 SERVICES = ("ingest", "projections", "api")  # what start_all starts; "inbound" is started on its own
 

@@ -9,10 +9,10 @@ from typing import Any, TypeVar
 
 import pytest
 
+from core.settings import Settings
+from core.topics import ensure_topics
 from kans.kafka_local import LocalKafka
 from kans.processes import isolated_settings
-from kans.settings import Settings
-from kans.topics import ensure_topics
 from tests.factories import capacity
 from tests.platform import Platform
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
+from core.settings import Settings
 from kans.processes import ServiceProcesses
-from kans.settings import Settings
 
 DEV_KEY = "kans-dev-all"
 
@@ -18,7 +18,7 @@ class Platform(ServiceProcesses):
 
     def __init__(self, settings: Settings, logs: Path) -> None:
         super().__init__(settings, logs)
-        # The development key that may speak for every source system (infra/dev-api-keys.yaml).
+        # The development key that may speak for every source system (core/dev-api-keys.yaml).
         self.ingest = httpx.Client(base_url=settings.ingest_base_url, timeout=30, headers={"X-API-Key": DEV_KEY})
         self.api = httpx.Client(base_url=settings.api_base_url, timeout=30)
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kans.settings import REPO_ROOT
+from kans.paths import REPO_ROOT
 from kans.synthetic.generator import generate_chunks, regions_of
 from kans.synthetic.output import to_json
 from kans.synthetic.params import GeneratorParams, year_range

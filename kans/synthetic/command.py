@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from kans.settings import Settings
+from core.settings import Settings
 from kans.synthetic.generator import generate, generate_chunks
 from kans.synthetic.output import DEMO_API_KEY, post_to_ingest, produce_to_inbound, write_jsonl
 from kans.synthetic.params import GeneratorParams, year_range

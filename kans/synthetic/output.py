@@ -15,10 +15,10 @@ from typing import Any
 
 import httpx
 
-from kans.settings import Settings
+from core.settings import Settings
 from kans.synthetic.events import stream_id
 
-DEMO_API_KEY = "kans-dev-demo"  # development key of source system `demo` (infra/dev-api-keys.yaml): any referrer
+DEMO_API_KEY = "kans-dev-demo"  # development key of source system `demo` (core/dev-api-keys.yaml): any referrer
 BATCH = 1000
 
 
@@ -78,7 +78,7 @@ def produce_to_inbound(submissions: Iterable[dict[str, Any]], settings: Settings
     stream's submissions stay in order, with the credential in the header `api-key`. Returns how many."""
     from kafka import KafkaProducer
 
-    from kans.topics import ensure_topics, inbound_topic, topic_specs
+    from core.topics import ensure_topics, inbound_topic, topic_specs
 
     ensure_topics(settings, [spec for spec in topic_specs(settings) if spec.name == inbound_topic(settings)])
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,

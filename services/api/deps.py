@@ -7,7 +7,7 @@ from typing import Annotated
 import httpx
 from fastapi import Depends, Request
 
-from kans.settings import Settings
+from core.settings import Settings
 from services.api.warehouse import Warehouse
 
 

@@ -11,9 +11,9 @@ import httpx
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
-from kans.http_errors import install_error_handlers
-from kans.logs import configure_logging
-from kans.settings import Settings, get_settings
+from core.http_errors import install_error_handlers
+from core.logs import configure_logging
+from core.settings import Settings, get_settings
 from services.api import adhoc, live, operations, statistics, stats
 from services.api.report.router import router as report_router
 from services.api.warehouse import Warehouse

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from kans.kafka_local import broker_reachable
+from core.broker import broker_reachable
 from services.api.deps import ProjectionsDep, SettingsDep, WarehouseDep
 
 router = APIRouter(tags=["operations"])

@@ -20,7 +20,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from kans.settings import get_settings
+from core.settings import get_settings
 from services.ingest.spreadsheets.importer import (
     BatchReply,
     ImportFailed,

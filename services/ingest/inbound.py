@@ -23,9 +23,9 @@ import faust
 from mode import CrashingSupervisor
 from pydantic import ValidationError
 
-from kans.faust_apps import new_faust_app, run_worker
-from kans.settings import Settings, get_settings
-from kans.topics import dead_letter_topic, inbound_topic
+from core.faust_apps import new_faust_app, run_worker
+from core.settings import Settings, get_settings
+from core.topics import dead_letter_topic, inbound_topic
 from schemas.envelope import SubmissionBase
 from schemas.privacy import personal_data_in
 from schemas.pseudonym import pupil_key

@@ -12,9 +12,9 @@ from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, Field
 
-from kans.http_errors import install_error_handlers
-from kans.logs import configure_logging
-from kans.settings import Settings, get_settings
+from core.http_errors import install_error_handlers
+from core.logs import configure_logging
+from core.settings import Settings, get_settings
 from schemas.envelope import SubmissionBase
 from schemas.registry import EVENT_TYPES, Submission, example_submission
 from services.ingest.credentials import ApiKey, Unauthenticated, authenticate, load_key_ring, scope_violations

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from kans.settings import Settings
-from kans.topics import events_topic, source_index_topic
+from core.settings import Settings
+from core.topics import events_topic, source_index_topic
 from schemas.envelope import Envelope
 from services.ingest.rules import IndexEntry, SourceKey
 

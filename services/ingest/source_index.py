@@ -11,8 +11,8 @@ import uuid
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from kans.settings import Settings
-from kans.topics import source_index_topic
+from core.settings import Settings
+from core.topics import source_index_topic
 from services.ingest.rules import IndexEntry, SourceKey
 
 log = logging.getLogger(__name__)

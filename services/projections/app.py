@@ -17,9 +17,9 @@ import faust
 from mode import CrashingSupervisor
 from pydantic import ValidationError
 
-from kans.faust_apps import new_faust_app
-from kans.settings import Settings
-from kans.topics import events_topic
+from core.faust_apps import new_faust_app
+from core.settings import Settings
+from core.topics import events_topic
 from schemas.envelope import school_year_of
 from schemas.registry import parse_event
 from services.projections import provider_load as rows

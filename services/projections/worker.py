@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kans.faust_apps import run_worker
-from kans.settings import get_settings
+from core.faust_apps import run_worker
+from core.settings import get_settings
 from services.projections.app import create_app
 
 settings = get_settings()

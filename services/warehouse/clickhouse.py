@@ -1,4 +1,4 @@
-"""ClickHouse client factory and the versioned migration runner (infra/clickhouse/migrations).
+"""ClickHouse client factory and the versioned migration runner (`migrations/`, shipped as package data).
 
 A migration is `NNNN_description.sql` (statements separated by `;`, `{db}` for the database) or, for a step that
 needs the code (refolding the current-state facts), `NNNN_description.py` with `apply(client, database)`.
@@ -17,10 +17,10 @@ from typing import Any
 
 import clickhouse_connect
 
-from kans.settings import REPO_ROOT, Settings
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
-MIGRATIONS = REPO_ROOT / "infra" / "clickhouse" / "migrations"
+MIGRATIONS = Path(__file__).resolve().with_name("migrations")
 _VIEW = re.compile(
     r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (?P<view>[\w.]+) TO (?P<target>[\w.]+) AS\s+(?P<select>.*)$", re.S
 )

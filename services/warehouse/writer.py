@@ -19,8 +19,8 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 from pydantic import ValidationError
 
-from kans.settings import Settings
-from kans.topics import events_topic
+from core.settings import Settings
+from core.topics import events_topic
 from schemas.registry import parse_event
 from services.warehouse import state
 

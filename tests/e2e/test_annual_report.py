@@ -20,8 +20,8 @@ from openpyxl import load_workbook
 from playwright.sync_api import Browser, sync_playwright
 from pypdf import PdfReader
 
+from kans.paths import REPO_ROOT
 from kans.processes import settings_env
-from kans.settings import REPO_ROOT
 from kans.synthetic.generator import generate
 from kans.synthetic.output import DEMO_API_KEY, post_to_ingest
 from kans.synthetic.params import GeneratorParams

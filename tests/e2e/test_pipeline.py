@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kans.topics import events_topic
+from core.topics import events_topic
 from tests.conftest import wait_for
 from tests.e2e.conftest import Platform
 from tests.factories import capacity, close, dispatch, referral, start

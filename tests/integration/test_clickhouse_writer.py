@@ -6,8 +6,8 @@ from typing import Any
 
 from kafka import KafkaAdminClient, TopicPartition
 
-from kans.settings import Settings
-from kans.topics import events_topic
+from core.settings import Settings
+from core.topics import events_topic
 from services.warehouse.clickhouse import migrate
 from services.warehouse.writer import ClickHouseWriter
 from tests.conftest import wait_for

@@ -18,9 +18,9 @@ import pytest
 from fastapi.testclient import TestClient
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from core.settings import Settings
+from core.topics import dead_letter_topic, ensure_topics, events_topic, inbound_topic, source_index_topic
 from kans.processes import ServiceProcesses, isolated_settings
-from kans.settings import Settings
-from kans.topics import dead_letter_topic, ensure_topics, events_topic, inbound_topic, source_index_topic
 from schemas.envelope import event_id_for
 from schemas.pseudonym import pupil_key
 from services.ingest.main import create_app

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from core.settings import Settings
+from core.topics import events_topic
 from kans.processes import free_port
-from kans.settings import Settings
-from kans.topics import events_topic
 from schemas.envelope import event_id_for
 from schemas.registry import parse_event
 from services.ingest.main import create_app
@@ -19,7 +19,7 @@ from tests.conftest import wait_for
 from tests.factories import close, dispatch, referral, sealed_json, start
 from tests.kafka_helpers import read_topic
 
-# Development keys (infra/dev-api-keys.yaml): every source system; LARS only; LARS for clb-brussel-1 only.
+# Development keys (core/dev-api-keys.yaml): every source system; LARS only; LARS for clb-brussel-1 only.
 ALL_KEY = {"X-API-Key": "kans-dev-all"}
 LARS_KEY = {"X-API-Key": "kans-dev-lars"}
 CLB_1_KEY = {"X-API-Key": "kans-dev-clb-brussel-1"}

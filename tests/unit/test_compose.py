@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -18,8 +21,9 @@ import typer.main
 import yaml
 from typer.testing import CliRunner
 
+from core.settings import Settings
 from kans.cli import app
-from kans.settings import REPO_ROOT, Settings
+from kans.paths import REPO_ROOT
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 DOCKERFILE = REPO_ROOT / "Dockerfile"
@@ -194,28 +198,44 @@ def test_dependencies_exist_and_start_in_order() -> None:
         assert depends_on(SERVICES[name])["clickhouse"] == "service_healthy", name
 
 
-def test_dockerfile_keeps_the_code_next_to_infra_and_runs_unprivileged() -> None:
+def test_dockerfile_installs_the_packages_and_runs_unprivileged() -> None:
     lines = [line.strip() for line in DOCKERFILE.read_text(encoding="utf-8").splitlines()]
     instructions = [line for line in lines if line and not line.startswith("#")]
     assert instructions[0] == "FROM python:3.11-slim"
     copied = {line.split()[1] for line in instructions if line.startswith("COPY")}
-    assert {"pyproject.toml", "kans", "schemas", "services", "infra", "Procfile"} <= copied
+    assert {"pyproject.toml", "core", "kans", "schemas", "services"} <= copied
     assert all((REPO_ROOT / path).exists() for path in copied)
     ignored = set((REPO_ROOT / ".dockerignore").read_text(encoding="utf-8").split())
     assert not copied & ignored, "the build context must contain what the Dockerfile copies"
-    # REPO_ROOT is the parent of the installed `kans` package: only an editable install keeps infra/ beside it.
-    assert "pip install --no-cache-dir --no-deps -e ." in DOCKERFILE.read_text(encoding="utf-8")
+    # A regular install: the services read nothing from a checkout (see the packaging test below).
+    assert "pip install --no-cache-dir --no-deps ." in DOCKERFILE.read_text(encoding="utf-8")
     users = [line.split()[1] for line in instructions if line.startswith("USER")]
     assert users and users[-1] not in {"root", "0"}
 
 
-def test_the_ingest_services_find_their_api_key_file_in_the_image(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The key file is read from the image (infra/ is copied next to the code), and it parses."""
-    from services.ingest.credentials import load_key_ring
-
-    instructions = DOCKERFILE.read_text(encoding="utf-8").splitlines()
-    assert any(line.split()[:2] == ["COPY", "infra"] for line in instructions)
-    for name in ("ingest", "inbound"):
-        settings = settings_for(name, monkeypatch)
-        assert settings.api_keys_file.is_relative_to(REPO_ROOT / "infra"), name
-        assert load_key_ring(settings.api_keys_file, production=settings.environment == "production"), name
+def test_an_installed_package_carries_everything_the_services_read(tmp_path: Path) -> None:
+    """Build the wheel the image installs and run the services' file lookups from it, outside the checkout."""
+    source, wheels, site = tmp_path / "source", tmp_path / "wheels", tmp_path / "site"
+    for name in ("core", "kans", "schemas", "services"):  # what the Dockerfile copies (a build writes into it)
+        shutil.copytree(REPO_ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO_ROOT / "pyproject.toml", source)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), str(source)],
+                   check=True, cwd=tmp_path)  # fmt: skip
+    (wheel,) = wheels.glob("kans_platform-*.whl")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site),
+                    str(wheel)], check=True, cwd=tmp_path)  # fmt: skip
+    probe = (
+        "import core.settings as s, services.warehouse.clickhouse as ch, services.ingest.spreadsheets.mapping as m\n"
+        "from services.ingest.credentials import load_key_ring\n"
+        "import services.api.main as api, schemas.compat as compat\n"
+        f"assert not str(s.__file__).startswith({str(REPO_ROOT)!r}), s.__file__\n"
+        "assert [v for v, _ in ch.migration_files()][:7] == [1, 2, 3, 4, 5, 6, 7]\n"
+        "assert load_key_ring(s.Settings().api_keys_file, production=False)\n"
+        "assert sorted(p.stem for p in m.MAPPINGS_DIR.glob('*.yaml'))\n"
+        "assert api.DASHBOARD.is_file()\n"
+        "print('ok')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KANS_")}
+    done = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(site)!r})\n{probe}"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.stdout.strip() == "ok", done.stderr

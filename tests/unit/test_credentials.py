@@ -9,7 +9,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from kans.settings import DEV_API_KEYS_FILE, REPO_ROOT, Settings
+from core.settings import DEV_API_KEYS_FILE, Settings
+from kans.paths import REPO_ROOT
 from schemas.registry import SUBMISSION_ADAPTER, example_submission
 from services.ingest.credentials import (
     ApiKey,
@@ -118,7 +119,7 @@ def test_production_refuses_the_development_keys(tmp_path: Path, monkeypatch: py
     with pytest.raises(ValidationError, match="KANS_API_KEYS_FILE"):
         Settings(environment="production", pupil_key_secret=SECRET)
     with pytest.raises(ValidationError, match="KANS_API_KEYS_FILE"):
-        Settings(environment="production", pupil_key_secret=SECRET, api_keys_file=Path("infra/dev-api-keys.yaml"))
+        Settings(environment="production", pupil_key_secret=SECRET, api_keys_file=Path("core/dev-api-keys.yaml"))
     # A copy of the development file elsewhere is refused when it is loaded.
     copy = tmp_path / "keys.yaml"
     copy.write_text(DEV_API_KEYS_FILE.read_text(encoding="utf-8"), encoding="utf-8")
@@ -128,10 +129,13 @@ def test_production_refuses_the_development_keys(tmp_path: Path, monkeypatch: py
     assert load_key_ring(copy, production=False)
 
 
-def test_a_production_key_file_is_accepted_and_relative_paths_start_at_the_repository(tmp_path: Path) -> None:
+def test_a_production_key_file_is_accepted_and_relative_paths_start_at_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     own = tmp_path / "keys.yaml"
     own.write_text(yaml.safe_dump({"keys": [entry("lars", "a-long-random-key", "lars", "*")]}), encoding="utf-8")
     settings = Settings(environment="production", pupil_key_secret=SECRET, api_keys_file=own)
     assert authenticate(load_key_ring(settings.api_keys_file, production=True), "a-long-random-key").name == "lars"
-    assert Settings(api_keys_file=Path("infra/dev-api-keys.yaml")).api_keys_file == DEV_API_KEYS_FILE
-    assert DEV_API_KEYS_FILE.is_relative_to(REPO_ROOT)
+    monkeypatch.chdir(tmp_path)
+    assert Settings(api_keys_file=Path("keys.yaml")).api_keys_file == own
+    assert DEV_API_KEYS_FILE.is_relative_to(REPO_ROOT / "core")  # package data of the shared core

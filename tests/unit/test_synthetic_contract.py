@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kans.settings import DEV_API_KEYS_FILE
+from core.settings import DEV_API_KEYS_FILE
 from kans.synthetic.generator import generate
 from kans.synthetic.output import DEMO_API_KEY
 from kans.synthetic.params import GeneratorParams, year_range

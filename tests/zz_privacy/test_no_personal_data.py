@@ -15,7 +15,7 @@ from typing import Any
 
 from kafka import KafkaAdminClient
 
-from kans.settings import REPO_ROOT
+from kans.paths import REPO_ROOT
 from tests.e2e.conftest import Platform
 from tests.kafka_helpers import read_topics
 from tests.privacy_scan import findings, scan_clickhouse

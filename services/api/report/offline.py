@@ -12,7 +12,7 @@ from typing import Literal
 
 import httpx
 
-from kans.settings import Settings
+from core.settings import Settings
 from services.api.report.export import ReportFormat, render_report
 from services.warehouse.statistics import engine
 from services.warehouse.statistics.filters import Filters

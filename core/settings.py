@@ -9,9 +9,9 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 DEV_PUPIL_SECRET = "development-only-pupil-key-secret"
-DEV_API_KEYS_FILE = REPO_ROOT / "infra" / "dev-api-keys.yaml"
+# Shipped as package data, so an installed package (the Docker image) needs no checkout.
+DEV_API_KEYS_FILE = Path(__file__).resolve().with_name("dev-api-keys.yaml")
 
 
 class Settings(BaseSettings):
@@ -19,7 +19,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="KANS_", env_file=None, extra="ignore", frozen=True)
 
-    data_dir: Path = Field(REPO_ROOT / ".kans", description="Local state: Kafka logs, chDB data, pid files.")
+    data_dir: Path = Field(
+        Path(".kans"), description="Local state: Kafka logs, chDB data, pid files (relative: to the working directory)."
+    )
     cache_dir: Path = Field(Path.home() / ".cache" / "kans", description="Downloaded Kafka jars.")
 
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma separated.")
@@ -62,7 +64,7 @@ class Settings(BaseSettings):
     api_keys_file: Path = Field(
         DEV_API_KEYS_FILE,
         description="YAML file of the source systems' API keys (SHA-256 digests and scopes); relative to the "
-        "repository root. The default holds public development keys and is refused in production.",
+        "working directory. The default holds public development keys and is refused in production.",
     )
 
     projections_app_id: str = "kans-projections"
@@ -75,15 +77,10 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
 
-    @field_validator("data_dir", "cache_dir")
+    @field_validator("data_dir", "cache_dir", "api_keys_file")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
-
-    @field_validator("api_keys_file")
-    @classmethod
-    def _from_repository_root(cls, value: Path) -> Path:
-        return (REPO_ROOT / value.expanduser()).resolve()
 
     @model_validator(mode="after")
     def _no_development_secrets_in_production(self) -> Settings:

@@ -9,7 +9,7 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from kans.settings import Settings
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import faust
 
-from kans.logs import configure_logging
-from kans.settings import Settings
+from core.logs import configure_logging
+from core.settings import Settings
 
 
 def new_faust_app(settings: Settings, app_id: str, datadir: str, host: str, port: int, **extra: Any) -> faust.App:
