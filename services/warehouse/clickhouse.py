@@ -13,9 +13,10 @@ import importlib.util
 import logging
 import re
 from pathlib import Path
-from typing import Any
+from typing import TypeAlias
 
 import clickhouse_connect
+from clickhouse_connect.driver.client import Client
 
 from core.settings import Settings
 
@@ -25,9 +26,11 @@ _VIEW = re.compile(
     r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (?P<view>[\w.]+) TO (?P<target>[\w.]+) AS\s+(?P<select>.*)$", re.S
 )
 _VERSION = re.compile(r"^(\d{4})_[a-z0-9_]+\.(sql|py)$")
+# What every warehouse function takes: clickhouse-connect's client, the same class for chDB and a server.
+ClickHouseClient: TypeAlias = Client
 
 
-def get_client(settings: Settings) -> Any:
+def get_client(settings: Settings) -> ClickHouseClient:
     """A clickhouse-connect client: embedded chDB (`chdb:///dir`) or a server (`http://host:8123`)."""
     url = settings.clickhouse_url
     if url.startswith("chdb://"):
@@ -48,7 +51,7 @@ def migration_files(directory: Path = MIGRATIONS) -> list[tuple[int, Path]]:
     return found
 
 
-def _apply(client: Any, database: str, path: Path) -> None:
+def _apply(client: ClickHouseClient, database: str, path: Path) -> None:
     if path.suffix == ".py":
         spec = importlib.util.spec_from_file_location(f"kans_migration_{path.stem}", path)
         if spec is None or spec.loader is None:
@@ -71,7 +74,7 @@ def split_statements(sql: str) -> list[str]:
     return [stmt.strip() for stmt in "\n".join(lines).split(";") if stmt.strip()]
 
 
-def migrate(client: Any, database: str, directory: Path = MIGRATIONS) -> list[int]:
+def migrate(client: ClickHouseClient, database: str, directory: Path = MIGRATIONS) -> list[int]:
     """Apply the migrations not yet recorded in `{db}.schema_migrations`, in order. Returns versions applied."""
     client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
     client.command(
