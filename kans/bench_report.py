@@ -30,10 +30,11 @@ from schemas.groups import GroupRequest
 from schemas.pseudonym import pupil_key
 from schemas.registry import EVENT_TYPES, SUBMISSION_ADAPTER, seal
 from services.warehouse import state
-from services.warehouse.clickhouse import migrate
+from services.warehouse.clickhouse import ClickHouseClient, migrate
 from services.warehouse.statistics import engine
 from services.warehouse.statistics.adhoc import AdhocQuestion
 from services.warehouse.statistics.adhoc_answer import answer
+from services.warehouse.statistics.responses import YearReport
 from services.warehouse.writer import COLUMNS
 
 YEARS = tuple(f"{y}-{y + 1}" for y in range(2016, 2026))
@@ -99,7 +100,8 @@ def event_rows(submissions: Iterator[dict[str, Any]], check_every: int = 1000) -
         ]
 
 
-def build_store(client: Any, database: str, target_events: int, seed: int, echo: Callable[[str], None]) -> int:
+def build_store(client: ClickHouseClient, database: str, target_events: int, seed: int,
+                echo: Callable[[str], None]) -> int:  # fmt: skip
     """Generate and insert at least `target_events` events over YEARS; returns the number inserted."""
     from kans.synthetic.generator import generate
     from kans.synthetic.params import GeneratorParams
@@ -210,13 +212,13 @@ def run_bench_report(
     return results
 
 
-def _agreement(report: Any, reference: dict[str, float]) -> dict[str, bool]:
+def _agreement(report: YearReport, reference: dict[str, float]) -> dict[str, bool]:
     """Whether pandas and ClickHouse give the same total for the statistics both compute."""
     totals = {s.statistic: s.total for sec in report.sections for s in sec.statistics}
     return {code: totals.get(code) == value for code, value in sorted(reference.items())}
 
 
-def _stored_events(client: Any, database: str) -> int:
+def _stored_events(client: ClickHouseClient, database: str) -> int:
     try:
         return int(client.query(f"SELECT count() FROM {database}.events").result_rows[0][0])
     except Exception:  # noqa: BLE001 - no store yet

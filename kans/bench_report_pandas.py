@@ -9,17 +9,17 @@ compared with ClickHouse's (`bench_report._agreement`), so the reference is also
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pandas as pd
 
+from services.warehouse.clickhouse import ClickHouseClient
 from services.warehouse.statistics.registry import STATISTICS
 
 TRAJECTORY = ("TrajectoryDispatched", "TrajectoryCarriedOver")
 STARTS = ("TrajectoryStarted", "TrajectoryCarriedOver")
 
 
-def _events(client: Any, database: str, school_year: str) -> pd.DataFrame:
+def _events(client: ClickHouseClient, database: str, school_year: str) -> pd.DataFrame:
     start = int(school_year[:4])
     years = [f"{y}-{y + 1}" for y in (start - 1, start, start + 1)]
     df = client.query_df(
@@ -91,7 +91,7 @@ def _groups(df: pd.DataFrame) -> pd.DataFrame:
     return groups
 
 
-def pandas_report(client: Any, database: str, school_year: str) -> dict[str, float]:
+def pandas_report(client: ClickHouseClient, database: str, school_year: str) -> dict[str, float]:
     """The total of every statistic of the year (and each one's table, computed and discarded)."""
     df = _events(client, database, school_year)
     ref = _referrals(df)

@@ -8,11 +8,13 @@ from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
+from services.warehouse.clickhouse import ClickHouseClient
+
 T = TypeVar("T")
 
 
 class Warehouse:
-    def __init__(self, client: Any, database: str) -> None:
+    def __init__(self, client: ClickHouseClient, database: str) -> None:
         self.client = client
         self.database = database
         self.lock = threading.Lock()

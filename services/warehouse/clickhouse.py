@@ -12,11 +12,13 @@ from __future__ import annotations
 import importlib.util
 import logging
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, TypeAlias, cast
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.query import QueryResult
 
 from core.settings import Settings
 
@@ -28,6 +30,7 @@ _VIEW = re.compile(
 _VERSION = re.compile(r"^(\d{4})_[a-z0-9_]+\.(sql|py)$")
 # What every warehouse function takes: clickhouse-connect's client, the same class for chDB and a server.
 ClickHouseClient: TypeAlias = Client
+Row: TypeAlias = tuple[Any, ...]
 
 
 def get_client(settings: Settings) -> ClickHouseClient:
@@ -36,6 +39,11 @@ def get_client(settings: Settings) -> ClickHouseClient:
     if url.startswith("chdb://"):
         Path(url.removeprefix("chdb://")).mkdir(parents=True, exist_ok=True)
     return clickhouse_connect.get_client(dsn=url)
+
+
+def result_rows(result: QueryResult) -> list[Row]:
+    """A row-oriented result's rows, as a new list: clickhouse-connect types them as sequences, they are tuples."""
+    return list(cast(Sequence[Row], result.result_rows))
 
 
 def migration_files(directory: Path = MIGRATIONS) -> list[tuple[int, Path]]:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.registry import EVENT_TYPES
+from services.warehouse.clickhouse import ClickHouseClient
 from services.warehouse.statistics import folds
 from services.warehouse.statistics.filters import as_of_ms
 from services.warehouse.statistics.query import QUERY_SETTINGS
@@ -92,7 +93,7 @@ VERSIONS = _Versions()
 _columns_cache: dict[tuple[str, str], list[str]] = {}
 
 
-def columns(client: Any, database: str, table: str) -> list[str]:
+def columns(client: ClickHouseClient, database: str, table: str) -> list[str]:
     """The columns a fold fills in `table` (its columns but the computed ones), in table order."""
     key = (database, table)
     if key not in _columns_cache:
@@ -106,7 +107,7 @@ def columns(client: Any, database: str, table: str) -> list[str]:
     return _columns_cache[key]
 
 
-def _insert(client: Any, database: str, table: str, select: str, version: int, deleted: int,
+def _insert(client: ClickHouseClient, database: str, table: str, select: str, version: int, deleted: int,
             params: dict[str, Any]) -> None:  # fmt: skip
     cols = ", ".join(columns(client, database, table))
     client.command(
@@ -133,7 +134,7 @@ def _fold(database: str, table: str, scope: folds.Scope, referrals: str) -> str:
     return folds.groups_fold(database, scope)
 
 
-def refresh(client: Any, database: str, touched: Touched) -> None:
+def refresh(client: ClickHouseClient, database: str, touched: Touched) -> None:
     """Refold what a batch touched: a referral's own events refold it with its trajectories and round tables, a
     trajectory (round table) event only the trajectories (round tables) of its referral, a group event its group
     referral. Tables in order: the referral rows first, the others join them."""
@@ -153,11 +154,12 @@ def refresh(client: Any, database: str, touched: Touched) -> None:
         _insert(client, database, table, select, version + 1, 0, params)
 
 
-def _tombstones(client: Any, database: str, table: str, where: str, version: int, params: dict[str, Any]) -> None:
+def _tombstones(client: ClickHouseClient, database: str, table: str, where: str, version: int,
+                params: dict[str, Any]) -> None:  # fmt: skip
     _insert(client, database, table, f"SELECT * FROM {database}.{table} FINAL WHERE {where}", version, 1, params)
 
 
-def rebuild(client: Any, database: str) -> int:
+def rebuild(client: ClickHouseClient, database: str) -> int:
     """Refold every school year from the fact logs into empty state tables; returns the referrals folded."""
     for table in TABLES:
         client.command(f"TRUNCATE TABLE IF EXISTS {database}.{table}")
@@ -174,7 +176,7 @@ def rebuild(client: Any, database: str) -> int:
     return int(client.query(f"SELECT count() FROM {database}.referral_state FINAL").result_rows[0][0])
 
 
-def store(client: Any, database: str, rows: Sequence[Sequence[Any]], column_names: Sequence[str]) -> None:
+def store(client: ClickHouseClient, database: str, rows: Sequence[Sequence[Any]], column_names: Sequence[str]) -> None:
     """Insert `events` rows and bring the current-state facts of what they touch up to date."""
     if not rows:
         return

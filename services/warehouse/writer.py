@@ -23,6 +23,7 @@ from core.settings import Settings
 from core.topics import events_topic
 from schemas.registry import parse_event
 from services.warehouse import state
+from services.warehouse.clickhouse import ClickHouseClient
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ class WriterStatus:
 
 
 class ClickHouseWriter:
-    def __init__(self, settings: Settings, client: Any, client_lock: threading.Lock | None = None) -> None:
+    def __init__(self, settings: Settings, client: ClickHouseClient, client_lock: threading.Lock | None = None) -> None:
         self._settings = settings
         self._client = client
         self._client_lock = client_lock or threading.Lock()

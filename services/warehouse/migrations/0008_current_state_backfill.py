@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from services.warehouse import state
+from services.warehouse.clickhouse import ClickHouseClient
 
 
-def apply(client: Any, database: str) -> None:
+def apply(client: ClickHouseClient, database: str) -> None:
     state.rebuild(client, database)

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from services.warehouse.clickhouse import ClickHouseClient
 from services.warehouse.statistics.adhoc import MAX_SECONDS, AdhocQuestion, compile_sql, plan
 from services.warehouse.statistics.adhoc_catalog import MEASURES
 from services.warehouse.statistics.engine import label_context
@@ -39,7 +40,7 @@ class AdhocAnswer(BaseModel):
     elapsed_ms: float
 
 
-def answer(client: Any, database: str, question: AdhocQuestion, audience: Literal["desk", "policy"],
+def answer(client: ClickHouseClient, database: str, question: AdhocQuestion, audience: Literal["desk", "policy"],
            threshold: int) -> AdhocAnswer:  # fmt: skip
     """Validate (AdhocError on unknown names), run with the row and time limits, shape the rows."""
     started = time.perf_counter()

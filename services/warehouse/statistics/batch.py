@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from queue import Queue
 from typing import Any
 
+from services.warehouse.clickhouse import ClickHouseClient, Row, result_rows
 from services.warehouse.statistics.query import ADDITIVE, QUERY_SETTINGS, Grouping, measure_columns
 
-Row = tuple[Any, ...]
 MAX_EXPRESSIONS = 64  # grouping(...) of a merged query: one bit per expression, in a UInt64
 Question = tuple[str, Any]  # ("grouped", Grouping) or ("rows", sql)
 
@@ -73,8 +73,8 @@ class Job:
     consumers: list[tuple[Tape, int]] = field(default_factory=list)
     split: Callable[[list[Row]], list[list[Row]]] | None = None  # rows per consumer; None: all rows to each
 
-    def run(self, client: Any) -> None:
-        rows = list(client.query(self.sql, parameters=self.params, settings=QUERY_SETTINGS).result_rows)
+    def run(self, client: ClickHouseClient) -> None:
+        rows = result_rows(client.query(self.sql, parameters=self.params, settings=QUERY_SETTINGS))
         parts = self.split(rows) if self.split else [rows] * len(self.consumers)
         for (tape, at), part in zip(self.consumers, parts, strict=True):
             tape.answers[at] = part
@@ -168,10 +168,10 @@ def merge(groupings: Sequence[Grouping]) -> tuple[str, Callable[[list[Row]], lis
 
 
 @contextmanager
-def running(clients: Sequence[Any], jobs: Sequence[Job]) -> Iterator[Callable[[Tape], None]]:
+def running(clients: Sequence[ClickHouseClient], jobs: Sequence[Job]) -> Iterator[Callable[[Tape], None]]:
     """Run the jobs side by side, one per free connection; yields a `wait(tape)` that returns once every job
     answering `tape` has run (raising what a job raised), so the caller replays statistics while others still run."""
-    free: Queue[Any] = Queue()
+    free: Queue[ClickHouseClient] = Queue()
     for client in clients:
         free.put(client)
 

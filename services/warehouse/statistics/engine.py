@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from services.warehouse.clickhouse import ClickHouseClient
 from services.warehouse.statistics import batch, folds
 from services.warehouse.statistics.batch import Tape
 from services.warehouse.statistics.comparison import T5_COLUMNS, ExclusionColumn, exclusion_counts
@@ -54,7 +55,7 @@ def school_years(from_year: str, to_year: str) -> list[str]:
     return [f"{y}-{y + 1}" for y in range(first, last + 1)]
 
 
-def label_context(client: Any, database: str, as_of: date | None) -> LabelContext:
+def label_context(client: ClickHouseClient, database: str, as_of: date | None) -> LabelContext:
     """Provider and module names from the provider facts (as known on `as_of`)."""
     rows = client.query(folds.provider_names_sql(database), parameters={"as_of_ms": as_of_ms(as_of)}).result_rows
     ctx = LabelContext()
@@ -66,15 +67,15 @@ def label_context(client: Any, database: str, as_of: date | None) -> LabelContex
     return ctx
 
 
-def statistic(client: Any, database: str, code: str, school_year: str, question: Question,
+def statistic(client: ClickHouseClient, database: str, code: str, school_year: str, question: Question,
               sources: Sources | None = None, labels: LabelContext | None = None) -> StatisticResult:  # fmt: skip
     """One statistic for one school year."""
     cells = _cells(client, database, code, school_year, question, sources)
     return _shape(code, cells, school_year, question, labels or label_context(client, database, question.as_of))
 
 
-def _cells(client: Any, database: str, code: str, school_year: str, question: Question, sources: Sources | None,
-           tape: Tape | None = None) -> Cells:  # fmt: skip
+def _cells(client: ClickHouseClient, database: str, code: str, school_year: str, question: Question,
+           sources: Sources | None, tape: Tape | None = None) -> Cells:  # fmt: skip
     definition = STATISTICS[code]
     years = [previous_school_year(school_year), school_year] if definition.previous_year else [school_year]
     return definition.compute(StatisticQuery(client, database, years, question.filters, definition.level,
@@ -87,7 +88,7 @@ def _shape(code: str, cells: Cells, school_year: str, question: Question, labels
 
 
 @contextmanager
-def _sources(clients: list[Any], database: str, years: list[str], as_of: date | None,
+def _sources(clients: list[ClickHouseClient], database: str, years: list[str], as_of: date | None,
              school_year: str) -> Iterator[Sources]:  # fmt: skip
     """The current-state facts; for an as-of report, one snapshot of the folds of the years it needs."""
     if as_of is None:
@@ -128,7 +129,7 @@ class _CyclicGcPause:
 _cyclic_gc_paused = _CyclicGcPause()
 
 
-def report(client: Any, database: str, school_year: str, question: Question) -> YearReport:
+def report(client: ClickHouseClient, database: str, school_year: str, question: Question) -> YearReport:
     """Every statistic of a year, from the current-state facts (or, as-of a day, from one snapshot of the folds of the
     years the report needs). The statistics' GROUP BYs over one population are merged into one query (`batch.py`:
     69 queries become 43); the queries run side by side on sibling connections of the embedded engine."""
@@ -136,7 +137,7 @@ def report(client: Any, database: str, school_year: str, question: Question) -> 
         return _report(client, database, school_year, question)
 
 
-def _report(client: Any, database: str, school_year: str, question: Question) -> YearReport:
+def _report(client: ClickHouseClient, database: str, school_year: str, question: Question) -> YearReport:
     started = time.perf_counter()
     labels = label_context(client, database, question.as_of)
     years = [previous_school_year(school_year), school_year]
@@ -163,7 +164,8 @@ def _report(client: Any, database: str, school_year: str, question: Question) ->
                       elapsed_ms=round(1000 * (time.perf_counter() - started), 1))  # fmt: skip
 
 
-def compare(client: Any, database: str, code: str, from_year: str, to_year: str, question: Question) -> YearComparison:
+def compare(client: ClickHouseClient, database: str, code: str, from_year: str, to_year: str,
+            question: Question) -> YearComparison:  # fmt: skip
     """One statistic for every school year of a range, computed in one pass over the range."""
     definition = STATISTICS[code]
     years = school_years(from_year, to_year)
@@ -186,7 +188,7 @@ def compare(client: Any, database: str, code: str, from_year: str, to_year: str,
                           totals={r.school_year: r.total for r in results}, results=results)  # fmt: skip
 
 
-def comparison_with_exclusions(client: Any, database: str, from_year: str, to_year: str, level: str,
+def comparison_with_exclusions(client: ClickHouseClient, database: str, from_year: str, to_year: str, level: str,
                                columns: tuple[ExclusionColumn, ...] | None, question: Question,
                                ) -> ExclusionComparison:  # fmt: skip
     """Referrals per year after each column's exclusions (default: T5's five columns)."""

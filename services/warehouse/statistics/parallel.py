@@ -13,16 +13,18 @@ import queue
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import clickhouse_connect
+
+from services.warehouse.clickhouse import ClickHouseClient
 
 T = TypeVar("T")
 WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
 @contextmanager
-def connections(client: Any, wanted: int = WORKERS) -> Iterator[list[Any]]:
+def connections(client: ClickHouseClient, wanted: int = WORKERS) -> Iterator[list[ClickHouseClient]]:
     """The client plus up to `wanted - 1` sibling connections to the same embedded engine, closed afterwards."""
     uri = getattr(client, "uri", None)
     if not (isinstance(uri, str) and uri.startswith("chdb://")) or wanted <= 1:
@@ -36,15 +38,15 @@ def connections(client: Any, wanted: int = WORKERS) -> Iterator[list[Any]]:
             sibling.close()
 
 
-def run_all(clients: Sequence[Any], tasks: Sequence[Callable[[Any], T]]) -> list[T]:
+def run_all(clients: Sequence[ClickHouseClient], tasks: Sequence[Callable[[ClickHouseClient], T]]) -> list[T]:
     """Run `task(client)` for every task, each on a free connection; results in the order of the tasks."""
     if len(clients) == 1:
         return [task(clients[0]) for task in tasks]
-    free: queue.Queue[Any] = queue.Queue()
+    free: queue.Queue[ClickHouseClient] = queue.Queue()
     for client in clients:
         free.put(client)
 
-    def run(task: Callable[[Any], T]) -> T:
+    def run(task: Callable[[ClickHouseClient], T]) -> T:
         client = free.get()
         try:
             return task(client)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from services.warehouse.clickhouse import ClickHouseClient, Row, result_rows
 from services.warehouse.statistics import folds
 from services.warehouse.statistics.filters import Filters, as_of_ms, filter_conditions
 from services.warehouse.statistics.model import Cell, Cells
@@ -75,8 +76,9 @@ class Sources:
 class StatisticQuery:
     """One statistic's question: years, filters, as-of, the section's level; runs SQL on the warehouse."""
 
-    def __init__(self, client: Any, database: str, years: Iterable[str], filters: Filters, level: str | None,
-                 as_of: date | None, sources: Sources | None = None, tape: Tape | None = None) -> None:  # fmt: skip
+    def __init__(self, client: ClickHouseClient, database: str, years: Iterable[str], filters: Filters,
+                 level: str | None, as_of: date | None, sources: Sources | None = None,
+                 tape: Tape | None = None) -> None:  # fmt: skip
         self.client = client
         self.tape = tape
         self.database = database
@@ -115,15 +117,14 @@ class StatisticQuery:
         """Requested groups with their group trajectory (provider filter on the group trajectory's provider)."""
         return self._filtered(self.base.groups, self._own_provider_where, extra)
 
-    def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         """Rows of `sql`, run with the question's parameters (and `params`); in a report, answered from its tape."""
         bound = {**self.params, **(params or {})}
         if self.tape is not None:
             return self.tape.answer(("rows", sql), bound)
-        result = self.client.query(sql, parameters=bound, settings=QUERY_SETTINGS)
-        return list(result.result_rows)
+        return result_rows(self.client.query(sql, parameters=bound, settings=QUERY_SETTINGS))
 
-    def grouped(self, grouping: Grouping, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    def grouped(self, grouping: Grouping, params: Mapping[str, Any] | None = None) -> list[Row]:
         """The rows of `grouping` (see `Grouping.sql`); in a report, answered from its tape, where a GROUP BY that
         groups the same population as others is merged with them (`batch.py`)."""
         if self.tape is not None:

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
+from services.warehouse.clickhouse import ClickHouseClient
 from services.warehouse.statistics import folds
 from services.warehouse.statistics.filters import as_of_ms
 from services.warehouse.statistics.parallel import run_all
@@ -20,7 +21,7 @@ from services.warehouse.statistics.query import QUERY_SETTINGS, Sources
 
 
 @contextmanager
-def snapshot(clients: Sequence[Any], database: str, years: list[str], as_of: date | None,
+def snapshot(clients: Sequence[ClickHouseClient], database: str, years: list[str], as_of: date | None,
              detail_years: list[str] | None = None) -> Iterator[Sources]:  # fmt: skip
     """Referrals and groups of `years`, trajectories and round tables of `detail_years` (default the same): a report
     compares a few referral and group figures with the year before, but trajectories only within its year. The
@@ -37,8 +38,8 @@ def snapshot(clients: Sequence[Any], database: str, years: list[str], as_of: dat
     ]  # fmt: skip
     settings = {**QUERY_SETTINGS, "allow_suspicious_low_cardinality_types": 1}
 
-    def create(kind: str, select: str, bound: dict[str, Any]) -> Callable[[Any], str]:
-        def run(client: Any) -> str:
+    def create(kind: str, select: str, bound: dict[str, Any]) -> Callable[[ClickHouseClient], str]:
+        def run(client: ClickHouseClient) -> str:
             client.command(f"CREATE TABLE {names[kind]} ENGINE = Memory AS {select}", parameters=bound,
                            settings=settings)  # fmt: skip
             return names[kind]
