@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from schemas.registry import EVENT_TYPES
+from schemas.registry import EVENT_TYPES, parse_event
 from services.warehouse import state
 from services.warehouse.clickhouse import migrate
+from services.warehouse.profile_columns import PROFILE_COLUMNS, PROFILE_FIELDS
 from services.warehouse.statistics import engine
 from services.warehouse.statistics.filters import as_of_ms
 from services.warehouse.statistics.query import QUERY_SETTINGS, Sources
@@ -147,3 +148,60 @@ def test_every_event_type_but_the_provider_facts_feeds_a_current_state_table() -
                for name, cls in EVENT_TYPES.items()}  # fmt: skip
     assert unfed == sorted(name for name, field in streams.items() if field == "provider_id")
     assert state.FEEDS["AdviceGiven"] == "referral_state" and state.FEEDS["GroupReferralSubmitted"] == "group_state"
+
+
+# Two referrals that differ in every stored profile field: the columns and the folds must carry each one.
+EVERY_FIELD = {
+    "RF1": dict(channel="intake", referrer_id="clb-1", offer_type="regular", education_form="primary_special_needs",
+                grade="grade_2", bubao_type="type_3", gender="girl", birth_year=2011, birth_month=3,
+                school_id="school-p", school_location="brussels", residence_postcode="1030",
+                home_language="french", school_delay="one_year", primary_schools_attended=2, absence_b_half_days=4,
+                absence_z_half_days=6, absence_other_half_days=8, risk_behaviours=["truancy"], discipline="threatened",
+                ambulant_care=["psychiatry"], residential_setting="facility", support_network=True,
+                other_specification="short note"),
+    "RF2": dict(channel="school_direct", referrer_id="clb-2", offer_type="corona",
+                education_form="secondary_special_needs", grade="grade_3", buso_type="type_1",
+                buso_training_form="ov3", gender="boy", birth_year=2006, birth_month=11, school_id="school-s",
+                school_location="outside_brussels", residence_postcode="1600", home_language="other",
+                home_language_code="ar", school_delay="two_years", primary_schools_attended=1,
+                secondary_schools_attended=2, absence_b_half_days=40, absence_z_half_days=0,
+                absence_other_half_days=1, risk_behaviours=[], discipline="excluded",
+                school_situation=["repeated_year"], ambulant_care=[], residential_setting="none",
+                support_network=False),
+}  # fmt: skip
+LEVELS = {"RF1": "primary", "RF2": "secondary"}
+
+
+def _stored(value: Any, column_type: str) -> Any:
+    """A profile value as its column holds it: yes/no as 0/1, a multi-select as a list (null: ['not_registered'])."""
+    if column_type.startswith("Array"):
+        return ["not_registered"] if value is None else list(value)
+    return int(value) if isinstance(value, bool) else value
+
+
+def _profiles(client: Any, database: str) -> dict[str, dict[str, Any]]:
+    cols = ", ".join(PROFILE_FIELDS)
+    rows = client.query(f"SELECT referral_id, {cols} FROM {database}.referral_state FINAL").result_rows
+    return {rid: dict(zip(PROFILE_FIELDS, values, strict=True)) for rid, *values in rows}
+
+
+def test_every_profile_field_is_stored_folded_and_amended(clickhouse: Any) -> None:
+    name = f"state_{uuid.uuid4().hex[:8]}"
+    migrate(clickhouse, name)
+    h = History()
+    for rid, profile in EVERY_FIELD.items():
+        h.referral(rid, "2019-10-01", f"P{rid}", LEVELS[rid], **profile)
+    submitted = {payload.referral_id: payload for payload in (parse_event(value).payload for value in h.events)}
+    state.store(clickhouse, name, rows_of(h.events), COLUMNS)
+
+    expected = {rid: {f: _stored(getattr(payload, f), PROFILE_COLUMNS[f]) for f in PROFILE_FIELDS}
+                for rid, payload in submitted.items()}  # fmt: skip
+    kept = _profiles(clickhouse, name)
+    assert kept == expected
+    assert [f for f in PROFILE_FIELDS if kept["RF1"][f] == kept["RF2"][f]] == []
+
+    h.events.clear()  # RF1 amended to RF2's whole profile: every field patched
+    changes = {f: getattr(submitted["RF2"], f) for f in PROFILE_FIELDS}
+    h.add("ReferralAmended", "a:RF1", "2019-10-20", {"referral_id": "RF1", "changes": changes})
+    state.store(clickhouse, name, rows_of(h.events), COLUMNS)
+    assert _profiles(clickhouse, name)["RF1"] == expected["RF2"]

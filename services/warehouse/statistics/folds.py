@@ -15,20 +15,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.warehouse.profile_columns import PROFILE_FIELDS
 from services.warehouse.statistics.filters import date_key_sql
 
 AS_OF = "recorded_at < fromUnixTimestamp64Milli({as_of_ms:Int64}, 'UTC')"
 YEARS = "school_year IN {years:Array(String)}"
 BRUSSELS_DAY = "toDate(toTimeZone({column}, 'Europe/Brussels'))"
 
-# Profile fields set by a submission and replaced by an amendment that carries them.
-PROFILE_FIELDS = (
-    "channel", "referrer_id", "offer_type", "level", "education_form", "grade", "bubao_type", "buso_type",
-    "buso_training_form", "gender", "birth_year", "birth_month", "school_id", "school_location", "residence_postcode",
-    "residence_municipality", "home_language", "home_language_code", "school_delay", "primary_schools_attended",
-    "secondary_schools_attended", "absence_b_half_days", "absence_z_half_days", "absence_other_half_days",
-    "risk_behaviours", "discipline", "school_situation", "ambulant_care", "residential_setting", "support_network",
-)  # fmt: skip
 DISPATCH = "('TrajectoryDispatched', 'TrajectoryCarriedOver')"
 
 
