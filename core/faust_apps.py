@@ -20,7 +20,7 @@ def new_faust_app(settings: Settings, app_id: str, datadir: str, host: str, port
         store="memory://",
         datadir=str(settings.data_dir / datadir),
         topic_partitions=settings.event_partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=settings.replication_factor,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=0.5,
         producer_linger=0.002,

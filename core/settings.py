@@ -31,6 +31,14 @@ class Settings(BaseSettings):
     kafka_heap: str = "512m"
     topic_prefix: str = Field("", description="Prefix for every topic name; tests use a unique one per session.")
     event_partitions: int = Field(6, ge=1)
+    replication_factor: int = Field(
+        1, ge=1, description="Replicas of every topic the project creates (its own and the faust workers' internal "
+        "ones): 1 on the single local broker, 3 on a cluster."
+    )
+    min_insync_replicas: int = Field(
+        1, ge=1, description="Replicas that must hold a write before acks=all succeeds: with 3 replicas, 2, so a "
+        "write is refused rather than kept by one broker alone."
+    )
 
     clickhouse_dsn: str = Field(
         "", description="clickhouse-connect DSN: chdb:///path (embedded, default under data_dir) or http://host:8123."
@@ -89,6 +97,12 @@ class Settings(BaseSettings):
             raise ValueError("KANS_PUPIL_KEY_SECRET must be set to a random value of at least 32 characters")
         if self.environment == "production" and self.api_keys_file == DEV_API_KEYS_FILE.resolve():
             raise ValueError("KANS_API_KEYS_FILE must name the production key file: the development keys are public")
+        return self
+
+    @model_validator(mode="after")
+    def _insync_within_replicas(self) -> Settings:
+        if self.min_insync_replicas > self.replication_factor:
+            raise ValueError("KANS_MIN_INSYNC_REPLICAS cannot exceed KANS_REPLICATION_FACTOR")
         return self
 
     @property

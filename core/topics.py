@@ -47,13 +47,15 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             events_topic(settings),
             settings.event_partitions,
             # The event log is the source of truth: never deleted, never compacted.
-            {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1", "min.insync.replicas": "1"},
+            {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1",
+             "min.insync.replicas": str(settings.min_insync_replicas)},
             "Every accepted KANS event, keyed by stream_id (referral or provider id).",
         ),
         TopicSpec(
             source_index_topic(settings),
             settings.event_partitions,
-            {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"},
+            {"cleanup.policy": "compact", "min.compaction.lag.ms": "0",
+             "min.insync.replicas": str(settings.min_insync_replicas)},
             "(source_system, source_ref) -> event id and fingerprint: the ingest's idempotency index.",
         ),
         TopicSpec(
@@ -83,9 +85,8 @@ def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> l
             if spec.name in existing:
                 continue
             try:
-                admin.create_topics(
-                    [NewTopic(spec.name, spec.partitions, replication_factor=1, topic_configs=spec.config)]
-                )
+                replicas = settings.replication_factor
+                admin.create_topics([NewTopic(spec.name, spec.partitions, replicas, topic_configs=spec.config)])
                 created.append(spec.name)
             except TopicAlreadyExistsError:
                 pass
