@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from schemas.catalogue import EVENT_TYPES, EVENT_VERSIONS, LATEST_VERSION
 from schemas.codelists import allowed, label, load_codelists, municipality_for_postcode
+from schemas.projections import LOAD_CHANGE_KINDS
 from schemas.referral_profile import ReferralProfile
 from schemas.referrals import ReferralAmendedPayload, ReferralSubmittedPayload, amended
 from schemas.referrals_v1 import V1_MISSING_PROFILE, ReferralSubmittedV1
@@ -277,3 +278,12 @@ def test_asyncapi_describes_every_event_type_and_version_on_its_topics() -> None
     for message in messages.values():
         ref = message["payload"].get("schema", {}).get("$ref")
         assert ref is None or (REPO / "docs" / ref).resolve().is_file(), ref
+
+
+def test_asyncapi_describes_every_load_change_kind_with_its_models_schema() -> None:
+    """The projections' internal topic too: each kind of load change is a message whose payload is its model's."""
+    doc = yaml.safe_load((REPO / "docs" / "asyncapi.yaml").read_text(encoding="utf-8"))
+    (channel,) = [c for c in doc["channels"].values() if c["address"] == "kans-projections-load-changes"]
+    messages = [doc["components"]["messages"][ref["$ref"].rsplit("/", 1)[1]] for ref in channel["messages"].values()]
+    described = {m["payload"]["schema"]["properties"]["kind"]["const"]: m["payload"]["schema"] for m in messages}
+    assert described == {kind: cls.model_json_schema(mode="serialization") for kind, cls in LOAD_CHANGE_KINDS.items()}

@@ -1,0 +1,85 @@
+"""Messages of the projections worker's internal topic `<prefix><app_id>-load-changes`, keyed by `provider|module`.
+
+The worker translates events (keyed by referral or provider) into changes of one provider-load row (keyed by
+provider and module); each change is one of four kinds, told apart by `kind`. Like the events, the messages are
+frozen, refuse unknown fields and carry a `schema_version`; a message written before the field existed (the
+same keys, no `schema_version`) is version 1.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal, Union
+
+from pydantic import Discriminator, Field, TypeAdapter
+
+from schemas.envelope import Frozen, Identifier, SchoolYear
+
+__all__ = [
+    "LOAD_CHANGE_ADAPTER", "LOAD_CHANGE_KINDS", "LoadChangeMessage", "MembershipChanged", "ModuleCapacityChanged",
+    "ModuleOfferingChanged", "WaitingTimeMeasured", "dump_load_change", "load_key", "parse_load_change",
+]  # fmt: skip
+
+
+def load_key(provider_id: str, module_id: str) -> str:
+    """The Kafka key of a load change and the key of its provider-load row."""
+    return f"{provider_id}|{module_id}"
+
+
+class MembershipChanged(Frozen):
+    """A trajectory now counts as active or waiting in the row (membership null: it no longer counts there)."""
+
+    kind: Literal["membership"] = "membership"
+    schema_version: Literal[1] = 1
+    trajectory_id: Identifier
+    membership: Literal["active", "waiting"] | None
+
+
+class ModuleCapacityChanged(Frozen):
+    """The provider's capacity for the module (concurrent trajectories) from `valid_from` on."""
+
+    kind: Literal["capacity"] = "capacity"
+    schema_version: Literal[1] = 1
+    valid_from: date
+    capacity: int = Field(ge=0)
+
+
+class ModuleOfferingChanged(Frozen):
+    """The module is offered (ModuleOffered) or withdrawn (ModuleWithdrawn) from `valid_from` on."""
+
+    kind: Literal["offered"] = "offered"
+    schema_version: Literal[1] = 1
+    valid_from: date
+    offered: bool
+
+
+class WaitingTimeMeasured(Frozen):
+    """A trajectory's dispatch -> start waiting time in days, counted in the school year of its start."""
+
+    kind: Literal["wait"] = "wait"
+    schema_version: Literal[1] = 1
+    trajectory_id: Identifier
+    school_year: SchoolYear
+    days: float = Field(ge=0)
+
+
+LOAD_CHANGE_KINDS: dict[str, type[Frozen]] = {
+    "membership": MembershipChanged,
+    "capacity": ModuleCapacityChanged,
+    "offered": ModuleOfferingChanged,
+    "wait": WaitingTimeMeasured,
+}
+LoadChangeMessage = Annotated[
+    Union[MembershipChanged, ModuleCapacityChanged, ModuleOfferingChanged, WaitingTimeMeasured],  # noqa: UP007
+    Discriminator("kind"),
+]
+LOAD_CHANGE_ADAPTER: TypeAdapter[LoadChangeMessage] = TypeAdapter(LoadChangeMessage)
+
+
+def parse_load_change(raw: bytes | str) -> LoadChangeMessage:
+    """A load-change message from its JSON; ValidationError names the allowed kinds for an unknown one."""
+    return LOAD_CHANGE_ADAPTER.validate_json(raw)
+
+
+def dump_load_change(message: LoadChangeMessage) -> bytes:
+    return message.model_dump_json().encode()
