@@ -7,6 +7,14 @@ import statistics
 from datetime import date
 from typing import Any
 
+from schemas.projections import (
+    LoadChangeMessage,
+    MembershipChanged,
+    ModuleCapacityChanged,
+    ModuleOfferingChanged,
+    WaitingTimeMeasured,
+)
+
 
 def empty_row(load_key: str) -> dict[str, Any]:
     provider_id, _, module_id = load_key.partition("|")
@@ -47,6 +55,18 @@ def offered_on(row: dict[str, Any], day: date) -> bool:
 def record_wait(row: dict[str, Any], school_year: str, trajectory_id: str, days: float) -> dict[str, Any]:
     year = {**row["waits"].get(school_year, {}), trajectory_id: round(days, 3)}
     return {**row, "waits": {**row["waits"], school_year: year}}
+
+
+def apply_change(row: dict[str, Any], change: LoadChangeMessage) -> dict[str, Any]:
+    """The row with one load-change message applied (the message's kind says which update)."""
+    if isinstance(change, MembershipChanged):
+        return set_membership(row, change.trajectory_id, change.membership)
+    if isinstance(change, ModuleCapacityChanged):
+        return set_capacity(row, change.valid_from.isoformat(), change.capacity)
+    if isinstance(change, ModuleOfferingChanged):
+        return set_offered(row, change.valid_from.isoformat(), change.offered)
+    assert isinstance(change, WaitingTimeMeasured)
+    return record_wait(row, change.school_year, change.trajectory_id, change.days)
 
 
 def capacity_on(row: dict[str, Any], day: date) -> int | None:

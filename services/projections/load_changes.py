@@ -1,0 +1,62 @@
+"""Pure rule: what one event changes in the provider-load rows, as load-change messages keyed by provider|module.
+
+The event log is keyed by referral (or provider) while load is counted per provider and module, so every event
+is translated into the changes of the rows it touches. A provider fact becomes a change of its row directly; a
+trajectory event is folded into the trajectory's stored state first (`trajectory_state.apply_event`), and what
+the fold reports becomes membership and waiting-time changes. A duplicate or replayed event changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from schemas.envelope import Envelope
+from schemas.projections import (
+    LoadChangeMessage,
+    MembershipChanged,
+    ModuleCapacityChanged,
+    ModuleOfferingChanged,
+    WaitingTimeMeasured,
+    load_key,
+)
+from services.projections.trajectory_state import Effect, LoadChange, TrajectoryState, apply_event
+
+KeyedChange = tuple[str, LoadChangeMessage]  # (the row's key provider|module, the change)
+
+
+@dataclass(frozen=True)
+class Translation:
+    """The trajectory's state to store (None: nothing to store) and the changes to send, in order."""
+
+    state: TrajectoryState | None = None
+    changes: tuple[KeyedChange, ...] = ()
+
+
+def trajectory_id_of(event: Envelope) -> str | None:
+    """The trajectory whose stored state `translate` needs for this event, if any."""
+    return getattr(event.payload, "trajectory_id", None)
+
+
+def translate(event: Envelope, stored: TrajectoryState | None) -> Translation:
+    """The changes `event` makes, given the stored state of its trajectory (None: none yet, or no trajectory)."""
+    p: Any = event.payload
+    if event.event_type == "ProviderCapacitySet":
+        change = ModuleCapacityChanged(valid_from=p.valid_from, capacity=p.capacity)
+        return Translation(changes=((load_key(p.provider_id, p.module_id), change),))
+    if event.event_type in ("ModuleOffered", "ModuleWithdrawn"):
+        offering = ModuleOfferingChanged(valid_from=p.valid_from, offered=event.event_type == "ModuleOffered")
+        return Translation(changes=((load_key(p.provider_id, p.module_id), offering),))
+    if trajectory_id_of(event) is None:
+        return Translation()
+    state, effects = apply_event(stored, event)
+    if state is None or state == stored:
+        return Translation()  # a duplicate or replayed event: nothing changes
+    return Translation(state, tuple(_keyed(effect) for effect in effects))
+
+
+def _keyed(effect: Effect) -> KeyedChange:
+    if isinstance(effect, LoadChange):
+        return effect.load_key, MembershipChanged(trajectory_id=effect.trajectory_id, membership=effect.membership)
+    wait = WaitingTimeMeasured(trajectory_id=effect.trajectory_id, school_year=effect.school_year, days=effect.days)
+    return effect.load_key, wait

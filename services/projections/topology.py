@@ -1,0 +1,33 @@
+"""The worker's topology as the agents and views find it: the load-changes channel and the two tables.
+
+`bootstrap` builds it once and attaches it to the faust app; an agent reaches it through its stream's app, a
+page through its view's app (as FastAPI routes find theirs in `app.state`). A test may replace the channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+from faust.types import AppT, ChannelT, TableT
+
+_ATTRIBUTE = "kans_projections"
+
+
+@dataclass(frozen=True)
+class Topology:
+    """`load_changes`: where `track_trajectories` sends (the internal topic; an in-memory channel in a test).
+    `trajectories`: trajectory id -> TrajectoryState.to_dict(). `provider_load`: provider|module -> row.
+    Keys are bytes; both tables are in memory, rebuilt from their changelogs when the worker restarts."""
+
+    load_changes: ChannelT[Any]
+    trajectories: TableT[bytes, Any]
+    provider_load: TableT[bytes, Any]
+
+
+def attach(app: AppT, topology: Topology) -> None:
+    setattr(app, _ATTRIBUTE, topology)
+
+
+def topology_of(app: AppT) -> Topology:
+    return cast(Topology, getattr(app, _ATTRIBUTE))

@@ -1,0 +1,92 @@
+"""The event -> load-change translation (`services/projections/load_changes.py`), without Kafka."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from schemas.projections import MembershipChanged, ModuleCapacityChanged, ModuleOfferingChanged, WaitingTimeMeasured
+from schemas.registry import SUBMISSION_ADAPTER, example_submission, seal
+from services.projections import provider_load as rows
+from services.projections.load_changes import Translation, trajectory_id_of, translate
+from services.projections.trajectory_state import TrajectoryState
+from tests.factories import capacity, dispatch, start
+
+ROW = "tigo|day"
+T0 = datetime(2025, 10, 1, 9, tzinfo=UTC)
+
+
+def sealed(submission: dict[str, Any]) -> Any:
+    return seal(SUBMISSION_ADAPTER.validate_python(submission), T0)
+
+
+def provider_fact(event_type: str, **payload: Any) -> Any:
+    data = example_submission(event_type)
+    data["payload"].update(payload)
+    return sealed(data)
+
+
+DISPATCH = sealed(dispatch("R-1", "T-1", "tigo", "day", occurred="2025-10-01T09:00:00+02:00"))
+START = sealed(start("R-1", "T-1", occurred="2025-10-04T21:00:00+02:00"))
+
+
+def fold(*events: Any) -> tuple[TrajectoryState | None, list[Translation]]:
+    state, outcomes = None, []
+    for event in events:
+        outcome = translate(event, state)
+        outcomes.append(outcome)
+        state = outcome.state or state
+    return state, outcomes
+
+
+def test_dispatch_then_start_become_membership_changes_and_one_waiting_time() -> None:
+    state, (dispatched, started) = fold(DISPATCH, START)
+    assert dispatched.changes == ((ROW, MembershipChanged(trajectory_id="T-1", membership="waiting")),)
+    assert started.changes == (
+        (ROW, MembershipChanged(trajectory_id="T-1", membership="active")),
+        (ROW, WaitingTimeMeasured(trajectory_id="T-1", school_year="2025-2026", days=3.5)),
+    )
+    assert state is not None and state.status == "active" and len(state.applied) == 2
+
+
+def test_a_duplicate_stores_nothing_and_sends_nothing() -> None:
+    state, _ = fold(DISPATCH, START)
+    assert translate(START, state) == translate(DISPATCH, state) == Translation()
+
+
+def test_a_redispatch_leaves_the_old_row_and_joins_the_new_one() -> None:
+    moved = sealed({**dispatch("R-1", "T-1", "elders", "day"), "source_ref": "dispatch:T-1:again"})
+    _, (_, outcome) = fold(DISPATCH, moved)
+    assert outcome.changes == (
+        (ROW, MembershipChanged(trajectory_id="T-1", membership=None)),
+        ("elders|day", MembershipChanged(trajectory_id="T-1", membership="waiting")),
+    )
+
+
+def test_provider_facts_change_their_row_and_store_no_trajectory() -> None:
+    cap = sealed(capacity("tigo", "day", 12, "2025-09-01"))
+    withdrawn = provider_fact("ModuleWithdrawn", provider_id="tigo", module_id="day", valid_from="2026-01-01")
+    offered = provider_fact("ModuleOffered", provider_id="tigo", module_id="day", valid_from="2026-02-01")
+    assert [translate(e, None) for e in (cap, withdrawn, offered)] == [
+        Translation(changes=((ROW, ModuleCapacityChanged(valid_from=date(2025, 9, 1), capacity=12)),)),
+        Translation(changes=((ROW, ModuleOfferingChanged(valid_from=date(2026, 1, 1), offered=False)),)),
+        Translation(changes=((ROW, ModuleOfferingChanged(valid_from=date(2026, 2, 1), offered=True)),)),
+    ]
+    assert trajectory_id_of(cap) is None and trajectory_id_of(START) == "T-1"
+
+
+def test_an_event_that_touches_no_load_changes_nothing() -> None:
+    referral = sealed(example_submission("ReferralSubmitted", 1))
+    progress = provider_fact("TrajectoryProgressReported", trajectory_id="T-1")
+    assert translate(referral, None) == translate(progress, None) == Translation()
+
+
+def test_the_changes_applied_in_order_give_the_row_the_views_show() -> None:
+    cap = sealed(capacity("tigo", "day", 12, "2025-09-01"))
+    _, outcomes = fold(cap, DISPATCH, START)
+    row = rows.empty_row(ROW)
+    for _, change in (keyed for outcome in outcomes for keyed in outcome.changes):
+        row = rows.apply_change(row, change)
+    view = rows.load_view(row, date(2025, 10, 5))
+    assert (view["active"], view["waiting"], view["capacity"], view["free"], view["offered"]) == (1, 0, 12, 11, True)
+    assert rows.waiting_view(row, "2025-2026")["median_days"] == 3.5
