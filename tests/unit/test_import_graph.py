@@ -70,7 +70,7 @@ def test_the_rules_refuse_what_they_must() -> None:
     assert owner("kans.cli") not in may_import("services.ingest.main")
     assert owner("services.ingest.rules") not in may_import("core.settings")
     assert owner("core.settings") not in may_import("schemas.envelope")
-    assert owner("services.warehouse.writer") not in may_import("services.projections.app")
+    assert owner("services.warehouse.writer") not in may_import("services.projections.bootstrap")
     assert owner("services.api.deps") not in may_import("services.warehouse.writer")
     assert owner("services.warehouse.writer") in may_import("services.api.main")
     assert owner("services.ingest.main") in may_import("kans.cli")
