@@ -120,7 +120,7 @@ def serve_projections() -> None:
 @serve_app.command("inbound")
 def serve_inbound() -> None:
     """The faust inbound worker: submissions produced to Kafka -> checked -> the event log or the dead letters."""
-    from services.ingest.inbound import main
+    from services.ingest.inbound.worker import main
 
     main()
 

@@ -14,16 +14,18 @@ from typing import Annotated, Any
 import anyio.from_thread
 import anyio.lowlevel
 import httpx
-from fastapi import APIRouter, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from core.settings import get_settings
+from core.settings import Settings
+from services.ingest.deps import SettingsDep, get_caller
 from services.ingest.spreadsheets.importer import (
     BatchReply,
     ImportFailed,
+    ImportSummary,
     IngestUnavailable,
     Poster,
     import_file,
@@ -32,7 +34,8 @@ from services.ingest.spreadsheets.importer import (
 from services.ingest.spreadsheets.mapping import Mapping, MappingError, load_mapping
 from services.ingest.spreadsheets.reader import CSV_SUFFIXES, XLSX_SUFFIXES
 
-router = APIRouter(prefix="/v1/imports", tags=["imports"])
+# The caller's key is checked before the upload is read; each batch is then posted with that same key.
+router = APIRouter(prefix="/v1/imports", tags=["imports"], dependencies=[Depends(get_caller)])
 SHOWN_ERRORS = 20
 
 
@@ -59,8 +62,8 @@ class ImportResult(BaseModel):
     first_errors: list[RowProblem]
 
 
-def _reports_dir() -> Path:
-    return get_settings().data_dir / "imports"
+def _reports_dir(settings: Settings) -> Path:
+    return settings.data_dir / "imports"
 
 
 def _mapping(name: str) -> Mapping:
@@ -82,9 +85,24 @@ async def _post(client: httpx.AsyncClient, submissions: list[dict[str, Any]]) ->
     return BatchReply(response.status_code, body if isinstance(body, dict) else {"detail": body})
 
 
+async def _import_upload(request: Request, upload: Path, spec: Mapping, dry_run: bool) -> ImportSummary:
+    """Import a saved upload, its batches posted to this very app with the caller's key; 422 or 503 if it fails."""
+    headers = {k: v for k, v in request.headers.items() if k.lower() == "x-api-key"}
+    transport = httpx.ASGITransport(app=request.app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://ingest", headers=headers) as client:
+            poster = None if dry_run else _in_process_poster(client)
+            return await run_in_threadpool(import_file, upload, spec, poster)
+    except ImportFailed as err:
+        raise HTTPException(status_code=422, detail=str(err)) from err
+    except IngestUnavailable as err:
+        raise HTTPException(status_code=503, detail=str(err), headers={"Retry-After": "30"}) from err
+
+
 @router.post("/{mapping}", response_model=ImportResult)
 async def import_spreadsheet(
     request: Request,
+    settings: SettingsDep,
     mapping: Annotated[str, PathParam(pattern=r"^[a-z0-9-]+$", examples=["lars-individual"])],
     file: UploadFile,
     dry_run: Annotated[bool, Query(description="Only validate: post nothing.")] = False,
@@ -99,21 +117,13 @@ async def import_spreadsheet(
     if suffix not in CSV_SUFFIXES | XLSX_SUFFIXES:
         raise HTTPException(status_code=415, detail=f"upload a .csv or .xlsx file, not {suffix or 'no extension'}")
     import_id = uuid.uuid4().hex
-    folder = _reports_dir()
+    folder = _reports_dir(settings)
     folder.mkdir(parents=True, exist_ok=True)
     upload = folder / f"{import_id}.upload{suffix}"
-    headers = {k: v for k, v in request.headers.items() if k.lower() == "x-api-key"}
     try:
         with upload.open("wb") as out:
             await run_in_threadpool(shutil.copyfileobj, file.file, out)
-        transport = httpx.ASGITransport(app=request.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://ingest", headers=headers) as client:
-            poster = None if dry_run else _in_process_poster(client)
-            summary = await run_in_threadpool(import_file, upload, spec, poster)
-    except ImportFailed as err:
-        raise HTTPException(status_code=422, detail=str(err)) from err
-    except IngestUnavailable as err:
-        raise HTTPException(status_code=503, detail=str(err), headers={"Retry-After": "30"}) from err
+        summary = await _import_upload(request, upload, spec, dry_run)
     finally:
         upload.unlink(missing_ok=True)
     errors_url = None
@@ -128,9 +138,11 @@ async def import_spreadsheet(
 
 
 @router.get("/{import_id}/errors.csv", name="import_errors", response_class=FileResponse)
-async def import_errors(import_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$")]) -> FileResponse:
+async def import_errors(
+    settings: SettingsDep, import_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$")]
+) -> FileResponse:
     """The error report of an import: `row;column;reason`, one line per problem."""
-    path = _reports_dir() / f"{import_id}.errors.csv"
+    path = _reports_dir(settings) / f"{import_id}.errors.csv"
     if not path.is_file():
         raise HTTPException(status_code=404, detail=f"no error report for import {import_id}")
     return FileResponse(path, media_type="text/csv; charset=utf-8", filename=f"import-{import_id}-errors.csv")

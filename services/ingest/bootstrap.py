@@ -1,0 +1,47 @@
+"""The ingest's one wiring place: its collaborators built once from Settings, for every entrypoint of the service
+(the REST app's lifespan, the inbound faust worker), and started and stopped here.
+
+The spreadsheet import builds nothing of its own: it posts its batches to the REST entrypoint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.settings import Settings
+from services.ingest.credentials import KeyRing, load_key_ring
+from services.ingest.publisher import EventPublisher
+from services.ingest.service import IngestService
+from services.ingest.source_index import SourceIndex
+
+
+@dataclass
+class Ingest:
+    """The collaborators one ingest process works with. Built by `bootstrap`; tests may assemble one from fakes."""
+
+    keys: KeyRing
+    index: SourceIndex
+    publisher: EventPublisher
+    service: IngestService
+    pupil_secret: bytes
+    _started: bool = field(default=False, repr=False)
+
+    def start(self) -> None:
+        """Load the idempotency index from Kafka in the background; until it is loaded, submissions get 503
+        (REST) or wait (inbound). The producer connects on first use, so a process starts while Kafka is down."""
+        self.index.start()
+        self._started = True
+
+    def stop(self) -> None:
+        if self._started:
+            self.index.stop()
+        self.publisher.close()
+
+
+def bootstrap(settings: Settings) -> Ingest:
+    """Read the key file and build the index, the publisher and the use case on top of them (no I/O yet)."""
+    keys = load_key_ring(settings.api_keys_file, production=settings.environment == "production")
+    index = SourceIndex(settings)
+    publisher = EventPublisher(settings)
+    pupil_secret = settings.pupil_key_secret.get_secret_value().encode()
+    return Ingest(keys, index, publisher, IngestService(publisher, index, pupil_secret), pupil_secret)

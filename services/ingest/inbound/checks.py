@@ -1,0 +1,141 @@
+"""What the inbound worker decides about one message, without I/O: the submission it carries or why it is
+rejected (credential in the record header `api-key`, contract, the key's scope), and what its dead letter keeps.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from schemas.envelope import SubmissionBase
+from schemas.privacy import personal_data_in
+from schemas.pseudonym import pupil_key
+from schemas.registry import EVENT_TYPES, SUBMISSION_ADAPTER
+from services.ingest.credentials import KeyRing, Unauthenticated, authenticate, scope_violations
+
+API_KEY_HEADER = "api-key"
+MAX_HEADER_TEXT = 4000
+PERSONAL_DATA_MESSAGE = "personal data (a name, national id or contact detail) refused; the value is not kept here"
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a message goes to the dead-letter topic: a reason code, the field paths concerned, a message."""
+
+    reason: str  # invalid_json | invalid_submission | unauthenticated | forbidden | source_conflict
+    fields: tuple[str, ...]
+    message: str
+    # Refused because it carries personal data: the dead letter must not keep it (value dropped, message generic).
+    personal_data: bool = False
+
+
+def header(headers: Mapping[str, bytes] | Iterable[tuple[str, bytes]] | None, name: str) -> bytes | None:
+    items = headers.items() if isinstance(headers, Mapping) else headers or ()
+    return next((value for key, value in items if key.lower() == name), None)
+
+
+def _is_union_tag(item: Any) -> bool:
+    """pydantic puts the submission model's tag (`ReferralSubmitted`, or `ReferralSubmitted.v1`) first in `loc`."""
+    return isinstance(item, str) and item.split(".v", 1)[0] in EVENT_TYPES
+
+
+def _path(loc: Sequence[Any], error_type: str) -> str:
+    parts = [str(p) for i, p in enumerate(loc) if not (i == 0 and _is_union_tag(p))]
+    if not parts:
+        return "event_type" if error_type.startswith("union_tag") else "$"
+    return ".".join(parts)
+
+
+def rejection_for(err: ValidationError) -> Rejection:
+    errors = err.errors(include_url=False)
+    if any(e["type"] == "json_invalid" for e in errors):
+        return Rejection("invalid_json", ("$",), f"not JSON: {errors[0]['msg']}")
+    paths = [_path(e["loc"], e["type"]) for e in errors]
+    message = "; ".join(
+        f"{path}: {PERSONAL_DATA_MESSAGE if e['type'] == 'personal_data' else e['msg']} [{e['type']}]"
+        for path, e in zip(paths, errors, strict=True)
+    )
+    personal = any(e["type"] == "personal_data" for e in errors)
+    return Rejection("invalid_submission", tuple(dict.fromkeys(paths)), message, personal_data=personal)
+
+
+def check_message(value: bytes | None, api_key: bytes | None, keys: KeyRing) -> SubmissionBase | Rejection:
+    """The submission a message carries, if its credential is known, it matches the contract and its key may
+    speak for it; otherwise why not. Pure: deduplication and conflicts are the IngestService's business."""
+    try:
+        key = authenticate(keys, api_key.decode("utf-8", "replace") if api_key else None)
+    except Unauthenticated as err:
+        return Rejection("unauthenticated", (), f"{err}: send your source system's API key in the header api-key")
+    if value is None:
+        return Rejection("invalid_json", ("$",), "the message has no value")
+    try:
+        submission: SubmissionBase = SUBMISSION_ADAPTER.validate_json(value)
+    except ValidationError as err:
+        return rejection_for(err)
+    if violations := scope_violations(key, [submission]):
+        return Rejection(
+            "forbidden",
+            tuple(v.field for v in violations),
+            f"API key {key.name!r}: " + "; ".join(v.message for v in violations),
+        )
+    return submission
+
+
+def conflict_rejection(submission: SubmissionBase) -> Rejection:
+    return Rejection(
+        "source_conflict",
+        ("source_ref",),
+        f"({submission.source_system}, {submission.source_ref}) was accepted before with different content: "
+        "a correction is a new record with its own source_ref",
+    )
+
+
+def _strings(node: Any) -> Iterable[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _strings(value)
+
+
+def dead_letter_value(value: bytes | None, rejection: Rejection, pupil_secret: bytes) -> bytes | None:
+    """What the dead letter keeps of a message: the submission with its pupil id already pseudonymised, or
+    nothing when it cannot be shown to be free of personal data (not JSON, or refused for personal data).
+
+    The DLQ is part of the platform's log: the source's own pupil identifier (which may be a national register
+    number) must not land there any more than in the event log. The source keeps the original in its outbox.
+    """
+    if value is None or rejection.personal_data:
+        return None
+    try:
+        message = json.loads(value)
+    except ValueError:
+        return None
+    if not isinstance(message, dict):
+        return None
+    payload = message.get("payload")
+    if isinstance(payload, dict) and isinstance(payload.get("pupil_id"), str):
+        key = pupil_key(pupil_secret, payload.pop("pupil_id"))
+        message["payload"] = {**payload, "pupil_key": key}
+    if any(personal_data_in(text, free_text=False) for text in _strings(message)):
+        return None
+    return json.dumps(message, ensure_ascii=False).encode()
+
+
+def dead_letter_headers(rejection: Rejection, topic: str, partition: int, offset: int) -> list[tuple[str, bytes]]:
+    """The reason and the origin; the message's own headers (its API key among them) are not copied."""
+    return [
+        ("error-type", rejection.reason.encode()),
+        ("error-fields", ",".join(rejection.fields).encode()),
+        ("error-message", rejection.message[:MAX_HEADER_TEXT].encode()),
+        ("original-topic", topic.encode()),
+        ("original-partition", str(partition).encode()),
+        ("original-offset", str(offset).encode()),
+    ]

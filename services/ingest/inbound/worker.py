@@ -1,0 +1,164 @@
+"""The Kafka way in: a faust worker reads submissions (the JSON of POST /v1/events) from `kans.inbound.v1`,
+checks each one (`checks.py`) and publishes it through the same IngestService as the REST way in, or dead-letters
+it to `kans.inbound.dlq.v1`.
+
+Messages are taken in batches for throughput but judged one by one: a bad message only dead-letters itself.
+Offsets are acknowledged (and committed by faust) only after the batch's events and dead letters were
+acknowledged by the broker: at least once. A message read again after a crash is harmless: its source record is
+in the idempotency index (`duplicate`, nothing published), or, if the index write was lost, it is published again
+with the same event id, which every consumer of the event log deduplicates. A dead letter may then appear twice;
+its `original-*` headers identify the message it stands for.
+
+The agent, the page, the start task and the stop handler are module-level functions: faust hands each of them
+the app (through the stream, the view or the sender), and they find the ingest's collaborators attached to it,
+as FastAPI routes find theirs in `app.state`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import faust
+from faust.types import AppT, ChannelT, EventT, StreamT
+from faust.web import Request, Response, View
+from mode import CrashingSupervisor
+from pydantic import ValidationError
+
+from core.faust_apps import new_faust_app, run_worker
+from core.settings import Settings, get_settings
+from core.topics import dead_letter_topic, inbound_topic
+from schemas.envelope import SubmissionBase
+from services.ingest.bootstrap import Ingest, bootstrap
+from services.ingest.inbound.checks import (
+    API_KEY_HEADER,
+    Rejection,
+    check_message,
+    conflict_rejection,
+    dead_letter_headers,
+    dead_letter_value,
+    header,
+    rejection_for,
+)
+from services.ingest.publisher import BrokerUnavailable
+from services.ingest.service import IngestService, NotReady
+
+log = logging.getLogger(__name__)
+RETRY_S = 2.0
+_WIRING = "kans_inbound"
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """What the agent and the page work with: the ingest's collaborators, where dead letters go (the dead-letter
+    topic; an in-memory channel in a test), and how many messages a batch takes within how long."""
+
+    ingest: Ingest
+    dead_letters: ChannelT[Any]
+    batch_max: int
+    batch_wait_s: float
+
+
+def attach(app: AppT, inbound: Inbound) -> None:
+    setattr(app, _WIRING, inbound)
+
+
+def inbound_of(app: AppT) -> Inbound:
+    return cast(Inbound, getattr(app, _WIRING))
+
+
+async def _submit_each(service: IngestService, submissions: list[SubmissionBase]) -> list[int]:
+    """Publish what is new; the positions of the conflicts. Kafka trouble is waited out, not dead-lettered."""
+    while True:
+        try:
+            _, conflicts = await service.submit_each(submissions)
+            return [c.index for c in conflicts]
+        except (BrokerUnavailable, NotReady) as err:
+            log.warning("inbound batch waits for Kafka (%s); retrying in %.0f s", err, RETRY_S)
+            await asyncio.sleep(RETRY_S)
+
+
+async def _publish(service: IngestService, submissions: list[SubmissionBase]) -> dict[int, Rejection]:
+    """Publish what is new; the rejections by position: conflicts, or a submission that cannot be sealed."""
+    try:
+        return {i: conflict_rejection(submissions[i]) for i in await _submit_each(service, submissions)}
+    except ValidationError as err:
+        if len(submissions) == 1:
+            return {0: rejection_for(err)}
+    # Valid as a submission but refused as an event (nothing of the batch was published): rather than
+    # crash on it again and again, find it by publishing one by one.
+    rejections: dict[int, Rejection] = {}
+    for i, submission in enumerate(submissions):
+        if alone := await _publish(service, [submission]):
+            rejections[i] = alone[0]
+    return rejections
+
+
+async def forward_batch(inbound: Inbound, events: Sequence[EventT[Any]]) -> None:
+    """Publish a batch's good submissions, then dead-letter the others; return once the broker acknowledged all."""
+    ingest = inbound.ingest
+    checked = [check_message(e.message.value, header(e.message.headers, API_KEY_HEADER), ingest.keys) for e in events]
+    rejected = [(e, c) for e, c in zip(events, checked, strict=True) if isinstance(c, Rejection)]
+    accepted = [(e, c) for e, c in zip(events, checked, strict=True) if not isinstance(c, Rejection)]
+    if accepted:
+        refused = await _publish(ingest.service, [submission for _, submission in accepted])
+        rejected += [(accepted[i][0], rejection) for i, rejection in sorted(refused.items())]
+    pending = []
+    for event, rejection in rejected:
+        m = event.message
+        log.info("dead-lettered %s[%d]@%d: %s", m.topic, m.partition, m.offset, rejection.reason)
+        value = dead_letter_value(m.value, rejection, ingest.pupil_secret)
+        headers = [*dead_letter_headers(rejection, m.topic, m.partition, m.offset),
+                   ("error-redacted", b"true" if value is None else b"false")]  # fmt: skip
+        pending.append(await inbound.dead_letters.send(key=m.key, value=value, headers=headers, force=True))
+    await asyncio.gather(*pending)  # acknowledged by the broker before the offsets are
+
+
+async def forward_submissions(stream: StreamT[Any]) -> None:
+    """Agent: the inbound topic in batches, each forwarded before its messages are acknowledged."""
+    inbound = inbound_of(stream.app)
+    batches = cast(faust.Stream[Any], stream).noack_take  # a Stream's, missing from faust's StreamT
+    async for events in batches(inbound.batch_max, within=inbound.batch_wait_s):
+        await forward_batch(inbound, events)
+        for event in events:
+            await stream.ack(event)
+
+
+async def ready_page(view: View, request: Request) -> Response:
+    """Readiness: the idempotency index is loaded and partitions are assigned (no rebalance under way)."""
+    app, index = view.app, inbound_of(view.app).ingest.index
+    ready = index.ready.is_set() and not app.rebalancing and bool(app.consumer.assignment())
+    return view.json({"ready": ready, "source_records_known": len(index.entries)}, status=200 if ready else 503)
+
+
+async def start_ingest(app: AppT) -> None:
+    inbound_of(app).ingest.start()
+
+
+async def stop_ingest(app: AppT, /, *args: Any, **kwargs: Any) -> None:
+    inbound_of(app).ingest.stop()
+
+
+def create_app(settings: Settings, ingest: Ingest | None = None) -> faust.App:
+    """The inbound worker on the ingest `bootstrap` wires from `settings` (or on `ingest`, as built by a test)."""
+    app = new_faust_app(settings, settings.inbound_app_id, "faust-inbound", settings.inbound_host,
+                        settings.inbound_port, producer_acks=-1)  # fmt: skip
+    inbound = app.topic(inbound_topic(settings), key_serializer="raw", value_serializer="raw")
+    dead_letters = app.topic(dead_letter_topic(settings), key_serializer="raw", value_serializer="raw")
+    batch_wait_s = settings.inbound_batch_wait_ms / 1000
+    attach(app, Inbound(ingest or bootstrap(settings), dead_letters, settings.inbound_batch_max, batch_wait_s))
+    app.task(start_ingest)
+    app.on_before_shutdown.connect(stop_ingest)
+    # A bug (anything but a bad message or Kafka being away) stops the worker instead of skipping messages.
+    app.agent(inbound, supervisor_strategy=CrashingSupervisor)(forward_submissions)
+    app.page("/ready")(ready_page)
+    return app
+
+
+def main() -> None:
+    """`kans serve inbound`."""
+    settings = get_settings()
+    run_worker(create_app(settings), "inbound", settings, settings.inbound_host, settings.inbound_port)

@@ -1,0 +1,1 @@
+"""The ingest's HTTP routers (assembled in services/ingest/main.py)."""

@@ -1,0 +1,115 @@
+"""Submitting events over HTTP: one event or a batch, checked against the caller's key, all or nothing."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from schemas.envelope import SubmissionBase
+from schemas.registry import EVENT_TYPES, Submission, example_submission
+from services.ingest.credentials import ApiKey, scope_violations
+from services.ingest.deps import CallerDep, IngestDep
+from services.ingest.publisher import BrokerUnavailable
+from services.ingest.rules import Outcome
+from services.ingest.service import IngestService, NotReady, SourceConflict
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/v1/events", tags=["events"])
+MAX_BATCH = 10_000
+_EXAMPLES = {name: {"summary": name, "value": example_submission(name)} for name in EVENT_TYPES}
+_BATCH_EXAMPLES = {
+    "lifecycle": {
+        "summary": "a referral and its dispatch",
+        "value": [example_submission("ReferralSubmitted"), example_submission("TrajectoryDispatched")],
+    }
+}
+
+
+class Accepted(BaseModel):
+    """The broker acknowledged the event (or it was already in the log: status `duplicate`)."""
+
+    index: int = Field(description="Position in the submitted batch (0 for a single event).")
+    event_id: str
+    status: str = Field(description="`created`, or `duplicate` when this source record was already accepted.")
+
+
+class BatchAccepted(BaseModel):
+    accepted: int
+    created: int
+    duplicates: int
+    results: list[Accepted]
+
+
+def _accepted(outcome: Outcome) -> Accepted:
+    return Accepted(index=outcome.index, event_id=str(outcome.event_id), status=outcome.status)
+
+
+def _scope_refusal(key: ApiKey, submissions: list[SubmissionBase], single: bool) -> JSONResponse | None:
+    """403 naming every field outside the key's scope, or None when the key may speak for all submissions."""
+    violations = scope_violations(key, submissions)
+    if not violations:
+        return None
+    return JSONResponse(
+        status_code=403,
+        content={
+            "detail": f"API key {key.name!r} may not submit these events: nothing was accepted",
+            "errors": [
+                {"field": f"body{'' if single else f'[{v.index}]'}.{v.field}", "value": v.value,
+                 "allowed": v.allowed, "message": v.message}
+                for v in violations
+            ],
+        },
+    )  # fmt: skip
+
+
+async def _submit(
+    service: IngestService, key: ApiKey, submissions: list[Any], single: bool
+) -> list[Outcome] | JSONResponse:
+    """The outcomes of an accepted batch, or the refusal to answer with (403, 409, 503): nothing was published."""
+    if (refusal := _scope_refusal(key, submissions, single)) is not None:
+        return refusal
+    try:
+        return await service.submit(submissions)
+    except SourceConflict as err:
+        return JSONResponse(
+            status_code=409,
+            content={
+                "detail": f"{err}: a correction is a new record with its own source_ref; nothing was accepted",
+                "conflicts": [vars(c) for c in err.conflicts],
+            },
+        )
+    except (BrokerUnavailable, NotReady) as err:
+        log.warning("refused with 503: %s", err)
+        return JSONResponse(status_code=503, content={"detail": str(err)}, headers={"Retry-After": "5"})
+
+
+@router.post("", status_code=202, response_model=Accepted)
+async def submit_event(
+    ingest: IngestDep,
+    key: CallerDep,
+    submission: Annotated[Submission, Body(openapi_examples=_EXAMPLES)],  # type: ignore[valid-type]
+) -> Any:
+    """Submit one event. Resubmitting the same source record returns the first event's id."""
+    result = await _submit(ingest.service, key, [submission], single=True)
+    return result if isinstance(result, JSONResponse) else _accepted(result[0])
+
+
+@router.post("/batch", status_code=202, response_model=BatchAccepted)
+async def submit_batch(
+    ingest: IngestDep,
+    key: CallerDep,
+    submissions: Annotated[list[Submission], Body(max_length=MAX_BATCH, openapi_examples=_BATCH_EXAMPLES)],  # type: ignore[valid-type]
+) -> Any:
+    """Submit up to 10,000 events at once: all are validated first; one invalid event refuses the batch."""
+    result = await _submit(ingest.service, key, list(submissions), single=False)
+    if isinstance(result, JSONResponse):
+        return result
+    created = sum(1 for o in result if o.status == "created")
+    return BatchAccepted(
+        accepted=len(result), created=created, duplicates=len(result) - created,
+        results=[_accepted(o) for o in result],
+    )  # fmt: skip

@@ -1,0 +1,58 @@
+"""In-memory stand-ins for the ingest's two Kafka adapters (SourceIndex, EventPublisher), to drive a router or the
+inbound agent alone; the real adapters are tested on the real broker in tests/integration."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from core.settings import Settings
+from schemas.envelope import Envelope
+from services.ingest.bootstrap import Ingest
+from services.ingest.credentials import load_key_ring
+from services.ingest.publisher import BrokerUnavailable
+from services.ingest.rules import IndexEntry, SourceKey
+from services.ingest.service import IngestService
+from tests.factories import TEST_PUPIL_SECRET
+
+
+class FakeSourceIndex:
+    """The idempotency index without its topic: loaded at once, or never (`loaded=False`)."""
+
+    def __init__(self, loaded: bool = True) -> None:
+        self.entries: dict[SourceKey, IndexEntry] = {}
+        self.ready = threading.Event()
+        if loaded:
+            self.ready.set()
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def remember(self, new: dict[SourceKey, IndexEntry]) -> None:
+        self.entries.update(new)
+
+
+class FakePublisher:
+    """Keeps what it is asked to publish; refuses the first `unavailable` calls as Kafka being away would."""
+
+    def __init__(self, unavailable: int = 0) -> None:
+        self.events: list[Envelope] = []
+        self.unavailable = unavailable
+
+    def publish(self, events: list[Envelope], index: Any) -> None:
+        if self.unavailable:
+            self.unavailable -= 1
+            raise BrokerUnavailable("Kafka is away (fake)")
+        self.events.extend(events)
+
+    def close(self) -> None: ...
+
+
+def fake_ingest(
+    settings: Settings, index: FakeSourceIndex | None = None, publisher: FakePublisher | None = None
+) -> Ingest:
+    """The ingest wired as `bootstrap` wires it (the development key file), on the fakes."""
+    index, publisher = index or FakeSourceIndex(), publisher or FakePublisher()
+    service = IngestService(publisher, index, TEST_PUPIL_SECRET)  # type: ignore[arg-type]
+    return Ingest(load_key_ring(settings.api_keys_file), index, publisher, service, TEST_PUPIL_SECRET)  # type: ignore[arg-type]
