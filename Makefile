@@ -1,4 +1,5 @@
-# Thin wrappers around the `kans` command line. `make up` runs the platform, `make test` runs every test.
+# Thin wrappers around the `kans` command line. `make up` runs the platform, `make test` runs every test
+# (on the tests' own broker in .kans-test/, never on the one `make up` keeps in .kans/).
 PYTHON ?= python3
 VENV   := .venv
 KANS   := $(VENV)/bin/kans
@@ -49,4 +50,4 @@ kafka-stop:
 
 clean:
 	-$(KANS) kafka stop
-	rm -rf .kans
+	rm -rf .kans .kans-test

@@ -225,31 +225,24 @@ def run_tests(
     tier: Annotated[str, typer.Argument(help="all, unit, integration or e2e")] = "all",
     lint: Annotated[bool, typer.Option(help="Run ruff and mypy first.")] = True,
 ) -> None:
-    """Start what the tests need (the Kafka broker) and run lint + the test suite against it."""
-    settings = get_settings()
-    kafka = _kafka()
-    was_running = kafka.pid() is not None
+    """Run lint + the test suite (a tier is its folder, tests/<tier>).
+
+    The tests start and stop their own broker (`.kans-test/`, ports 19092/19093; tests/suite_broker.py), apart from
+    the one `kans up` uses; the unit tier starts none.
+    """
     bin_dir = Path(sys.executable).parent
     steps: list[list[str]] = []
     if lint:
         steps += [[str(bin_dir / "ruff"), "check", "."], [str(bin_dir / "mypy"), "core", "kans", "schemas", "services"]]
-    marker = {"all": [], "unit": ["-m", "not integration and not e2e"], "integration": ["-m", "integration"],
-              "e2e": ["-m", "e2e"]}[tier]  # fmt: skip
-    steps.append([str(bin_dir / "pytest"), *marker])
-    try:
-        if tier != "unit":
-            kafka.start()
-            typer.echo(f"Kafka ready at {settings.kafka_bootstrap}")
-        for step in steps:
-            typer.secho(f"$ {' '.join(step)}", fg="cyan")
-            code = subprocess.call(step, cwd=REPO_ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-            if code != 0:
-                raise typer.Exit(code)
-    except KafkaLocalError as err:
-        _fail(str(err))
-    finally:
-        if not was_running and kafka.pid() is not None:
-            kafka.stop()
+    paths = {"all": [], "unit": ["tests/unit"], "integration": ["tests/integration"], "e2e": ["tests/e2e"]}
+    if tier not in paths:
+        _fail(f"unknown tier {tier!r}: one of {', '.join(paths)}")
+    steps.append([str(bin_dir / "pytest"), *paths[tier]])  # all: pyproject's testpaths, unit first
+    for step in steps:
+        typer.secho(f"$ {' '.join(step)}", fg="cyan")
+        code = subprocess.call(step, cwd=REPO_ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        if code != 0:
+            raise typer.Exit(code)
 
 
 # -- schemas -----------------------------------------------------------------------------------------------------

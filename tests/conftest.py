@@ -1,7 +1,13 @@
-"""Shared fixtures: the real local broker, isolated settings (a uuid topic prefix per session/test)."""
+"""Shared fixtures: the suite's own broker (tests/suite_broker.py), isolated settings (a uuid topic prefix per
+test or platform), one chDB engine, the platform as processes.
+
+Only the integration and e2e tiers may use the fixtures that give Kafka, chDB or processes: tests/unit/conftest.py
+fails a unit test that asks for one. Nothing here starts anything until a test asks for it.
+"""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,29 +17,53 @@ import pytest
 
 from core.settings import Settings
 from core.topics import ensure_topics
-from kans.kafka_local import LocalKafka
 from kans.processes import isolated_settings
+from tests import suite_broker
 from tests.factories import capacity
 from tests.platform import Platform
 
 T = TypeVar("T")
-# Topics that existed before this session (a developer's broker keeps earlier runs' topics); None: no broker yet.
-TOPICS_BEFORE_SESSION: set[str] | None = None
+# Fixtures that give a broker, an engine or processes: not for the unit tier.
+INFRASTRUCTURE_FIXTURES = frozenset({"kafka_bootstrap", "clickhouse", "settings", "platform"})
+_SESSION: dict[str, Any] = {}
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    global TOPICS_BEFORE_SESSION
-    from kafka import KafkaAdminClient
-    from kafka.errors import KafkaError
+def pytest_configure(config: pytest.Config) -> None:
+    """Claim the suite's broker slot and point every `Settings` of the session (and of its children) at it."""
+    broker = suite_broker.claim()
+    os.environ.update(broker.environment)
+    _SESSION.update(broker=broker, traces_before=suite_broker.traces_of_tests())
 
-    try:
-        admin = KafkaAdminClient(bootstrap_servers=Settings().kafka_bootstrap, bootstrap_timeout_ms=2000)
-        try:
-            TOPICS_BEFORE_SESSION = set(admin.list_topics())
-        finally:
-            admin.close()
-    except KafkaError:
-        TOPICS_BEFORE_SESSION = None
+
+def pytest_report_header() -> str:
+    broker = _SESSION["broker"]
+    return (f"suite broker: 127.0.0.1:{broker.broker_port}, data in {broker.data_dir} "
+            "(started when a test needs it, removed at the end)")  # fmt: skip
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `after_suite` (the privacy scan) run after every other test of the session."""
+    items.sort(key=lambda item: item.get_closest_marker("after_suite") is not None)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """After the suite's broker stopped: nothing of the tests may have landed in `make up`'s data directory."""
+    written = suite_broker.traces_of_tests() - _SESSION.get("traces_before", set())
+    if written:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = f"the tests wrote into {suite_broker.DEFAULT_DATA_DIR}: {sorted(written)[:10]}"
+        if reporter is not None:
+            reporter.write_line(f"FAILED (separation): {message}", red=True)
+        else:
+            print(message)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if broker := _SESSION.pop("broker", None):
+        broker.release()
 
 
 def wait_for(probe: Callable[[], T | None], timeout_s: float = 30.0, interval_s: float = 0.05, what: str = "") -> T:
@@ -52,11 +82,21 @@ def wait_for(probe: Callable[[], T | None], timeout_s: float = 30.0, interval_s:
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap() -> str:
-    """The real local broker; started here if `kans test` did not start it already (start is idempotent)."""
-    settings = Settings()
-    LocalKafka(settings).start()
-    return settings.kafka_bootstrap
+def suite_broker_slot() -> suite_broker.SuiteBroker:
+    """The slot this session claimed (data directory and ports); starts nothing."""
+    return _SESSION["broker"]  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(suite_broker_slot: suite_broker.SuiteBroker) -> Iterator[str]:
+    """The suite's own broker: started on first use, stopped at the end of the session."""
+    kafka = suite_broker_slot.kafka()
+    if kafka.start() == 0:
+        pytest.fail(f"a broker this session did not start answers at {kafka.settings.kafka_bootstrap}")
+    try:
+        yield kafka.settings.kafka_bootstrap
+    finally:
+        kafka.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,18 +1,22 @@
 """End-to-end tier: the services run as their own processes (as `kans up` runs them) and are used over HTTP.
 
-The `platform` fixture lives in tests/conftest.py so the privacy scan (collected last) can reach it too.
+Every test of this folder is marked `e2e` (`kans test e2e` selects the folder). The privacy scan
+(test_no_personal_data.py) is marked `after_suite` too: in a full run it reads what every tier wrote.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from tests.platform import Platform
 
 __all__ = ["Platform"]
+HERE = Path(__file__).parent
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "/e2e/" in str(item.path):
+        if item.path.is_relative_to(HERE):
             item.add_marker(pytest.mark.e2e)

@@ -1,7 +1,6 @@
-"""After the rest of the suite (this folder is collected last): no personal data in any topic or table.
+"""After the rest of the suite (marked `after_suite`): no personal data in any topic or table it wrote.
 
-On a developer's long-lived broker only the topics created during this session are read (earlier sessions'
-topics were checked by their own run); on CI's fresh broker that is every topic.
+The suite's broker is its own and starts empty (tests/suite_broker.py), so every topic on it is this session's.
 
 The inbound topics (`*kans.inbound.v1`) are excluded: they are the source systems' outbox, written by them
 before any validation, with a short retention; the platform's own log starts after validation.
@@ -13,12 +12,15 @@ import subprocess
 import sys
 from typing import Any
 
+import pytest
 from kafka import KafkaAdminClient
 
 from kans.paths import REPO_ROOT
-from tests.e2e.conftest import Platform
 from tests.kafka_helpers import read_topics
+from tests.platform import Platform
 from tests.privacy_scan import findings, scan_clickhouse
+
+pytestmark = pytest.mark.after_suite
 
 
 def test_the_scanner_finds_what_it_looks_for() -> None:
@@ -32,15 +34,12 @@ def test_the_scanner_finds_what_it_looks_for() -> None:
 
 
 def test_no_personal_data_on_any_topic(kafka_bootstrap: str, platform: Platform) -> None:
-    """Every topic written during this session (on CI's fresh broker: every topic there is)."""
-    from tests import conftest
-
+    """Every topic of the suite's broker: all of them were written during this session."""
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     try:
         topics = [t for t in admin.list_topics() if not t.startswith("__") and not t.endswith("kans.inbound.v1")]
     finally:
         admin.close()
-    topics = [t for t in topics if t not in (conftest.TOPICS_BEFORE_SESSION or set())]
     assert any(t.endswith("kans.events.v1") for t in topics), "the suite's event topics are scanned"
     problems: dict[str, list[str]] = {}
     for record in read_topics(kafka_bootstrap, topics, timeout_s=600):
