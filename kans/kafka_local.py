@@ -85,23 +85,33 @@ class LocalKafka:
             "-cp", f"{self.libs}/*", main, *args,
         ]  # fmt: skip
 
+    def render_properties(self) -> str:
+        """The broker's server.properties (a subclass renders another template: see kans/cluster.py)."""
+        template = (INFRA / "server.properties.template").read_text()
+        return template.format(
+            broker_port=self.settings.kafka_broker_port,
+            controller_port=self.settings.kafka_controller_port,
+            log_dirs=self.home / "data",
+        )
+
     def write_properties(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True)
-        template = (INFRA / "server.properties.template").read_text()
-        self.properties.write_text(
-            template.format(
-                broker_port=self.settings.kafka_broker_port,
-                controller_port=self.settings.kafka_controller_port,
-                log_dirs=self.home / "data",
-            )
-        )
+        self.properties.write_text(self.render_properties())
         return self.properties
+
+    @property
+    def cluster_id_file(self) -> Path:
+        return self.home / "cluster.id"
+
+    def quorum_format_options(self) -> list[str]:
+        """How the controller quorum is formatted: one dynamic voter (`controller.quorum.bootstrap.servers`)."""
+        return ["--standalone"]
 
     def format_storage(self) -> None:
         """Format the KRaft storage once; `-g` makes a second format a no-op instead of an error."""
         if (self.home / "data" / "meta.properties").exists():
             return
-        cluster_file = self.home / "cluster.id"
+        cluster_file = self.cluster_id_file
         if not cluster_file.exists():
             out = subprocess.run(
                 self._java("kafka.tools.StorageTool", "random-uuid"), capture_output=True, text=True, check=False
@@ -111,7 +121,7 @@ class LocalKafka:
             cluster_file.write_text(out.stdout.strip().splitlines()[-1])
         cmd = self._java(
             "kafka.tools.StorageTool", "format", "-t", cluster_file.read_text().strip(),
-            "-c", str(self.properties), "--standalone", "-g",
+            "-c", str(self.properties), *self.quorum_format_options(), "-g",
         )  # fmt: skip
         out = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if out.returncode != 0:
@@ -143,6 +153,16 @@ class LocalKafka:
             # stopping it to whoever started it.
             log.info("a broker already answers at %s; using it", self.settings.kafka_bootstrap)
             return 0
+        proc = self.spawn()
+        try:
+            wait_until_ready(self.settings.kafka_bootstrap, timeout_s, proc=proc)
+        except KafkaLocalError as err:
+            tail = _tail(self.home / "logs" / "server.log") or _tail(self.home / "logs" / "stdout.log")
+            raise KafkaLocalError(f"{err}\n--- broker log tail ---\n{tail}") from err
+        return proc.pid
+
+    def spawn(self) -> subprocess.Popen[bytes]:
+        """Install, configure, format once and launch the broker detached (it outlives this command); no wait."""
         self.install()
         self.write_properties()
         self.format_storage()
@@ -153,12 +173,7 @@ class LocalKafka:
             stdout=stdout, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         self.pid_file.write_text(str(proc.pid))
-        try:
-            wait_until_ready(self.settings.kafka_bootstrap, timeout_s, proc=proc)
-        except KafkaLocalError as err:
-            tail = _tail(self.home / "logs" / "server.log") or _tail(self.home / "logs" / "stdout.log")
-            raise KafkaLocalError(f"{err}\n--- broker log tail ---\n{tail}") from err
-        return proc.pid
+        return proc
 
     def stop(self, timeout_s: float = 30.0) -> bool:
         """SIGTERM for a controlled shutdown, SIGKILL only if it does not finish in time."""
