@@ -33,6 +33,11 @@ test-integration: install
 test-e2e: install
 	$(KANS) test e2e --no-lint
 
+# The three-broker drill (not part of `make test`: about 3 minutes): kill -9 two brokers under load, count end to end.
+.PHONY: test-cluster
+test-cluster: install
+	$(KANS) cluster drill
+
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/mypy core kans schemas services
 

@@ -448,5 +448,74 @@ def annual_report(
     typer.echo(f"wrote {target} ({len(body):,} bytes) from {origin}")
 
 
+# -- the three-broker cluster drill ------------------------------------------------------------------------------
+cluster_app = typer.Typer(help="A local three-broker Kafka cluster (.kans-cluster/, ports 29092-29094) and its "
+                          "failure drill.", no_args_is_help=True)  # fmt: skip
+app.add_typer(cluster_app, name="cluster")
+
+
+@cluster_app.command("start")
+def cluster_start() -> None:
+    """Start the three nodes (broker + controller each, replication 3, min.insync.replicas 2); idempotent."""
+    from kans.cluster import LocalCluster
+
+    cluster = LocalCluster()
+    try:
+        cluster.start()
+    except KafkaLocalError as err:
+        _fail(str(err))
+    typer.echo(f"cluster ready at {cluster.bootstrap}")
+
+
+@cluster_app.command("stop")
+def cluster_stop() -> None:
+    """Controlled shutdown of every node; the data stay in .kans-cluster/."""
+    from kans.cluster import LocalCluster
+
+    typer.echo(f"stopped nodes {LocalCluster().stop() or 'none (none running)'}")
+
+
+@cluster_app.command("status")
+def cluster_status() -> None:
+    """Running nodes, live brokers, under-replicated partitions."""
+    from kans.cluster import LocalCluster
+
+    cluster = LocalCluster()
+    typer.echo(f"running nodes {cluster.running()}, live brokers {sorted(cluster.live_brokers() or [])}, "
+               f"under-replicated partitions {cluster.under_replicated()}")  # fmt: skip
+
+
+@cluster_app.command("drill")
+def cluster_drill(
+    three_brokers: Annotated[float, typer.Option(help="Seconds of load with three brokers.")] = 15.0,
+    two_brokers: Annotated[float, typer.Option(help="Seconds after the first kill -9.")] = 20.0,
+    one_broker: Annotated[float, typer.Option(help="Seconds after the second kill -9 (writes refused).")] = 20.0,
+    after_restart: Annotated[float, typer.Option(help="Seconds of load after both brokers were restarted.")] = 20.0,
+    rate: Annotated[float, typer.Option(help="Events per second posted, all clients together.")] = 200.0,
+    keep_cluster: Annotated[bool, typer.Option(help="Leave the cluster running afterwards.")] = False,
+) -> None:
+    """Kill -9 one broker under load, then a second, restart both; count acknowledged events end to end (Kafka,
+    ClickHouse, the provider-load view). Exits 1 if one was lost or doubled, or a write was kept by one broker."""
+    from kans.cluster import LocalCluster
+    from kans.cluster_drill import DrillPlan, run_drill, summary
+
+    configure_logging("WARNING", "cluster-drill")
+    cluster = LocalCluster()
+    was_running = bool(cluster.running())
+    plan = DrillPlan(three_brokers_s=three_brokers, two_brokers_s=two_brokers, one_broker_s=one_broker,
+                     after_restart_s=after_restart, rate=rate)  # fmt: skip
+    try:
+        result = run_drill(plan, cluster, echo=typer.echo)
+    except KafkaLocalError as err:
+        _fail(str(err))
+    finally:
+        if not keep_cluster and not was_running:
+            cluster.stop()
+    typer.echo(summary(result))
+    typer.echo(f"saved to {result['saved']}")
+    if not result["ok"]:
+        raise typer.Exit(1)
+
+
 if __name__ == "__main__":
     app()
