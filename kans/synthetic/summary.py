@@ -1,9 +1,9 @@
 """The generator's own totals per school year, counted from the submissions as they go out.
 
 Counted the way the platform's statistics count (so the two can be compared after an ingest): individual
-referrals per month of the school year (Brussels time, September -> August) per offer type, as
-`GET /v1/stats/{year}/referrals-per-month` answers; group referrals and groups by the school year they are for;
-events per type; trajectories by how they went.
+referrals per month of the school year (Brussels time, September -> August) per offer type, withdrawn referrals
+left out, as R01 (and `GET /v1/stats/{year}/referrals-per-month`) answers; group referrals and groups by the school
+year they are for; events per type; trajectories by how they went.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ class Summary:
     """Totals of the submissions observed; `watch()` passes a stream through while counting it."""
 
     def __init__(self) -> None:
-        self.referrals: Counter[tuple[str, str, str]] = Counter()  # (month, level, offer type)
+        self.referrals: Counter[tuple[str, str, str]] = Counter()  # (month, level, offer type), not withdrawn
+        self._referral_keys: dict[str, tuple[str, str, str]] = {}  # referral id -> its key in `referrals`
         self.groups: Counter[tuple[str, str]] = Counter()  # (school year, "referrals" | "groups" | "pupils")
         self.events: dict[str, Counter[str]] = defaultdict(Counter)  # school year -> event type -> count
         self.trajectories: dict[str, Counter[str]] = defaultdict(Counter)
@@ -46,7 +47,11 @@ class Summary:
         year = school_year_of_month(month)
         self.events[year][kind] += 1
         if kind == "ReferralSubmitted":
-            self.referrals[(month, payload["level"], payload["offer_type"])] += 1
+            key = self._referral_keys[payload["referral_id"]] = (month, payload["level"], payload["offer_type"])
+            self.referrals[key] += 1
+        elif kind == "ReferralWithdrawn" and payload["referral_id"] in self._referral_keys:
+            # R01 leaves a withdrawn referral out (the generator never amends a level or an offer type)
+            self.referrals[self._referral_keys.pop(payload["referral_id"])] -= 1
         elif kind == "GroupReferralSubmitted":
             target = payload.get("for_school_year") or year
             self.groups[(target, "referrals")] += 1

@@ -1,28 +1,106 @@
-"""Typed dependencies shared by the API's routers."""
+"""Typed dependencies shared by the API's routers: the wired collaborators (`bootstrap.Api`), the settings, and the
+school year, common filters, as-of and audience every statistics endpoint (and the report) takes."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import date
+from typing import Annotated, Literal
 
 import httpx
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
 from core.settings import Settings
+from services.api.bootstrap import Api
 from services.api.warehouse import Warehouse
+from services.warehouse.statistics import engine
+from services.warehouse.statistics.filters import Filters
+from services.warehouse.writer import ClickHouseWriter
+
+YEAR = r"^\d{4}-\d{4}$"
+Codes = list[str] | None  # checked against their code lists by Filters (a 422 lists the allowed values)
 
 
-def _warehouse(request: Request) -> Warehouse:
-    return request.app.state.warehouse  # type: ignore[no-any-return]
-
-
-def _projections(request: Request) -> httpx.AsyncClient:
-    return request.app.state.projections  # type: ignore[no-any-return]
+def _api(request: Request) -> Api:
+    return request.app.state.api  # type: ignore[no-any-return]
 
 
 def _settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
+ApiDep = Annotated[Api, Depends(_api)]
+
+
+def _warehouse(api: ApiDep) -> Warehouse:
+    return api.warehouse
+
+
+def _projections(api: ApiDep) -> httpx.AsyncClient:
+    return api.projections
+
+
+def _writer(api: ApiDep) -> ClickHouseWriter | None:
+    return api.writer
+
+
 WarehouseDep = Annotated[Warehouse, Depends(_warehouse)]
 ProjectionsDep = Annotated[httpx.AsyncClient, Depends(_projections)]
+WriterDep = Annotated[ClickHouseWriter | None, Depends(_writer)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+def checked_year(value: str, field: str) -> str:
+    """A school year is two consecutive years; a 422 in the common format otherwise."""
+    if int(value[5:]) != int(value[:4]) + 1:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("path", field),
+                    "msg": "a school year is two consecutive years, e.g. 2019-2020",
+                    "type": "value_error",
+                }
+            ]
+        )
+    return value
+
+
+def question(
+    settings: SettingsDep,
+    level: Annotated[Codes, Query(description="Override the statistic's level.")] = None,
+    offer_type: Annotated[Codes, Query(description="regular, corona.")] = None,
+    channel: Annotated[Codes, Query(description="Only these channels.")] = None,
+    exclude_channel: Annotated[
+        Codes,
+        Query(description="Leave these channels out (the report's LARS-only charts: external_clb and intake)."),
+    ] = None,
+    education_form: Annotated[Codes, Query(description="Only these education forms.")] = None,
+    exclude_education_form: Annotated[Codes, Query(description="e.g. secondary_part_time (L&W).")] = None,
+    provider: Annotated[list[str] | None, Query(description="Provider ids.", max_length=20)] = None,
+    until: Annotated[str | None, Query(pattern=r"^\d{2}-\d{2}$", description="Cut-off day MM-DD, e.g. 03-31.")] = None,
+    as_of: Annotated[date | None, Query(description="As known at the end of this day (recorded_at).")] = None,
+    audience: Annotated[Literal["desk", "policy"], Query(description="policy: small cells suppressed.")] = "desk",
+) -> engine.Question:
+    """The common filters, as-of and audience of every statistics endpoint."""
+    try:
+        filters = Filters(
+            level=_t(level),
+            offer_type=_t(offer_type),
+            channel=_t(channel),
+            exclude_channel=_t(exclude_channel),
+            education_form=_t(education_form),
+            exclude_education_form=_t(exclude_education_form),
+            provider=_t(provider),
+            until=until,
+        )
+    except ValidationError as err:
+        raise RequestValidationError([{**e, "loc": ("query", *e["loc"])} for e in err.errors()]) from err
+    return engine.Question(filters, as_of, engine.Audience(audience, settings.suppression_threshold))
+
+
+def _t(values: list[str] | None) -> tuple[str, ...] | None:
+    return tuple(values) if values else None
+
+
+QuestionDep = Annotated[engine.Question, Depends(question)]

@@ -9,10 +9,13 @@ from kans.synthetic.params import GeneratorParams, year_range
 from kans.synthetic.summary import Summary
 
 
-def test_referrals_per_month_counts_every_referral_in_its_brussels_month() -> None:
+def test_referrals_per_month_counts_every_referral_not_withdrawn_in_its_brussels_month() -> None:
     summary = Summary()
     events = list(summary.watch(generate(GeneratorParams(years=year_range("2019-2020"), seed=2))))
-    referrals = [s for s in events if s["event_type"] == "ReferralSubmitted"]
+    withdrawn = {s["payload"]["referral_id"] for s in events if s["event_type"] == "ReferralWithdrawn"}
+    submitted = [s for s in events if s["event_type"] == "ReferralSubmitted"]
+    referrals = [s for s in submitted if s["payload"]["referral_id"] not in withdrawn]
+    assert withdrawn and len(referrals) == len(submitted) - len(withdrawn)  # R01 leaves withdrawn referrals out
     stat = summary.referrals_per_month("2019-2020")
     assert [m["month"] for m in stat["months"]] == ["2019-09", "2019-10", "2019-11", "2019-12", "2020-01",
                                                      "2020-02", "2020-03", "2020-04", "2020-05", "2020-06",

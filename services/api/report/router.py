@@ -9,10 +9,9 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from services.api.deps import WarehouseDep
+from services.api.deps import YEAR, QuestionDep, WarehouseDep, checked_year
 from services.api.report.export import MEDIA_TYPES, ReportFormat, file_name, render_report
 from services.api.report.render_pdf import PdfUnavailable
-from services.api.statistics import YEAR, QuestionDep, checked_year
 from services.warehouse.statistics import engine
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from core.broker import broker_reachable
-from services.api.deps import ProjectionsDep, SettingsDep, WarehouseDep
+from services.api.deps import ProjectionsDep, SettingsDep, WarehouseDep, WriterDep
 
 router = APIRouter(tags=["operations"])
 
@@ -23,7 +23,7 @@ async def health() -> dict[str, str]:
 
 @router.get("/ready")
 async def ready(
-    request: Request, settings: SettingsDep, warehouse: WarehouseDep, projections: ProjectionsDep
+    settings: SettingsDep, warehouse: WarehouseDep, projections: ProjectionsDep, writer: WriterDep
 ) -> JSONResponse:
     """Readiness: Kafka and ClickHouse reachable (and the projections worker, reported but not required)."""
     kafka_ok = await run_in_threadpool(broker_reachable, settings.kafka_bootstrap, 3.0)
@@ -32,7 +32,6 @@ async def ready(
         projections_ok = (await projections.get("/ready")).status_code == 200
     except httpx.HTTPError:
         projections_ok = False
-    writer = request.app.state.writer
     body: dict[str, Any] = {
         "ready": kafka_ok and clickhouse_ok,
         "kafka": kafka_ok,

@@ -1,17 +1,18 @@
-"""The annual report's statistics over HTTP: every statistic R01-R59 of a school year, one statistic, a statistic
-over a range of years, and the comparison with exclusions (T5). Common filters, as-of and audience on each."""
+"""The annual report's statistics over HTTP: the catalogue, every statistic R01-R59 of a school year, one statistic,
+a statistic over a range of years, the comparison with exclusions (T5), and R01 per month for the dashboard.
+Common filters, as-of and audience on each; every figure comes from the registry's definitions."""
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
 
-from services.api.deps import SettingsDep, WarehouseDep
+from schemas.codelists import Code, allowed
+from services.api.deps import YEAR, QuestionDep, WarehouseDep, checked_year
+from services.api.referrals_per_month import ReferralsPerMonth, per_month
 from services.warehouse.statistics import engine
 from services.warehouse.statistics.filters import Filters
 from services.warehouse.statistics.model import StatisticResult
@@ -20,64 +21,10 @@ from services.warehouse.statistics.responses import ExclusionComparison, Exclusi
 
 router = APIRouter(prefix="/v1", tags=["statistics"])
 StatisticCode = StrEnum("StatisticCode", {code: code for code in STATISTICS})  # type: ignore[misc]
-YEAR = r"^\d{4}-\d{4}$"
-Codes = list[str] | None  # checked against their code lists by Filters (a 422 lists the allowed values)
-
-
-def checked_year(value: str, field: str) -> str:
-    if int(value[5:]) != int(value[:4]) + 1:
-        raise RequestValidationError(
-            [
-                {
-                    "loc": ("path", field),
-                    "msg": "a school year is two consecutive years, e.g. 2019-2020",
-                    "type": "value_error",
-                }
-            ]
-        )
-    return value
-
-
-def question(
-    settings: SettingsDep,
-    level: Annotated[Codes, Query(description="Override the statistic's level.")] = None,
-    offer_type: Annotated[Codes, Query(description="regular, corona.")] = None,
-    channel: Annotated[Codes, Query(description="Only these channels.")] = None,
-    exclude_channel: Annotated[
-        Codes,
-        Query(description="Leave these channels out (the report's LARS-only charts: external_clb and intake)."),
-    ] = None,
-    education_form: Annotated[Codes, Query(description="Only these education forms.")] = None,
-    exclude_education_form: Annotated[Codes, Query(description="e.g. secondary_part_time (L&W).")] = None,
-    provider: Annotated[list[str] | None, Query(description="Provider ids.", max_length=20)] = None,
-    until: Annotated[str | None, Query(pattern=r"^\d{2}-\d{2}$", description="Cut-off day MM-DD, e.g. 03-31.")] = None,
-    as_of: Annotated[date | None, Query(description="As known at the end of this day (recorded_at).")] = None,
-    audience: Annotated[Literal["desk", "policy"], Query(description="policy: small cells suppressed.")] = "desk",
-) -> engine.Question:
-    """The common filters, as-of and audience of every statistics endpoint."""
-    try:
-        filters = Filters(
-            level=_t(level),
-            offer_type=_t(offer_type),
-            channel=_t(channel),
-            exclude_channel=_t(exclude_channel),
-            education_form=_t(education_form),
-            exclude_education_form=_t(exclude_education_form),
-            provider=_t(provider),
-            until=until,
-        )
-    except ValidationError as err:
-        raise RequestValidationError([{**e, "loc": ("query", *e["loc"])} for e in err.errors()]) from err
-    return engine.Question(filters, as_of, engine.Audience(audience, settings.suppression_threshold))
-
-
-def _t(values: list[str] | None) -> tuple[str, ...] | None:
-    return tuple(values) if values else None
-
-
-QuestionDep = Annotated[engine.Question, Depends(question)]
 FromYear = Annotated[str, Query(pattern=YEAR, examples=["2018-2019"])]
 ToYear = Annotated[str, Query(pattern=YEAR, examples=["2019-2020"])]
+SchoolYear = Annotated[str, Path(pattern=YEAR, examples=["2019-2020"])]
+MONTHLY = "R01"  # the statistic per month and offer type (R31 is the same definition for secondary)
 
 
 @router.get("/statistics", tags=["statistics"])
@@ -138,11 +85,24 @@ async def exclusions_with_columns(
 
 
 @router.get("/stats/{school_year}", response_model=YearReport)
-async def year_report(
-    warehouse: WarehouseDep, q: QuestionDep, school_year: Annotated[str, Path(pattern=YEAR, examples=["2019-2020"])]
-) -> YearReport:
+async def year_report(warehouse: WarehouseDep, q: QuestionDep, school_year: SchoolYear) -> YearReport:
     """Every statistic R01-R59 of a school year, grouped by report section (the whole annual report's figures)."""
     return await warehouse.run(engine.report, checked_year(school_year, "school_year"), q)  # type: ignore[no-any-return]
+
+
+@router.get("/stats/{school_year}/referrals-per-month", response_model=ReferralsPerMonth)
+async def referrals_per_month(
+    warehouse: WarehouseDep,
+    school_year: SchoolYear,
+    level: Annotated[Code("level") | None, Query(description="primary or secondary; default both")] = None,  # type: ignore[valid-type]
+) -> ReferralsPerMonth:
+    """The dashboard's chart: R01 for both levels (or one), by month from September to August, regular vs corona
+    offer. The registry's R01, nothing else: the same figures as `/v1/stats/{school_year}/R01?level=primary&level=
+    secondary` (withdrawn referrals left out, the offer type as amended)."""
+    year = checked_year(school_year, "school_year")
+    question = engine.Question(Filters(level=(level,) if level else tuple(allowed("level"))))
+    result = await warehouse.run(engine.statistic, MONTHLY, year, question)
+    return per_month(result)
 
 
 @router.get("/stats/{school_year}/{statistic}", response_model=StatisticResult)
@@ -150,7 +110,7 @@ async def one_statistic(
     warehouse: WarehouseDep,
     q: QuestionDep,
     statistic: StatisticCode,
-    school_year: Annotated[str, Path(pattern=YEAR, examples=["2019-2020"])],
+    school_year: SchoolYear,
 ) -> StatisticResult:
     """One statistic of a school year (e.g. R02: referrals by gender and offer, primary), with filters, as-of and
     audience. The response says which population is counted."""

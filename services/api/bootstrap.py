@@ -1,0 +1,59 @@
+"""The API's one wiring place: its collaborators built once from Settings (the ClickHouse client and the Warehouse
+that serialises it, the optional writer thread, the projections worker's HTTP client), started and stopped here.
+
+With embedded chDB the API process owns the engine, so it also hosts the Kafka -> ClickHouse writer
+(`writer_in_api`); with a ClickHouse server the writer runs as its own process (`kans serve writer`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import httpx
+
+from core.settings import Settings
+from services.api.warehouse import Warehouse
+from services.warehouse.clickhouse import ClickHouseClient, get_client, migrate
+from services.warehouse.writer import ClickHouseWriter
+
+PROJECTIONS_TIMEOUT_S = 5.0
+
+
+@dataclass
+class Api:
+    """The collaborators one API process works with. Built by `bootstrap`, started and stopped by the app's
+    lifespan; the routers reach them through the typed dependencies of `deps.py`."""
+
+    settings: Settings
+    client: ClickHouseClient
+    warehouse: Warehouse
+    writer: ClickHouseWriter | None
+    projections: httpx.AsyncClient
+    _started: bool = field(default=False, repr=False)
+
+    def start(self) -> None:
+        """Bring the warehouse's schema up to date, then start consuming the event log (if this process writes)."""
+        migrate(self.client, self.settings.clickhouse_database)
+        if self.writer is not None:
+            self.writer.start()
+        self._started = True
+
+    async def stop(self) -> None:
+        """Stop the writer before the client it writes with is closed; close everything even if a step fails."""
+        try:
+            await self.projections.aclose()
+        finally:
+            try:
+                if self.writer is not None and self._started:
+                    self.writer.stop()
+            finally:
+                self.client.close()
+
+
+def bootstrap(settings: Settings) -> Api:
+    """Open the ClickHouse client (embedded chDB or a server, per `clickhouse_dsn`) and build the rest on it."""
+    client = get_client(settings)
+    warehouse = Warehouse(client, settings.clickhouse_database)
+    writer = ClickHouseWriter(settings, client, warehouse.lock) if settings.writer_in_api else None
+    projections = httpx.AsyncClient(base_url=settings.projections_base_url, timeout=PROJECTIONS_TIMEOUT_S)
+    return Api(settings, client, warehouse, writer, projections)

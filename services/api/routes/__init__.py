@@ -1,0 +1,1 @@
+"""The API's routers, one module per area; `services/api/main.py` assembles them (the report's is in `report/`)."""

@@ -1,0 +1,21 @@
+"""Event history: what the warehouse stored about one referral, event by event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+
+from services.api.deps import WarehouseDep
+from services.warehouse import queries
+
+router = APIRouter(prefix="/v1", tags=["history"])
+
+
+@router.get("/referrals/{referral_id}/events")
+async def referral_history(warehouse: WarehouseDep, referral_id: str) -> dict[str, Any]:
+    """Every stored event of one referral (its trajectories included), as recorded in the warehouse."""
+    events = await warehouse.run(queries.stream_events, referral_id)
+    if not events:
+        raise HTTPException(404, f"no events for referral {referral_id}")
+    return {"referral_id": referral_id, "events": events}
