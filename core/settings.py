@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -80,6 +81,17 @@ class Settings(BaseSettings):
     inbound_batch_max: int = Field(500, ge=1, description="Inbound messages validated and published per batch.")
     inbound_batch_wait_ms: int = Field(200, ge=1, description="How long the inbound worker waits to fill a batch.")
     publish_timeout_s: float = Field(10.0, gt=0, description="How long the ingest waits for broker acks.")
+    earliest_event_date: date = Field(
+        date(2000, 1, 1), description="The ingest refuses events (occurred_at) and payload dates before this day."
+    )
+    max_event_lead_s: float = Field(
+        86_400, ge=0, description="How far after its acceptance an event may say it happened (occurred_at): clocks "
+        "drift, events do not happen in the future."
+    )
+    max_planned_date_lead_days: int = Field(
+        3 * 366, ge=0, description="How far after occurred_at a payload date (a round table's day, a provider "
+        "fact's valid_from/valid_until) may lie."
+    )
     suppression_threshold: int = Field(
         5, ge=1, le=100, description="Statistics for the policy audience hide counts below this (small cells)."
     )

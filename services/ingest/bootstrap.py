@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from core.settings import Settings
 from services.ingest.credentials import KeyRing, load_key_ring
+from services.ingest.plausibility import DateWindow
 from services.ingest.publisher import EventPublisher
 from services.ingest.service import IngestService
 from services.ingest.source_index import SourceIndex
@@ -44,4 +45,5 @@ def bootstrap(settings: Settings) -> Ingest:
     index = SourceIndex(settings)
     publisher = EventPublisher(settings)
     pupil_secret = settings.pupil_key_secret.get_secret_value().encode()
-    return Ingest(keys, index, publisher, IngestService(publisher, index, pupil_secret), pupil_secret)
+    service = IngestService(publisher, index, pupil_secret, DateWindow.from_settings(settings))
+    return Ingest(keys, index, publisher, service, pupil_secret)

@@ -16,7 +16,9 @@ from services.ingest.routes import events, imports, operations
 DESCRIPTION = (
     "The way in for every source system (LARS, external-CLB form, group tool, desk, providers). "
     "Each event is validated against the contract, deduplicated on (source_system, source_ref) and "
-    "published to Kafka; `202` means the broker acknowledged it. Every request carries the source "
+    "published to Kafka; `202` means the broker acknowledged it. `503` means not acknowledged: the events "
+    "may or may not be in the log (a refused attempt can land when the broker comes back), and retrying the "
+    "same submissions is safe (same event ids). Every request carries the source "
     "system's API key in the header `X-API-Key` (401 without a known key; 403 when a submission's "
     "source_system or referrer_id is outside the key's scope)."
 )

@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 
 
 class BrokerUnavailable(RuntimeError):
-    """Kafka did not acknowledge in time; nothing is reported as accepted, and a retry is safe."""
+    """Kafka did not acknowledge in time: nothing is reported as accepted, yet what was sent may still reach the log
+    (the producer keeps retrying its buffer). A retry is safe: the same submissions are the same event ids."""
 
 
 def index_record_key(key: SourceKey) -> bytes:
@@ -54,8 +55,7 @@ class EventPublisher:
                     )
                 except KafkaError as err:
                     raise BrokerUnavailable(
-                        f"Kafka at {self._settings.kafka_bootstrap} is unreachable ({err}); nothing was accepted: "
-                        "retrying the same request is safe"
+                        f"Kafka at {self._settings.kafka_bootstrap} is unreachable ({err})"
                     ) from err
             return self._producer
 
@@ -80,8 +80,7 @@ class EventPublisher:
                 future.get(timeout=max(0.1, deadline - time.monotonic()))
         except KafkaError as err:
             raise BrokerUnavailable(
-                f"Kafka did not acknowledge the events within {self._settings.publish_timeout_s:.0f}s ({err}); "
-                "nothing was reported as accepted: retrying the same request is safe"
+                f"Kafka did not acknowledge the events within {self._settings.publish_timeout_s:.0f}s ({err})"
             ) from err
         # The index is a cache of what is already in the log: losing a write here only means a later
         # resubmission republishes the same event id, which every consumer deduplicates.

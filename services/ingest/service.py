@@ -1,17 +1,21 @@
-"""The ingest use case: deduplicate, seal and publish a batch of submissions, all or nothing (REST) or item by
-item (the Kafka way in, where one conflicting message must not hold back the others)."""
+"""The ingest use case: check the dates, deduplicate, seal and publish a batch of submissions, all or nothing (REST)
+or item by item (the Kafka way in, where one conflicting or implausible message must not hold back the others)."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from schemas.envelope import SubmissionBase
+from schemas.envelope import Envelope, SubmissionBase
 from schemas.registry import seal
+from services.ingest.plausibility import DateWindow, FieldProblem, date_problems
 from services.ingest.publisher import BrokerUnavailable, EventPublisher
-from services.ingest.rules import Conflict, Outcome, SourceKey, plan_batch, source_key
+from services.ingest.rules import Conflict, Outcome, Plan, SourceKey, plan_batch, source_key
 from services.ingest.source_index import SourceIndex
 
 
@@ -25,52 +29,115 @@ class SourceConflict(ValueError):
         self.conflicts = conflicts
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """A submission refused as it is (a date outside the plausible window, or it cannot be sealed into an event):
+    its position in the batch and the problems, each naming the field."""
+
+    index: int
+    problems: tuple[FieldProblem, ...]
+
+
+class InvalidSubmissions(ValueError):
+    def __init__(self, refusals: list[Refusal]) -> None:
+        super().__init__(f"{len(refusals)} submission(s) refused: " + "; ".join(
+            f"[{r.index}] {p.message}" for r in refusals[:3] for p in r.problems))  # fmt: skip
+        self.refusals = refusals
+
+
+@dataclass(frozen=True)
+class EachResult:
+    """What `submit_each` did: outcomes of the published and duplicate items; conflicts and refusals not published."""
+
+    outcomes: list[Outcome]
+    conflicts: list[Conflict]
+    refusals: list[Refusal]
+
+
 class IngestService:
-    def __init__(self, publisher: EventPublisher, index: SourceIndex, pupil_secret: bytes) -> None:
+    def __init__(
+        self, publisher: EventPublisher, index: SourceIndex, pupil_secret: bytes, window: DateWindow | None = None
+    ) -> None:
         self.publisher = publisher
         self.index = index
         self._pupil_secret = pupil_secret
+        self.window = window or DateWindow()  # the defaults of Settings
         # Source records being published right now: a concurrent request for the same record waits for
         # the first one instead of publishing a second copy.
         self._inflight: dict[SourceKey, asyncio.Future[None]] = {}
 
     async def submit(self, submissions: list[SubmissionBase]) -> list[Outcome]:
-        """All or nothing: one conflict refuses the batch (SourceConflict) and nothing is published."""
-        outcomes, _ = await self._publish(submissions, refuse_conflicts=True)
-        return outcomes
+        """All or nothing: one implausible submission (InvalidSubmissions) or one conflict (SourceConflict) refuses
+        the batch and nothing is published."""
+        result = await self._publish(submissions, refuse=True)
+        return result.outcomes
 
-    async def submit_each(self, submissions: list[SubmissionBase]) -> tuple[list[Outcome], list[Conflict]]:
-        """Item by item: publish every new record, answer duplicates, and return the conflicts (not published)
-        instead of refusing the batch. `Conflict.index` is the position in `submissions`."""
-        return await self._publish(submissions, refuse_conflicts=False)
+    async def submit_each(self, submissions: list[SubmissionBase]) -> EachResult:
+        """Item by item: publish every new record, answer duplicates, and return the conflicts and the refusals
+        (not published) instead of refusing the batch. Their `index` is the position in `submissions`."""
+        return await self._publish(submissions, refuse=False)
 
-    async def _publish(
-        self, submissions: list[SubmissionBase], refuse_conflicts: bool
-    ) -> tuple[list[Outcome], list[Conflict]]:
+    async def _publish(self, submissions: list[SubmissionBase], refuse: bool) -> EachResult:
         if not self.index.ready.is_set():
             raise NotReady("the ingest is starting: its idempotency index is not loaded (is Kafka reachable?)")
         keys = {source_key(sub) for sub in submissions}
         while pending := [self._inflight[k] for k in keys if k in self._inflight]:
             await asyncio.gather(*pending, return_exceptions=True)
-        plan = plan_batch(submissions, self.index.entries, self._pupil_secret)
-        if plan.conflicts and refuse_conflicts:
-            raise SourceConflict(plan.conflicts)
-        if not plan.to_publish:
-            return plan.outcomes, plan.conflicts
+        now = datetime.now(UTC)
+        refusals = [Refusal(i, tuple(found)) for i, sub in enumerate(submissions)
+                    if (found := date_problems(sub, self.window, now))]  # fmt: skip
+        if refusals and refuse:
+            raise InvalidSubmissions(refusals)
+        while True:
+            refused = {r.index for r in refusals}
+            kept = [i for i in range(len(submissions)) if i not in refused]
+            plan = _renumbered(plan_batch([submissions[i] for i in kept], self.index.entries, self._pupil_secret), kept)
+            if plan.conflicts and refuse:
+                raise SourceConflict(plan.conflicts)
+            events, unsealable = self._seal(plan, now)
+            if not unsealable:
+                break
+            if refuse:
+                raise InvalidSubmissions(unsealable)
+            refusals += unsealable  # planned again without them: a later duplicate of one must not answer its id
+        if events:
+            await self._send(events, plan)
+        return EachResult(plan.outcomes, plan.conflicts, sorted(refusals, key=lambda r: r.index))
+
+    def _seal(self, plan: Plan, now: datetime) -> tuple[list[Envelope], list[Refusal]]:
+        events, unsealable = [], []
+        for i, sub in plan.to_publish:
+            try:
+                events.append(seal(sub, now, self._pupil_secret))
+            except ValidationError as err:
+                problems = tuple(FieldProblem(".".join(str(p) for p in e["loc"]) or "$", e["msg"], e["type"])
+                                 for e in err.errors(include_url=False))  # fmt: skip
+                unsealable.append(Refusal(i, problems))
+        return events, unsealable
+
+    async def _send(self, events: list[Envelope], plan: Plan) -> None:
         new_entries = plan.new_entries
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         for key in new_entries:
             self._inflight[key] = done
         try:
-            now = datetime.now(UTC)
-            events = [seal(sub, now, self._pupil_secret) for _, sub in plan.to_publish]
             await run_in_threadpool(self.publisher.publish, events, new_entries)
             self.index.remember(new_entries)
         finally:
             for key in new_entries:
                 self._inflight.pop(key, None)
             done.set_result(None)
-        return plan.outcomes, plan.conflicts
 
 
-__all__ = ["BrokerUnavailable", "IngestService", "NotReady", "SourceConflict"]
+def _renumbered(plan: Plan, positions: list[int]) -> Plan:
+    """A plan made over a subset of a batch, its indexes turned back into positions in the whole batch."""
+    return Plan(
+        [(positions[i], sub) for i, sub in plan.to_publish],
+        [dataclasses.replace(o, index=positions[o.index]) for o in plan.outcomes],
+        [dataclasses.replace(c, index=positions[c.index]) for c in plan.conflicts],
+        plan.new_entries,
+    )
+
+
+__all__ = ["BrokerUnavailable", "EachResult", "IngestService", "InvalidSubmissions", "NotReady", "Refusal",
+           "SourceConflict"]

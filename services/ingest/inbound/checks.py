@@ -16,6 +16,8 @@ from schemas.privacy import personal_data_in
 from schemas.pseudonym import pupil_key
 from schemas.registry import EVENT_TYPES, SUBMISSION_ADAPTER
 from services.ingest.credentials import KeyRing, Unauthenticated, authenticate, scope_violations
+from services.ingest.plausibility import FieldProblem
+from services.ingest.strict_json import dotted, duplicate_keys
 
 API_KEY_HEADER = "api-key"
 MAX_HEADER_TEXT = 4000
@@ -26,7 +28,8 @@ PERSONAL_DATA_MESSAGE = "personal data (a name, national id or contact detail) r
 class Rejection:
     """Why a message goes to the dead-letter topic: a reason code, the field paths concerned, a message."""
 
-    reason: str  # invalid_json | invalid_submission | unauthenticated | forbidden | source_conflict
+    reason: str  # invalid_json (duplicated keys too) | invalid_submission (implausible dates too) |
+    # unauthenticated | forbidden | source_conflict
     fields: tuple[str, ...]
     message: str
     # Refused because it carries personal data: the dead letter must not keep it (value dropped, message generic).
@@ -72,6 +75,9 @@ def check_message(value: bytes | None, api_key: bytes | None, keys: KeyRing) -> 
         return Rejection("unauthenticated", (), f"{err}: send your source system's API key in the header api-key")
     if value is None:
         return Rejection("invalid_json", ("$",), "the message has no value")
+    if twice := [dotted(path) for path in duplicate_keys(value)]:
+        return Rejection("invalid_json", tuple(twice), f"key(s) given more than once in one object: {', '.join(twice)}"
+                         " (which value counts is ambiguous)")  # fmt: skip
     try:
         submission: SubmissionBase = SUBMISSION_ADAPTER.validate_json(value)
     except ValidationError as err:
@@ -83,6 +89,12 @@ def check_message(value: bytes | None, api_key: bytes | None, keys: KeyRing) -> 
             f"API key {key.name!r}: " + "; ".join(v.message for v in violations),
         )
     return submission
+
+
+def refusal_rejection(problems: Sequence[FieldProblem]) -> Rejection:
+    """A submission the ingest refused as it is: a date outside the plausible window (or it cannot be sealed)."""
+    message = "; ".join(f"{p.field}: {p.message} [{p.type}]" for p in problems)
+    return Rejection("invalid_submission", tuple(dict.fromkeys(p.field for p in problems)), message)
 
 
 def conflict_rejection(submission: SubmissionBase) -> Rejection:

@@ -26,7 +26,6 @@ import faust
 from faust.types import AppT, ChannelT, EventT, StreamT
 from faust.web import Request, Response, View
 from mode import CrashingSupervisor
-from pydantic import ValidationError
 
 from core.faust_apps import new_faust_app, run_worker
 from core.settings import Settings, get_settings
@@ -41,7 +40,7 @@ from services.ingest.inbound.checks import (
     dead_letter_headers,
     dead_letter_value,
     header,
-    rejection_for,
+    refusal_rejection,
 )
 from services.ingest.publisher import BrokerUnavailable
 from services.ingest.service import IngestService, NotReady
@@ -70,30 +69,18 @@ def inbound_of(app: AppT) -> Inbound:
     return cast(Inbound, getattr(app, _WIRING))
 
 
-async def _submit_each(service: IngestService, submissions: list[SubmissionBase]) -> list[int]:
-    """Publish what is new; the positions of the conflicts. Kafka trouble is waited out, not dead-lettered."""
+async def _publish(service: IngestService, submissions: list[SubmissionBase]) -> dict[int, Rejection]:
+    """Publish what is new; the rejections by position: conflicts, and submissions refused as they are (a date
+    outside the plausible window, or one that cannot be sealed). Kafka trouble is waited out, not dead-lettered."""
     while True:
         try:
-            _, conflicts = await service.submit_each(submissions)
-            return [c.index for c in conflicts]
+            result = await service.submit_each(submissions)
+            break
         except (BrokerUnavailable, NotReady) as err:
             log.warning("inbound batch waits for Kafka (%s); retrying in %.0f s", err, RETRY_S)
             await asyncio.sleep(RETRY_S)
-
-
-async def _publish(service: IngestService, submissions: list[SubmissionBase]) -> dict[int, Rejection]:
-    """Publish what is new; the rejections by position: conflicts, or a submission that cannot be sealed."""
-    try:
-        return {i: conflict_rejection(submissions[i]) for i in await _submit_each(service, submissions)}
-    except ValidationError as err:
-        if len(submissions) == 1:
-            return {0: rejection_for(err)}
-    # Valid as a submission but refused as an event (nothing of the batch was published): rather than
-    # crash on it again and again, find it by publishing one by one.
-    rejections: dict[int, Rejection] = {}
-    for i, submission in enumerate(submissions):
-        if alone := await _publish(service, [submission]):
-            rejections[i] = alone[0]
+    rejections = {c.index: conflict_rejection(submissions[c.index]) for c in result.conflicts}
+    rejections.update((r.index, refusal_rejection(r.problems)) for r in result.refusals)
     return rejections
 
 

@@ -5,21 +5,28 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from schemas.envelope import SubmissionBase
 from schemas.registry import EVENT_TYPES, Submission, example_submission
 from services.ingest.credentials import ApiKey, scope_violations
-from services.ingest.deps import CallerDep, IngestDep
+from services.ingest.deps import CallerDep, IngestDep, refuse_duplicate_keys
 from services.ingest.publisher import BrokerUnavailable
 from services.ingest.rules import Outcome
-from services.ingest.service import IngestService, NotReady, SourceConflict
+from services.ingest.service import IngestService, InvalidSubmissions, NotReady, SourceConflict
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/events", tags=["events"])
 MAX_BATCH = 10_000
+NOT_ACKNOWLEDGED = (
+    "Not acknowledged: Kafka did not confirm the events in time (or the ingest is starting). They may or may not "
+    "be in the event log: a refused attempt can still land when the broker comes back. Retrying the same "
+    "submissions is safe: they have the same event ids, a record already in the log answers `duplicate`, and "
+    "as-of statistics count an event from its last (acknowledged) copy on."
+)
+_RESPONSES: dict[int | str, dict[str, Any]] = {503: {"description": NOT_ACKNOWLEDGED}}
 _EXAMPLES = {name: {"summary": name, "value": example_submission(name)} for name in EVENT_TYPES}
 _BATCH_EXAMPLES = {
     "lifecycle": {
@@ -66,14 +73,24 @@ def _scope_refusal(key: ApiKey, submissions: list[SubmissionBase], single: bool)
     )  # fmt: skip
 
 
+def _invalid(err: InvalidSubmissions, single: bool) -> JSONResponse:
+    """422 in the validation format, each error naming the field (`body[3].occurred_at`) and the window."""
+    errors = [{"field": f"body{'' if single else f'[{r.index}]'}.{p.field}", "message": p.message, "type": p.type}
+              for r in err.refusals for p in r.problems]  # fmt: skip
+    return JSONResponse(status_code=422, content={"detail": "invalid request: nothing was accepted", "errors": errors})
+
+
 async def _submit(
     service: IngestService, key: ApiKey, submissions: list[Any], single: bool
 ) -> list[Outcome] | JSONResponse:
-    """The outcomes of an accepted batch, or the refusal to answer with (403, 409, 503): nothing was published."""
+    """The outcomes of an accepted batch, or the refusal to answer with (403, 409, 422, 503). After 403, 409 and
+    422 nothing was published; after 503 nothing was acknowledged (see NOT_ACKNOWLEDGED)."""
     if (refusal := _scope_refusal(key, submissions, single)) is not None:
         return refusal
     try:
         return await service.submit(submissions)
+    except InvalidSubmissions as err:
+        return _invalid(err, single)
     except SourceConflict as err:
         return JSONResponse(
             status_code=409,
@@ -84,27 +101,35 @@ async def _submit(
         )
     except (BrokerUnavailable, NotReady) as err:
         log.warning("refused with 503: %s", err)
-        return JSONResponse(status_code=503, content={"detail": str(err)}, headers={"Retry-After": "5"})
+        detail = (f"not acknowledged: {err}. The events may or may not be in the log; retrying the same request is "
+                  "safe (same event ids)")  # fmt: skip
+        return JSONResponse(status_code=503, content={"detail": detail}, headers={"Retry-After": "5"})
 
 
-@router.post("", status_code=202, response_model=Accepted)
+@router.post("", status_code=202, response_model=Accepted, responses=_RESPONSES,
+             dependencies=[Depends(refuse_duplicate_keys)])
 async def submit_event(
     ingest: IngestDep,
     key: CallerDep,
     submission: Annotated[Submission, Body(openapi_examples=_EXAMPLES)],  # type: ignore[valid-type]
 ) -> Any:
-    """Submit one event. Resubmitting the same source record returns the first event's id."""
+    """Submit one event. Resubmitting the same source record returns the first event's id.
+
+    Refused with 422 when a field breaks the contract, a JSON key is given twice, or a date lies outside the
+    plausible window (`occurred_at` from KANS_EARLIEST_EVENT_DATE to KANS_MAX_EVENT_LEAD_S after acceptance)."""
     result = await _submit(ingest.service, key, [submission], single=True)
     return result if isinstance(result, JSONResponse) else _accepted(result[0])
 
 
-@router.post("/batch", status_code=202, response_model=BatchAccepted)
+@router.post("/batch", status_code=202, response_model=BatchAccepted, responses=_RESPONSES,
+             dependencies=[Depends(refuse_duplicate_keys)])
 async def submit_batch(
     ingest: IngestDep,
     key: CallerDep,
     submissions: Annotated[list[Submission], Body(max_length=MAX_BATCH, openapi_examples=_BATCH_EXAMPLES)],  # type: ignore[valid-type]
 ) -> Any:
-    """Submit up to 10,000 events at once: all are validated first; one invalid event refuses the batch."""
+    """Submit up to 10,000 events at once: all are validated first (contract, duplicated JSON keys, plausible
+    dates); one invalid event refuses the batch."""
     result = await _submit(ingest.service, key, list(submissions), single=False)
     if isinstance(result, JSONResponse):
         return result

@@ -16,7 +16,7 @@ import anyio.lowlevel
 import httpx
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, UploadFile
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -62,6 +62,22 @@ class ImportResult(BaseModel):
     first_errors: list[RowProblem]
 
 
+class UploadRefused(Exception):
+    """The upload cannot be imported (not a CSV/XLSX, too large unpacked, a cell too long, wrong columns)."""
+
+    def __init__(self, failure: ImportFailed) -> None:
+        super().__init__(str(failure))
+        self.failure = failure
+
+    def response(self) -> JSONResponse:
+        """422 in the validation format: the error names the `file` and says where (row, column) and why."""
+        message, kind = str(self.failure), self.failure.type
+        return JSONResponse(status_code=422, content={
+            "detail": f"the upload cannot be imported: {message}",
+            "errors": [{"field": "file", "message": message, "type": kind}],
+        })  # fmt: skip
+
+
 def _reports_dir(settings: Settings) -> Path:
     return settings.data_dir / "imports"
 
@@ -94,7 +110,7 @@ async def _import_upload(request: Request, upload: Path, spec: Mapping, dry_run:
             poster = None if dry_run else _in_process_poster(client)
             return await run_in_threadpool(import_file, upload, spec, poster)
     except ImportFailed as err:
-        raise HTTPException(status_code=422, detail=str(err)) from err
+        raise UploadRefused(err) from err
     except IngestUnavailable as err:
         raise HTTPException(status_code=503, detail=str(err), headers={"Retry-After": "30"}) from err
 
@@ -106,7 +122,7 @@ async def import_spreadsheet(
     mapping: Annotated[str, PathParam(pattern=r"^[a-z0-9-]+$", examples=["lars-individual"])],
     file: UploadFile,
     dry_run: Annotated[bool, Query(description="Only validate: post nothing.")] = False,
-) -> ImportResult:
+) -> ImportResult | JSONResponse:
     """Import a CSV or XLSX export (multipart field `file`) with a mapping of services/ingest/mappings/.
 
     Valid rows become events (a row's events all or none; importing the same file again adds nothing);
@@ -124,6 +140,8 @@ async def import_spreadsheet(
         with upload.open("wb") as out:
             await run_in_threadpool(shutil.copyfileobj, file.file, out)
         summary = await _import_upload(request, upload, spec, dry_run)
+    except UploadRefused as refused:
+        return refused.response()
     finally:
         upload.unlink(missing_ok=True)
     errors_url = None

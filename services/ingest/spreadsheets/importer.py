@@ -2,8 +2,9 @@
 
 A record's events always travel in one batch (all of a row or none). A batch the ingest cannot take now (503,
 connection refused) is retried with backoff: safe, because the ingest deduplicates on (source_system,
-source_ref). A row whose source record was imported before with different content (409) is reported, and
-the rest of its batch is posted again without it.
+source_ref). A row whose source record was imported before with different content (409), or whose event the
+ingest refuses as it is (422 naming `body[i]`: a date outside the plausible window), is reported, and the rest of
+its batch is posted again without it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,6 +28,7 @@ from services.ingest.spreadsheets.reader import Row, SpreadsheetError, open_shee
 
 BATCH_EVENTS = 1000
 REPORT_COLUMNS = ("row", "column", "reason")
+BATCH_ITEM = re.compile(r"^body\[(\d+)\]\.(.+)$")
 
 
 class IngestUnavailable(RuntimeError):
@@ -33,7 +36,12 @@ class IngestUnavailable(RuntimeError):
 
 
 class ImportFailed(RuntimeError):
-    """The import cannot go on (wrong file, key refused, contract mismatch); what was posted stays posted."""
+    """The import cannot go on (wrong file, key refused, contract mismatch); what was posted stays posted. `type`
+    is the error's code in the 422 answer (`not_csv`, `cell_too_long`, `xlsx_too_large` ...)."""
+
+    def __init__(self, message: str, type: str = "import_failed") -> None:
+        super().__init__(message)
+        self.type = type
 
 
 @dataclass(frozen=True)
@@ -145,6 +153,9 @@ class _Run:
                     self.reject(record, [RowError(n, self.mapping.row_id, reason) for n in record.rows])
                 records = [r for r in records if id(r) not in refused]
                 continue
+            if reply.status == 422:  # events refused as they are (dates): reported per row, the others go again
+                records = self._reject_refused(records, reply.body)
+                continue
             created, duplicates = int(reply.body["created"]), int(reply.body["duplicates"])
             break
         rows = sum(len(r.rows) for r in records)
@@ -155,13 +166,35 @@ class _Run:
             self.summary.events += sum(len(r.submissions) for r in records)
         self.progress(rows)
 
+    def _reject_refused(self, records: list[MappedRecord], body: dict[str, Any]) -> list[MappedRecord]:
+        """Report the records whose events a 422 names (`body[i].field`); the records left to post again."""
+        submissions = [(r, s) for r in records for s in r.submissions]
+        problems: dict[int, list[RowError]] = {}
+        for error in body["errors"]:
+            index, path = _batch_item(error["field"])
+            record, submission = submissions[index]
+            column = self._column_of(submission, path)
+            problems.setdefault(id(record), []).extend(RowError(n, column, error["message"]) for n in record.rows)
+        for record in records:
+            if id(record) in problems:
+                self.reject(record, problems[id(record)])
+        return [r for r in records if id(r) not in problems]
+
+    def _column_of(self, submission: dict[str, Any], path: str) -> str:
+        """The spreadsheet column that filled `path` of a submission, or the path itself."""
+        for event in self.mapping.events:
+            if event.event_type == submission.get("event_type") and path in event.record_fields:
+                return event.record_fields[path].column_label or path
+        return path
+
     def _post(self, submissions: list[dict[str, Any]]) -> BatchReply:
         if self.post is None:  # dry run: everything valid would be created or found a duplicate
             return BatchReply(202, {"created": 0, "duplicates": 0})
         reply = self.post(submissions)
         if reply.status >= 500:
             raise IngestUnavailable(f"ingest answered {reply.status}: {reply.body.get('detail', '')}")
-        if reply.status not in (202, 409) or (reply.status == 409 and "conflicts" not in reply.body):
+        answered = reply.status in (202, 409) or (reply.status == 422 and _names_batch_items(reply.body))
+        if not answered or (reply.status == 409 and "conflicts" not in reply.body):
             raise ImportFailed(f"ingest refused a batch with {reply.status}: {json.dumps(reply.body)[:2000]}")
         return reply
 
@@ -185,11 +218,23 @@ def import_file(
         run.flush()
         run.wait()
     except SpreadsheetError as err:
-        raise ImportFailed(str(err)) from err
+        raise ImportFailed(str(err), err.type) from err
     finally:
         run.close()
     run.summary.errors.sort(key=lambda e: (e.row, e.column))
     return run.summary
+
+
+def _names_batch_items(body: dict[str, Any]) -> bool:
+    """A 422 whose every error names one event of the batch (`body[i].field`): those are refused, not the batch."""
+    errors = body.get("errors")
+    return isinstance(errors, list) and bool(errors) and all(BATCH_ITEM.match(str(e.get("field"))) for e in errors)
+
+
+def _batch_item(field: str) -> tuple[int, str]:
+    """`body[3].occurred_at` -> (3, "occurred_at")."""
+    index, path = BATCH_ITEM.fullmatch(field).groups()  # type: ignore[union-attr]  # checked by _names_batch_items
+    return int(index), path
 
 
 def write_error_report(errors: list[RowError], out: IO[str]) -> None:

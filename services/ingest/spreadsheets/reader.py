@@ -6,7 +6,6 @@ row 2, whatever empty rows follow (they keep their number so that an error repor
 
 from __future__ import annotations
 
-import codecs
 import csv
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -15,15 +14,14 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from services.ingest.spreadsheets.guards import SpreadsheetError, check_cell, check_xlsx_archive, csv_encoding
+
 CellValue = str | int | float | bool | date | datetime | None
 CSV_DELIMITERS = ";,\t"
 SNIFF_BYTES = 64 * 1024
+CSV_FIELD_LIMIT = 1 << 20
 CSV_SUFFIXES = {".csv", ".txt"}
 XLSX_SUFFIXES = {".xlsx", ".xlsm"}
-
-
-class SpreadsheetError(ValueError):
-    """The file cannot be read as an export (unknown format, no header, wrong columns)."""
 
 
 @dataclass(frozen=True)
@@ -55,23 +53,16 @@ def _header(cells: tuple[Any, ...] | list[Any]) -> list[str]:
 
 
 def _rows(header: list[str], records: Iterator[tuple[Any, ...] | list[Any]]) -> Iterator[Row]:
-    for number, record in enumerate(records, start=2):
-        cells = {name: _clean(value) for name, value in zip(header, record, strict=False) if name}
-        if any(v is not None for v in cells.values()):
-            yield Row(number, cells)
-
-
-def _csv_encoding(path: Path) -> str:
-    """UTF-8 (with or without the BOM Excel writes) when the whole file decodes; else Windows-1252."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    with path.open("rb") as raw:
-        try:
-            while chunk := raw.read(1 << 20):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return "cp1252"
-    return "utf-8-sig"
+    number = 1
+    try:
+        for number, record in enumerate(records, start=2):
+            cells = {name: _clean(value) for name, value in zip(header, record, strict=False) if name}
+            for name, value in cells.items():
+                check_cell(number, name, value)
+            if any(v is not None for v in cells.values()):
+                yield Row(number, cells)
+    except csv.Error as err:  # a field over csv's own limit (128 KiB), a NUL ...: not an export we can read
+        raise SpreadsheetError(f"row {number + 1}: not readable as CSV ({err})", "not_csv", number + 1) from err
 
 
 def _csv_dialect(sample: str) -> type[csv.Dialect] | csv.Dialect:
@@ -92,11 +83,17 @@ class Sheet:
 
 @contextmanager
 def _open_csv(path: Path) -> Iterator[Sheet]:
-    with path.open(encoding=_csv_encoding(path), newline="") as text:
+    # csv's own cap (128 KiB a field, process-wide) only ever raised: a long cell is read, then refused naming its
+    # row and column (check_cell); beyond this cap the row is refused without its column.
+    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
+    with path.open(encoding=csv_encoding(path), newline="") as text:
         dialect = _csv_dialect(text.read(SNIFF_BYTES))
         text.seek(0)
         records = csv.reader(text, dialect)
-        header = _header(next(records, []))
+        try:
+            header = _header(next(records, []))
+        except csv.Error as err:
+            raise SpreadsheetError(f"row 1: not readable as CSV ({err})", "not_csv", 1) from err
         yield Sheet([h for h in header if h], _rows(header, records))
 
 
@@ -104,6 +101,7 @@ def _open_csv(path: Path) -> Iterator[Sheet]:
 def _open_xlsx(path: Path) -> Iterator[Sheet]:
     from openpyxl import load_workbook
 
+    check_xlsx_archive(path)
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except Exception as err:  # openpyxl raises many kinds for a damaged or non-XLSX file
@@ -111,6 +109,8 @@ def _open_xlsx(path: Path) -> Iterator[Sheet]:
     try:
         records = workbook.worksheets[0].iter_rows(values_only=True)
         header = _header(next(records, ()))
+        for name in header:
+            check_cell(1, name, name)
         yield Sheet([h for h in header if h], _rows(header, records))
     finally:
         workbook.close()
@@ -131,6 +131,7 @@ def estimate_rows(path: Path) -> int | None:
     if path.suffix.lower() in XLSX_SUFFIXES:
         from openpyxl import load_workbook
 
+        check_xlsx_archive(path)
         workbook = load_workbook(path, read_only=True)
         try:
             max_row = workbook.worksheets[0].max_row
