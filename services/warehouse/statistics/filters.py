@@ -17,6 +17,7 @@ from pydantic_core import PydanticCustomError
 
 from schemas.codelists import allowed, label
 from schemas.envelope import BRUSSELS
+from services.warehouse.statistics.as_of import known
 
 UNTIL = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
 FAR_FUTURE_MS = 7_258_118_400_000  # 2200-01-01: "everything recorded so far"
@@ -145,9 +146,6 @@ def filter_conditions(
 
 def provider_referrals_sql(database: str, prefix: str = "f") -> str:
     """Referrals with a trajectory dispatched (or carried over) to one of the filtered providers, as known as-of."""
-    return (
-        f"SELECT referral_id FROM {database}.trajectory_log "
-        f"WHERE provider_id IN {{{prefix}_provider:Array(String)}} "
-        "AND event_type IN ('TrajectoryDispatched', 'TrajectoryCarriedOver') "
-        "AND recorded_at < fromUnixTimestamp64Milli({as_of_ms:Int64}, 'UTC')"
-    )
+    dispatched = (f"provider_id IN {{{prefix}_provider:Array(String)}} "
+                  "AND event_type IN ('TrajectoryDispatched', 'TrajectoryCarriedOver')")  # fmt: skip
+    return f"SELECT referral_id FROM {database}.trajectory_log WHERE {known(database, 'trajectory_log', dispatched)}"

@@ -1,6 +1,7 @@
 """The fact logs folded into one row per referral, trajectory, round table and group.
 
-Every fold reads only rows recorded before `{as_of_ms}` (epoch ms; far in the future for "now"), for the referrals
+Every fold reads only rows of events recorded before `{as_of_ms}` (epoch ms; far in the future for "now"; an event
+stored twice counts from its last copy on, `as_of.py`), for the referrals
 and group referrals in its `Scope`: those of the school years `{years}` (a report, an as-of question, a rebuild), or
 the given `{referral_ids}` / `{group_referral_ids}` (the writer refolding what a batch touched, `state.py`).
 The latest row wins by `seq` (occurred_at, then recorded_at, as one number): the base row of an entity (its
@@ -16,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.warehouse.profile_columns import PROFILE_FIELDS
+from services.warehouse.statistics.as_of import known
 from services.warehouse.statistics.filters import date_key_sql
 
-AS_OF = "recorded_at < fromUnixTimestamp64Milli({as_of_ms:Int64}, 'UTC')"
 YEARS = "school_year IN {years:Array(String)}"
 BRUSSELS_DAY = "toDate(toTimeZone({column}, 'Europe/Brussels'))"
 
@@ -40,8 +41,8 @@ class Scope:
         """Condition on any row keyed by `referral_id` (amendments, trajectories, round tables ...)."""
         if self.by_ids:
             return "referral_id IN {referral_ids:Array(String)}"
-        return (f"referral_id IN (SELECT referral_id FROM {db}.referral_log "
-                f"WHERE event_type = 'ReferralSubmitted' AND {YEARS} AND {AS_OF})")  # fmt: skip
+        submitted = known(db, "referral_log", f"event_type = 'ReferralSubmitted' AND {YEARS}")
+        return f"referral_id IN (SELECT referral_id FROM {db}.referral_log WHERE {submitted})"
 
     def group_requests(self) -> str:
         return "group_referral_id IN {group_referral_ids:Array(String)}" if self.by_ids else YEARS
@@ -50,7 +51,8 @@ class Scope:
         """Condition on group trajectory rows."""
         if self.by_ids:
             return "group_referral_id IN {group_referral_ids:Array(String)}"
-        return f"group_referral_id IN (SELECT group_referral_id FROM {db}.group_request_log WHERE {YEARS} AND {AS_OF})"
+        return f"group_referral_id IN (SELECT group_referral_id FROM {db}.group_request_log " \
+               f"WHERE {known(db, 'group_request_log', YEARS)})"
 
 
 YEARS_SCOPE = Scope()
@@ -74,22 +76,22 @@ def referrals_fold(db: str, scope: Scope = YEARS_SCOPE) -> str:
                s.pupil_key AS pupil_key, {merged}, adv.kind != '' AS advised, adv.kind AS advice_kind
         FROM (
             SELECT referral_id, school_year, occurred_at, pupil_key, {fields} FROM {db}.referral_log
-            WHERE event_type = 'ReferralSubmitted' AND {scope.submissions()} AND {AS_OF}
+            WHERE {known(db, "referral_log", f"event_type = 'ReferralSubmitted' AND {scope.submissions()}")}
             ORDER BY referral_id, seq DESC LIMIT 1 BY referral_id
         ) AS s
         LEFT JOIN (
             SELECT referral_id, {patches} FROM {db}.referral_log
-            WHERE event_type = 'ReferralAmended' AND {AS_OF} AND {scope.referrals(db)}
+            WHERE {known(db, "referral_log", f"event_type = 'ReferralAmended' AND {scope.referrals(db)}")}
             GROUP BY referral_id
         ) AS a ON a.referral_id = s.referral_id
         LEFT JOIN (
             SELECT referral_id, argMax(advice_kind, seq) AS kind FROM {db}.referral_log
-            WHERE event_type = 'AdviceGiven' AND {AS_OF} AND {scope.referrals(db)}
+            WHERE {known(db, "referral_log", f"event_type = 'AdviceGiven' AND {scope.referrals(db)}")}
             GROUP BY referral_id
         ) AS adv ON adv.referral_id = s.referral_id
         WHERE s.referral_id NOT IN (
             SELECT referral_id FROM {db}.referral_log
-            WHERE event_type = 'ReferralWithdrawn' AND {AS_OF} AND {scope.referrals(db)})
+            WHERE {known(db, "referral_log", f"event_type = 'ReferralWithdrawn' AND {scope.referrals(db)}")})
     )"""
 
 
@@ -114,7 +116,8 @@ def trajectories_fold(db: str, referrals: str, scope: Scope = YEARS_SCOPE) -> st
     FROM (
         SELECT trajectory_id, referral_id, provider_id, module_id, offer_type, occurred_at AS dispatched_at,
                event_type = 'TrajectoryCarriedOver' AS carried_over
-        FROM {db}.trajectory_log WHERE event_type IN {DISPATCH} AND {AS_OF} AND {scope.referrals(db)}
+        FROM {db}.trajectory_log
+        WHERE {known(db, "trajectory_log", f"event_type IN {DISPATCH} AND {scope.referrals(db)}")}
         ORDER BY trajectory_id, seq DESC LIMIT 1 BY trajectory_id
     ) AS d
     LEFT JOIN (
@@ -132,7 +135,7 @@ def trajectories_fold(db: str, referrals: str, scope: Scope = YEARS_SCOPE) -> st
         argMaxIf(half_days_per_week, seq, half_days_per_week IS NOT NULL) AS half_days_per_week,
         argMaxIf(class_hours, seq, class_hours IS NOT NULL) AS class_hours
         FROM {db}.trajectory_log
-        WHERE event_type NOT IN {DISPATCH} AND {AS_OF} AND {scope.referrals(db)}
+        WHERE {known(db, "trajectory_log", f"event_type NOT IN {DISPATCH} AND {scope.referrals(db)}")}
         GROUP BY trajectory_id
     ) AS o ON o.outcome_of = d.trajectory_id
     INNER JOIN ({referrals}) AS r ON r.referral_id = d.referral_id"""
@@ -151,7 +154,7 @@ def round_tables_fold(db: str, referrals: str, scope: Scope = YEARS_SCOPE) -> st
         argMaxIf(outcomes, seq, event_type = 'RoundTableHeld') AS outcomes,
         max(event_type = 'RoundTableCancelled') AS cancelled,
         argMaxIf(cancel_reason, seq, event_type = 'RoundTableCancelled') AS cancel_reason
-        FROM {db}.round_table_log WHERE {AS_OF} AND {scope.referrals(db)}
+        FROM {db}.round_table_log WHERE {known(db, "round_table_log", scope.referrals(db))}
         GROUP BY round_table_id
     ) AS rt
     INNER JOIN ({referrals}) AS r ON r.referral_id = rt.of_referral"""
@@ -173,7 +176,7 @@ def groups_fold(db: str, scope: Scope = YEARS_SCOPE) -> str:
         SELECT group_referral_id, group_id, school_year, occurred_at AS referred_at, channel, school_id,
                school_location, level, education_form, grade, bubao_type, buso_type, buso_training_form,
                group_kind, pupil_count, requested_module
-        FROM {db}.group_request_log WHERE {AS_OF} AND {scope.group_requests()}
+        FROM {db}.group_request_log WHERE {known(db, "group_request_log", scope.group_requests())}
         ORDER BY group_referral_id, group_id, seq DESC LIMIT 1 BY group_referral_id, group_id
     ) AS g
     LEFT JOIN (
@@ -190,7 +193,7 @@ def groups_fold(db: str, scope: Scope = YEARS_SCOPE) -> str:
         argMaxIf(class_hours, seq, class_hours IS NOT NULL) AS class_hours,
         argMaxIf(pupils_reached, seq, pupils_reached IS NOT NULL) AS pupils_reached
         FROM {db}.group_trajectory_log
-        WHERE {AS_OF} AND {scope.groups(db)}
+        WHERE {known(db, "group_trajectory_log", scope.groups(db))}
         GROUP BY group_referral_id, group_id, group_trajectory_id
         HAVING max(event_type = 'GroupTrajectoryDispatched')
         ORDER BY dispatched_at DESC, group_trajectory_id DESC
@@ -202,5 +205,5 @@ def provider_names_sql(db: str) -> str:
     """(provider_id, module_id, name, kind): providers (module_id '') and their modules, as known as-of."""
     return f"""
     SELECT provider_id, module_id, argMax(name, seq), argMax(kind, seq)
-    FROM {db}.provider_log WHERE {AS_OF}
+    FROM {db}.provider_log WHERE {known(db, "provider_log")}
     GROUP BY provider_id, module_id"""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.warehouse.statistics.as_of import known
 from services.warehouse.statistics.model import Cells, Section, StatisticDef
 from services.warehouse.statistics.query import StatisticQuery
 from services.warehouse.statistics.sql_parts import PUPILS, TRAJECTORIES, by_trajectories
@@ -58,9 +59,9 @@ def per_pupil(q: StatisticQuery) -> Cells:
 
 def youth_coaching(q: StatisticQuery) -> Cells:
     """R50: trajectories in school-coach modules (module kind school_coach): schools, pupils, half-days a week."""
-    coach = f"""(provider_id, module_id) IN (SELECT provider_id, module_id FROM {q.database}.provider_log
-                 WHERE event_type = 'ModuleOffered' AND kind = 'school_coach'
-                 AND recorded_at < fromUnixTimestamp64Milli({{as_of_ms:Int64}}, 'UTC'))"""
+    offered = known(q.database, "provider_log", "event_type = 'ModuleOffered' AND kind = 'school_coach'")
+    coach = f"(provider_id, module_id) IN (SELECT provider_id, module_id FROM {q.database}.provider_log " \
+            f"WHERE {offered})"
     measures = {"schools": "uniqExactIf(school_id, school_id IS NOT NULL)", "pupils": PUPILS,
                 "trajectories": TRAJECTORIES, "half_days_per_week": "sumIf(half_days_per_week, started)"}  # fmt: skip
     return q.measures(q.trajectories(coach), {"provider": "provider_id"}, measures, total="trajectories")
