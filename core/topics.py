@@ -38,6 +38,11 @@ def dead_letter_topic(settings: Settings) -> str:
     return f"{settings.topic_prefix}kans.inbound.dlq.v1"
 
 
+def event_dead_letter_topic(settings: Settings) -> str:
+    """Where the event log's consumers (ClickHouse writer, projections) put the records they cannot take."""
+    return f"{settings.topic_prefix}kans.events.dlq.v1"
+
+
 DAY_MS = 24 * 60 * 60 * 1000
 
 
@@ -71,6 +76,15 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             # Kept long enough for a source system to be told and to resubmit a corrected record.
             {"cleanup.policy": "delete", "retention.ms": str(30 * DAY_MS)},
             "Inbound messages refused: the original bytes, the reason and the origin in headers.",
+        ),
+        TopicSpec(
+            event_dead_letter_topic(settings),
+            1,
+            # A record no consumer could take stays in the event log forever; its dead letter says why and where
+            # (origin in headers) and is kept a year, long enough to find and mend what wrote it.
+            {"cleanup.policy": "delete", "retention.ms": str(365 * DAY_MS),
+             "min.insync.replicas": str(settings.min_insync_replicas)},
+            "Event-log records a consumer could not take: reason, origin and consumer in headers, value redacted.",
         ),
     ]
 

@@ -5,9 +5,12 @@ provider and module:
    provider's module to the internal topic `load-changes`, keyed by provider|module (`load_changes.translate`);
 2. `aggregate_provider_load` applies those changes to table `provider-load` (one row per provider|module).
 
-Both parse at the boundary: events with the contract's `parse_event`, load changes with their models in
-`schemas/projections.py`. Each yields one result per message it read (what it sent, the row it stored), so a test
-driving it with `agent.test_context()` can wait for each message and see what came of it.
+Both read at the boundary with one function each (`read_event`, `read_load_change`), which raises `BadRecord` for a
+record that is not what the topic carries: that record is dead-lettered (`kans.events.dlq.v1`, acknowledged by the
+broker before the agent takes the next one, so before its offset can be committed) and the agent moves on. Anything
+else raised is a bug: it stops the worker (CrashingSupervisor) rather than skipping the event.
+Each yields one result per message it read (what it sent, the row it stored; `()`/None for a dead letter), so a
+test driving it with `agent.test_context()` can wait for each message and see what came of it.
 """
 
 from __future__ import annotations
@@ -17,26 +20,39 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from faust.types import StreamT
-from pydantic import ValidationError
+from faust.types.tuples import Message
 
-from schemas.projections import dump_load_change, parse_load_change
-from schemas.registry import parse_event
+from core.dead_letters import BadRecord, Origin, dead_letter, read_event
+from schemas.projections import dump_load_change
 from services.projections import provider_load as rows
-from services.projections.load_changes import KeyedChange, trajectory_id_of, translate
-from services.projections.topology import topology_of
+from services.projections.load_changes import KeyedChange, read_load_change, trajectory_id_of, translate
+from services.projections.topology import Topology, topology_of
 from services.projections.trajectory_state import TrajectoryState
 
 log = logging.getLogger(__name__)
+TRACK, AGGREGATE = "projections.track_trajectories", "projections.aggregate_provider_load"
+
+
+async def send_dead_letter(topology: Topology, bad: BadRecord, message: Message, consumer: str) -> None:
+    """Dead-letter `message` and wait until the broker acknowledged it."""
+    origin = Origin(message.topic, message.partition, message.offset, int(message.timestamp * 1000), consumer)
+    letter = dead_letter(bad, message.key, message.value, origin)
+    delivered = await topology.dead_letters.send(key=letter.key, value=letter.value, headers=letter.headers,
+                                                 force=True)  # fmt: skip
+    await delivered
+    topology.progress.dead_lettered(consumer, bad.reason)
+    log.warning("dead-lettered %s[%d]@%d (%s): %s", message.topic, message.partition, message.offset, consumer, bad)
 
 
 async def track_trajectories(stream: StreamT[bytes]) -> AsyncIterator[tuple[KeyedChange, ...]]:
     """Agent: the event log -> the trajectories' states and the load changes they cause (none for a duplicate)."""
     topology = topology_of(stream.app)
-    async for value in stream:
+    async for record in stream.events():
         try:
-            event = parse_event(value)
-        except ValidationError as err:
-            log.error("skipping an event that does not match the contract: %s", err.errors()[:3])
+            event = read_event(record.message.value)
+        except BadRecord as bad:
+            await send_dead_letter(topology, bad, record.message, TRACK)
+            topology.progress.processed(record.message)
             yield ()
             continue
         tid = trajectory_id_of(event)
@@ -46,15 +62,24 @@ async def track_trajectories(stream: StreamT[bytes]) -> AsyncIterator[tuple[Keye
             topology.trajectories[tid.encode()] = outcome.state.to_dict()
         for key, change in outcome.changes:
             await topology.load_changes.send(key=key.encode(), value=dump_load_change(change))
+        topology.progress.processed(record.message)
         yield outcome.changes
 
 
-async def aggregate_provider_load(stream: StreamT[bytes]) -> AsyncIterator[dict[str, Any]]:
-    """Agent: load changes -> the provider-load rows. A message that is not a load change is a bug: it stops the
-    worker (CrashingSupervisor) rather than being skipped."""
+async def aggregate_provider_load(stream: StreamT[bytes]) -> AsyncIterator[dict[str, Any] | None]:
+    """Agent: load changes -> the provider-load rows (None for a record dead-lettered)."""
     topology = topology_of(stream.app)
-    async for key, value in stream.items():
-        change = parse_load_change(value)
+    async for record in stream.events():
+        key, value = record.message.key, record.message.value
+        try:
+            change = read_load_change(key, value)
+        except BadRecord as bad:
+            await send_dead_letter(topology, bad, record.message, AGGREGATE)
+            topology.progress.processed(record.message)
+            yield None
+            continue
+        assert key is not None  # read_load_change refuses a record without one
         row = rows.apply_change(topology.provider_load.get(key) or rows.empty_row(key.decode()), change)
         topology.provider_load[key] = row
+        topology.progress.processed(record.message)
         yield row

@@ -8,8 +8,9 @@ from mode import CrashingSupervisor
 
 from core.faust_apps import new_faust_app
 from core.settings import Settings
-from core.topics import events_topic
+from core.topics import event_dead_letter_topic, events_topic
 from services.projections.agents import aggregate_provider_load, track_trajectories
+from services.projections.progress import Offsets
 from services.projections.topology import Topology, attach
 from services.projections.views import provider_load_page, ready_page, trajectory_page, waiting_times_page
 
@@ -20,19 +21,26 @@ def load_changes_topic(settings: Settings) -> str:
 
 
 def bootstrap(settings: Settings) -> faust.App:
+    # A worker killed without leaving the group holds its partitions until the broker gives up on its heartbeats:
+    # 10 s instead of faust's 60 (heartbeats come from the consumer's own thread every 3 s, not from the agents).
     app = new_faust_app(settings, settings.projections_app_id, "faust", settings.projections_host,
-                        settings.projections_port, table_standby_replicas=0)  # fmt: skip
+                        settings.projections_port, table_standby_replicas=0, broker_session_timeout=10.0)  # fmt: skip
     # Values are parsed and written at the agents' boundary (pydantic), so both topics carry raw bytes.
     events = app.topic(events_topic(settings), key_serializer="raw", value_serializer="raw")
     load_changes = app.topic(load_changes_topic(settings), partitions=settings.event_partitions, internal=True,
                              key_serializer="raw", value_serializer="raw")  # fmt: skip
+    dead_letters = app.topic(event_dead_letter_topic(settings), key_serializer="raw", value_serializer="raw")
     # Keys are raw bytes, values JSON: the changelog serializers follow from key_type/value_type.
     trajectories = app.Table("trajectories", default=None, key_type=bytes)
     provider_load = app.Table("provider-load", default=None, key_type=bytes)
-    attach(app, Topology(load_changes, trajectories, provider_load))
+    offsets = Offsets(settings.kafka_bootstrap)
+    attach(app, Topology(load_changes, trajectories, provider_load, dead_letters, events_topic(settings),
+                         load_changes_topic(settings), offsets))  # fmt: skip
+    app.on_before_shutdown.connect(lambda *args, **kwargs: offsets.close())
 
     # A bug in an agent stops the worker (and the supervisor restarts it from the committed offsets) rather
     # than silently skipping the event that triggered it, which is what faust's default restart would do.
+    # A bad record is not a bug: the agents dead-letter it and go on (agents.py).
     app.agent(events, supervisor_strategy=CrashingSupervisor)(track_trajectories)
     app.agent(load_changes, supervisor_strategy=CrashingSupervisor)(aggregate_provider_load)
     app.page("/provider-load")(provider_load_page)

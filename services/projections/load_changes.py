@@ -4,6 +4,7 @@ The event log is keyed by referral (or provider) while load is counted per provi
 is translated into the changes of the rows it touches. A provider fact becomes a change of its row directly; a
 trajectory event is folded into the trajectory's stored state first (`trajectory_state.apply_event`), and what
 the fold reports becomes membership and waiting-time changes. A duplicate or replayed event changes nothing.
+`read_load_change` reads a record of the internal topic back, as strictly as any record of the event log.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from core.dead_letters import BadRecord, read_record
 from schemas.envelope import Envelope
 from schemas.projections import (
     LoadChangeMessage,
@@ -19,6 +21,7 @@ from schemas.projections import (
     ModuleOfferingChanged,
     WaitingTimeMeasured,
     load_key,
+    parse_load_change,
 )
 from services.projections.trajectory_state import Effect, LoadChange, TrajectoryState, apply_event
 
@@ -53,6 +56,18 @@ def translate(event: Envelope, stored: TrajectoryState | None) -> Translation:
     if state is None or state == stored:
         return Translation()  # a duplicate or replayed event: nothing changes
     return Translation(state, tuple(_keyed(effect) for effect in effects))
+
+
+def read_load_change(key: bytes | None, value: bytes | None) -> LoadChangeMessage:
+    """A record of the load-changes topic: its change, or BadRecord (the key must name a row: `provider|module`).
+    Only this worker writes the topic, but what the broker hands over is read like any record."""
+    try:
+        text = None if key is None else key.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or text.count("|") != 1 or not all(text.split("|")):
+        raise BadRecord("bad_key", "the key is not a provider-load row's `provider|module`")
+    return read_record(value, parse_load_change)
 
 
 def _keyed(effect: Effect) -> KeyedChange:

@@ -1,4 +1,5 @@
-"""The worker's topology as the agents and views find it: the load-changes channel and the two tables.
+"""The worker's topology as the agents and views find it: the load-changes channel, the two tables, where dead
+letters go and how far the agents have got.
 
 `bootstrap` builds it once and attaches it to the faust app; an agent reaches it through its stream's app, a
 page through its view's app (as FastAPI routes find theirs in `app.state`). A test may replace the channel.
@@ -6,10 +7,12 @@ page through its view's app (as FastAPI routes find theirs in `app.state`). A te
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from faust.types import AppT, ChannelT, TableT
+
+from services.projections.progress import Offsets, Progress
 
 _ATTRIBUTE = "kans_projections"
 
@@ -18,11 +21,18 @@ _ATTRIBUTE = "kans_projections"
 class Topology:
     """`load_changes`: where `track_trajectories` sends (the internal topic; an in-memory channel in a test).
     `trajectories`: trajectory id -> TrajectoryState.to_dict(). `provider_load`: provider|module -> row.
-    Keys are bytes; both tables are in memory, rebuilt from their changelogs when the worker restarts."""
+    Keys are bytes; both tables are in memory, rebuilt from their changelogs when the worker restarts.
+    `dead_letters`: the event log's dead-letter topic (a channel in a test). `events_topic`, `load_changes_topic`:
+    the names the agents read, whose lag the pages report, with `offsets` asked of the broker."""
 
     load_changes: ChannelT[Any]
     trajectories: TableT[bytes, Any]
     provider_load: TableT[bytes, Any]
+    dead_letters: ChannelT[Any]
+    events_topic: str
+    load_changes_topic: str
+    offsets: Offsets
+    progress: Progress = field(default_factory=Progress)
 
 
 def attach(app: AppT, topology: Topology) -> None:

@@ -1,5 +1,10 @@
 """The worker's HTTP pages (internal; the API serves them to users): provider load, waiting times, one
-trajectory's state, readiness. Load and waiting times answer 503 until the tables are restored."""
+trajectory's state, readiness. Load and waiting times answer 503 until the tables are restored.
+
+Every view answer says how fresh it is: `lag_events` (records of the topics behind it not yet reflected),
+`lag_seconds` (at most this old: `core.consumer_lag`) and `as_of_offsets` (per topic and partition, the first
+record not reflected yet), in the body and in the headers `X-Consumer-Lag` and `X-Consumer-Lag-Seconds`. Load and
+waiting times depend on both agents (events and load changes), a trajectory's state on the events alone."""
 
 from __future__ import annotations
 
@@ -11,7 +16,8 @@ from faust.web import Request, Response, View
 
 from schemas.envelope import school_year_of
 from services.projections import provider_load as rows
-from services.projections.topology import topology_of
+from services.projections.progress import freshness, lag_by_topic, lag_headers
+from services.projections.topology import Topology, topology_of
 from services.projections.trajectory_state import TrajectoryState
 
 
@@ -29,6 +35,16 @@ def _restoring(view: View) -> Response:
     return view.json({"detail": "the projections are being restored from their changelogs"}, status=503)
 
 
+async def _fresh_json(view: View, topics: tuple[str, ...], body: dict[str, Any], status: int = 200) -> Response:
+    topology = topology_of(view.app)
+    fresh = await freshness(view.app, topology.progress, topology.offsets, topics)
+    return view.json({**body, **fresh}, status=status, headers=lag_headers(fresh))
+
+
+def _both(topology: Topology) -> tuple[str, ...]:
+    return (topology.events_topic, topology.load_changes_topic)
+
+
 def _rows(app: AppT) -> list[dict[str, Any]]:
     return [row for _, row in sorted(topology_of(app).provider_load.items()) if row is not None]
 
@@ -41,7 +57,7 @@ async def provider_load_page(view: View, request: Request) -> Response:
     views = [rows.load_view(r, day) for r in _rows(view.app)]
     # A withdrawn module drops out of the view once nobody is running or waiting there any more.
     views = [v for v in views if v["offered"] or v["active"] or v["waiting"]]
-    return view.json({"as_of": day.isoformat(), "rows": views})
+    return await _fresh_json(view, _both(topology_of(view.app)), {"as_of": day.isoformat(), "rows": views})
 
 
 async def waiting_times_page(view: View, request: Request) -> Response:
@@ -49,19 +65,30 @@ async def waiting_times_page(view: View, request: Request) -> Response:
     if not is_ready(view.app):
         return _restoring(view)
     year = request.query.get("school_year") or school_year_of(date.today())
-    return view.json({"school_year": year, "rows": [rows.waiting_view(r, year) for r in _rows(view.app)]})
+    body = {"school_year": year, "rows": [rows.waiting_view(r, year) for r in _rows(view.app)]}
+    return await _fresh_json(view, _both(topology_of(view.app)), body)
 
 
 async def trajectory_page(view: View, request: Request, trajectory_id: str) -> Response:
     """Where one trajectory stands, and how many of its events were applied."""
-    stored = topology_of(view.app).trajectories.get(trajectory_id.encode())
-    if stored is None:
-        return view.json({"detail": f"unknown trajectory {trajectory_id}"}, status=404)
+    topology = topology_of(view.app)
+    stored = topology.trajectories.get(trajectory_id.encode())
+    if stored is None:  # not known, or not yet: the lag says which it may be
+        return await _fresh_json(view, (topology.events_topic,), {"detail": f"unknown trajectory {trajectory_id}"},
+                                 status=404)  # fmt: skip
     state = TrajectoryState.from_dict(stored)
     shown = {k: v for k, v in stored.items() if k not in ("applied", "wait_reported")}
-    return view.json({**shown, "status": state.status, "events_applied": len(state.applied)})
+    body = {**shown, "status": state.status, "events_applied": len(state.applied)}
+    return await _fresh_json(view, (topology.events_topic,), body)
 
 
 async def ready_page(view: View, request: Request) -> Response:
+    """Readiness, each topic's lag (events, seconds, partitions) and the dead letters sent per agent and reason."""
     ready = is_ready(view.app)
-    return view.json({"ready": ready}, status=200 if ready else 503)
+    topology = topology_of(view.app)
+    body = {
+        "ready": ready,
+        "lag": await lag_by_topic(view.app, topology.progress, topology.offsets, _both(topology)),
+        "dead_letters": topology.progress.dead_letter_counts(),
+    }
+    return view.json(body, status=200 if ready else 503)

@@ -3,6 +3,10 @@ current-state facts of what each batch touched (`state.store`).
 
 Offsets are committed only after ClickHouse accepted the batch (at-least-once); a re-delivered event has
 the same event_id and collapses in the ReplacingMergeTree, so the table holds each event exactly once.
+A record that is not an event of the contract (`core.dead_letters.BadRecord`: no value, garbage, not an object,
+against the contract, oversized) is dead-lettered to `kans.events.dlq.v1` and the batch goes on; its offset is
+committed only after the broker acknowledged the dead letter. Anything else that goes wrong in the writer's own code
+is a bug: the thread stops, and its status says so (`running: false`, `crashed`), rather than skipping events.
 Runs as a thread, inside the API process with embedded chDB (one process owns its data directory),
 or as its own process (`kans serve writer`) against a ClickHouse server.
 """
@@ -12,20 +16,24 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
+from clickhouse_connect.driver.exceptions import ClickHouseError
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
-from pydantic import ValidationError
 
+from core.consumer_lag import PartitionLag, lag_report
+from core.dead_letters import BadRecord, Origin, dead_letter, read_event
 from core.settings import Settings
-from core.topics import events_topic
-from schemas.registry import parse_event
+from core.topics import event_dead_letter_topic, events_topic
 from services.warehouse import state
 from services.warehouse.clickhouse import ClickHouseClient
 
 log = logging.getLogger(__name__)
+CONSUMER_NAME = "clickhouse-writer"
 
 COLUMNS = [
     "event_id", "event_type", "schema_version", "occurred_at", "recorded_at", "school_year", "source_system",
@@ -33,9 +41,9 @@ COLUMNS = [
 ]  # fmt: skip
 
 
-def event_row(value: bytes, partition: int, offset: int) -> list[Any]:
-    """One `events` row from a Kafka record; raises ValidationError for a record that breaks the contract."""
-    event = parse_event(value)
+def event_row(value: bytes | None, partition: int, offset: int) -> list[Any]:
+    """One `events` row from a Kafka record; raises BadRecord for a record that is not an event of the contract."""
+    event = read_event(value)
     return [
         event.event_id, event.event_type, event.schema_version, event.occurred_at, event.recorded_at,
         event.school_year, event.source_system, event.source_ref, event.actor, event.stream_id,
@@ -45,12 +53,22 @@ def event_row(value: bytes, partition: int, offset: int) -> list[Any]:
 
 @dataclass
 class WriterStatus:
+    """What the API's /ready shows. `rejected`: records dead-lettered (all reasons; by reason in `dead_letters`).
+    Lag (`core.consumer_lag`): measured at the start of every batch, after its commit, and every
+    `writer_batch_wait_ms` when idle; null while unknown (before the first poll, or while Kafka is away).
+    `crashed`: the exception that stopped the thread (a bug in the writer's code): it does not restart itself."""
+
     running: bool = False
     batches: int = 0
     rows_written: int = 0
     rejected: int = 0
+    dead_letters: dict[str, int] = field(default_factory=dict)
+    lag_events: int | None = None
+    lag_seconds: float | None = None
+    lag_partitions: list[dict[str, Any]] = field(default_factory=list)
     last_commit_monotonic: float | None = None
     last_error: str | None = None
+    crashed: str | None = None
 
 
 class ClickHouseWriter:
@@ -59,12 +77,20 @@ class ClickHouseWriter:
         self._client = client
         self._client_lock = client_lock or threading.Lock()
         self._topic = events_topic(settings)
+        self._dead_letter_topic = event_dead_letter_topic(settings)
         self._database = settings.clickhouse_database
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._producer: KafkaProducer | None = None
+        # Records dead-lettered since the last commit: a batch retried after a ClickHouse refusal does not send
+        # their dead letters again. Timestamps (ms) of the last record committed per partition, for the lag.
+        self._dead_lettered: set[tuple[str, int, int]] = set()
+        self._last_committed_ms: dict[TopicPartition, int] = {}
+        self._dead_letter_counts: Counter[str] = Counter()
         self.status = WriterStatus()
 
     def start(self) -> None:
+        self.status.running, self.status.crashed = True, None  # running from now on: /ready never sees a gap
         self._thread = threading.Thread(target=self.run, name="clickhouse-writer", daemon=True)
         self._thread.start()
 
@@ -83,6 +109,9 @@ class ClickHouseWriter:
             max_poll_records=self._settings.writer_batch_max,
             fetch_max_wait_ms=100,
             metadata_max_age_ms=10_000,
+            # A writer killed without leaving the group holds its partitions until the broker gives up on its
+            # heartbeats (sent by kafka-python's own thread, whatever a batch takes): 10 s, not the default 45.
+            session_timeout_ms=10_000,
         )
         # Join the group only once the topic's partitions are known: a member that joins before the metadata
         # reached it gets no assignment and would wait for the next metadata refresh.
@@ -91,6 +120,12 @@ class ClickHouseWriter:
             raise KafkaError(f"topic {self._topic} has no partitions yet (run `kans topics create`)")
         consumer.subscribe([self._topic])
         return consumer
+
+    def _dead_letter_producer(self) -> KafkaProducer:
+        if self._producer is None:
+            self._producer = KafkaProducer(bootstrap_servers=self._settings.kafka_bootstrap, acks="all",
+                                           client_id="kans-clickhouse-writer-dlq", linger_ms=5)  # fmt: skip
+        return self._producer
 
     def run(self) -> None:
         self.status.running = True
@@ -102,51 +137,118 @@ class ClickHouseWriter:
                     self._step(consumer)
                 except KafkaError as err:
                     self.status.last_error = f"kafka: {err}"
+                    self.status.lag_events = self.status.lag_seconds = None
                     log.warning("writer: Kafka unavailable (%s); retrying", err)
                     if consumer is not None:
                         consumer.close()
                         consumer = None
                     self._stop.wait(2.0)
+        except Exception as err:  # a bug in the writer, not a bad record: say so, then let it stop the thread
+            self.status.crashed = f"{type(err).__name__}: {err}"
+            log.exception("writer: stopped by a bug (nothing after the last commit is skipped)")
+            raise
         finally:
             if consumer is not None:
                 consumer.close()
+            if self._producer is not None:
+                self._producer.close(timeout=5)
+                self._producer = None
             self.status.running = False
 
-    def _step(self, consumer: KafkaConsumer) -> None:
-        records: list[Any] = []
+    def _poll(self, consumer: KafkaConsumer) -> list[ConsumerRecord]:
+        records: list[ConsumerRecord] = []
         deadline = time.monotonic() + self._settings.writer_batch_wait_ms / 1000
         while len(records) < self._settings.writer_batch_max and time.monotonic() < deadline:
             polled = consumer.poll(timeout_ms=50, max_records=self._settings.writer_batch_max - len(records))
             records.extend(r for batch in polled.values() for r in batch)
             if not polled and records:
                 break
+        return records
+
+    def _step(self, consumer: KafkaConsumer) -> None:
+        records = self._poll(consumer)
+        pending = _first_per_partition(records)
+        self._measure_lag(consumer, pending)
         if not records:
             return
-        rows = []
+        rows, bad = [], []
         for record in records:
             try:
                 rows.append(event_row(record.value, record.partition, record.offset))
-            except ValidationError as err:
-                self.status.rejected += 1
-                log.error("writer: record %s/%d breaks the contract, not stored: %s",
-                          record.partition, record.offset, err.errors()[:3])  # fmt: skip
+            except BadRecord as err:
+                bad.append((record, err))
+        self._dead_letter(bad)  # acknowledged by the broker before the offsets are committed
         try:
             if rows:
                 with self._client_lock:  # statistics read under this lock: they never see a half-refreshed state
                     state.store(self._client, self._database, rows, COLUMNS)
-        except Exception as err:  # noqa: BLE001 - any ClickHouse failure: rewind, keep the offsets, retry
+        except ClickHouseError as err:  # ClickHouse refused or is away: rewind, keep the offsets, retry
             self.status.last_error = f"clickhouse: {err}"
             log.error("writer: ClickHouse refused a batch of %d (%s); will retry it", len(rows), err)
-            first: dict[TopicPartition, int] = {}
-            for record in records:
-                tp = TopicPartition(record.topic, record.partition)
-                first[tp] = min(first.get(tp, record.offset), record.offset)
-            for tp, offset in first.items():
+            for tp, (offset, _) in pending.items():
                 consumer.seek(tp, offset)
             self._stop.wait(1.0)
             return
         consumer.commit()
+        self._dead_lettered.clear()
+        for record in records:
+            self._last_committed_ms[TopicPartition(record.topic, record.partition)] = record.timestamp
         self.status.batches += 1
         self.status.rows_written += len(rows)
         self.status.last_commit_monotonic = time.monotonic()
         self.status.last_error = None
+        self._measure_lag(consumer, {})
+
+    def _dead_letter(self, bad: list[tuple[ConsumerRecord, BadRecord]]) -> None:
+        """Send each bad record's dead letter and wait for the broker's acknowledgement (a KafkaError otherwise:
+        the batch is then read again, uncommitted)."""
+        sent = []
+        for record, err in bad:
+            origin_id = (record.topic, record.partition, record.offset)
+            if origin_id in self._dead_lettered:
+                continue
+            origin = Origin(record.topic, record.partition, record.offset, record.timestamp, CONSUMER_NAME)
+            letter = dead_letter(err, record.key, record.value, origin)
+            future = self._dead_letter_producer().send(self._dead_letter_topic, key=letter.key, value=letter.value,
+                                                       headers=letter.headers)  # fmt: skip
+            sent.append((origin_id, err.reason, future))
+        for origin_id, reason, future in sent:
+            future.get(timeout=self._settings.publish_timeout_s)
+            self._dead_lettered.add(origin_id)
+            self._dead_letter_counts[reason] += 1
+        if sent:
+            self.status.rejected += len(sent)
+            self.status.dead_letters = dict(self._dead_letter_counts)  # a new dict: /ready reads it from its thread
+            log.warning("writer: dead-lettered %d records to %s (%s)", len(sent), self._dead_letter_topic,
+                        dict(Counter(reason for _, reason, _ in sent)))  # fmt: skip
+
+    def _measure_lag(self, consumer: KafkaConsumer, pending: dict[TopicPartition, tuple[int, int]]) -> None:
+        """Lag against the end offsets (from the last fetch; asked of the broker for a partition not fetched yet)."""
+        assigned = consumer.assignment()
+        if not assigned:  # not in the group yet: nothing known
+            self.status.lag_events, self.status.lag_seconds, self.status.lag_partitions = None, None, []
+            return
+        ends = {tp: consumer.highwater(tp) for tp in assigned}
+        if unknown := [tp for tp, end in ends.items() if end is None]:
+            ends.update(consumer.end_offsets(unknown))
+        partitions = []
+        for tp in assigned:
+            since: int | None
+            if tp in pending:
+                position, since = pending[tp]
+            else:
+                position, since = consumer.position(tp, timeout_ms=5000), self._last_committed_ms.get(tp)
+            partitions.append(PartitionLag(tp.topic, tp.partition, ends[tp], position, since))
+        report = lag_report(partitions, int(time.time() * 1000))
+        self.status.lag_partitions = report["partitions"]
+        self.status.lag_events, self.status.lag_seconds = report["lag_events"], report["lag_seconds"]
+
+
+def _first_per_partition(records: list[ConsumerRecord]) -> dict[TopicPartition, tuple[int, int]]:
+    """Per partition, the offset and timestamp (ms) of the batch's first record: where a retry starts from."""
+    first: dict[TopicPartition, tuple[int, int]] = {}
+    for record in records:
+        tp = TopicPartition(record.topic, record.partition)
+        if tp not in first or record.offset < first[tp][0]:
+            first[tp] = (record.offset, record.timestamp)
+    return first

@@ -35,6 +35,7 @@ START = sealed_json(start("R-A1", "T-A1", occurred="2025-10-11T09:00:00+02:00"))
 class Harness:
     app: faust.App
     sent: ChannelT[Any]  # subscribed: what track_trajectories sends is queued here
+    dead_letters: ChannelT[Any]  # subscribed: the dead letters the agents send
 
     def agent(self, name: str) -> AgentT[Any]:
         return self.app.agents[f"{agents.__name__}.{name}"]
@@ -46,9 +47,9 @@ class Harness:
 
 def harness(tmp_path: Path) -> Harness:
     app = bootstrap(Settings(data_dir=tmp_path, topic_prefix=f"unit-{uuid.uuid4().hex[:8]}-"))
-    sent = app.channel()
-    attach(app, dataclasses.replace(topology_of(app), load_changes=sent))
-    return Harness(app, sent.clone(is_iterator=True))
+    sent, dead_letters = app.channel(), app.channel()
+    attach(app, dataclasses.replace(topology_of(app), load_changes=sent, dead_letters=dead_letters))
+    return Harness(app, sent.clone(is_iterator=True), dead_letters.clone(is_iterator=True))
 
 
 def test_an_event_yields_its_typed_load_changes_and_a_duplicate_yields_none(tmp_path: Path) -> None:
@@ -67,6 +68,7 @@ def test_an_event_yields_its_typed_load_changes_and_a_duplicate_yields_none(tmp_
     assert results == {0: (waiting,), 1: (active, wait), 2: (), 3: ()}  # the duplicate start, the broken event
     assert sent == [(key.encode(), message) for key, message in (waiting, active, wait)]
     assert h.sent.empty()
+    assert topology_of(h.app).progress.dead_letter_counts() == {agents.TRACK: {"contract_violation": 1}}
     stored = topology_of(h.app).trajectories[b"T-A1"]
     assert (stored["provider_id"], stored["started_at"], len(stored["applied"])) == (
         "tigo", "2025-10-11T09:00:00+02:00", 2)  # fmt: skip
