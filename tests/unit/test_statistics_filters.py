@@ -39,7 +39,10 @@ def test_provider_filter_on_referrals_goes_through_the_trajectories_as_known_the
     assert where == [
         "referral_id IN (SELECT referral_id FROM kans.trajectory_log WHERE provider_id IN "
         "{f_provider:Array(String)} AND event_type IN ('TrajectoryDispatched', 'TrajectoryCarriedOver') "
-        "AND recorded_at < fromUnixTimestamp64Milli({as_of_ms:Int64}, 'UTC'))"
+        "AND recorded_at < fromUnixTimestamp64Milli({as_of_ms:Int64}, 'UTC') AND event_id NOT IN (SELECT event_id "
+        "FROM kans.trajectory_log WHERE provider_id IN {f_provider:Array(String)} AND event_type IN "
+        "('TrajectoryDispatched', 'TrajectoryCarriedOver') AND recorded_at >= "
+        "fromUnixTimestamp64Milli({as_of_ms:Int64}, 'UTC')))"
     ]
     assert params == {"f_provider": ["tigo"]}
 
