@@ -9,8 +9,13 @@ Both read at the boundary with one function each (`read_event`, `read_load_chang
 record that is not what the topic carries: that record is dead-lettered (`kans.events.dlq.v1`, acknowledged by the
 broker before the agent takes the next one, so before its offset can be committed) and the agent moves on. Anything
 else raised is a bug: it stops the worker (CrashingSupervisor) rather than skipping the event.
-Each yields one result per message it read (what it sent, the row it stored; `()`/None for a dead letter), so a
-test driving it with `agent.test_context()` can wait for each message and see what came of it.
+faust acknowledges a message when the agent asks for the next one, after it handed its table writes to the Kafka
+producer (`changelog_handed_over`): only then may faust commit its offset. The event log has no gaps (every offset
+is a record), so a message that arrives while earlier ones of its partition never did means faust skipped them (it
+can, around the rebalance after a crash): `in_order` stops the worker then, rather than serve views without them;
+they were never acknowledged, so the restarted worker reads them from the committed offset. Each yields one result
+per message it read (what it sent, the row it stored; `()`/None for a dead letter), so a test driving it with
+`agent.test_context()` can wait for each message and see what came of it.
 """
 
 from __future__ import annotations
@@ -19,18 +24,50 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from faust.types import StreamT
+from faust.types import AppT, StreamT
 from faust.types.tuples import Message
 
 from core.dead_letters import BadRecord, Origin, dead_letter, read_event
 from schemas.projections import dump_load_change
 from services.projections import provider_load as rows
 from services.projections.load_changes import KeyedChange, read_load_change, trajectory_id_of, translate
+from services.projections.progress import committed_offset
 from services.projections.topology import Topology, topology_of
 from services.projections.trajectory_state import TrajectoryState
 
 log = logging.getLogger(__name__)
 TRACK, AGGREGATE = "projections.track_trajectories", "projections.aggregate_provider_load"
+
+
+async def changelog_handed_over(app: AppT) -> None:
+    """Wait until the table writes so far are with the Kafka producer. faust buffers a table's changelog writes, and
+    the flush its commit runs gives up after 0.1 s without progress (under load the buffer drains slower), so it
+    could commit a message's offset before the state that message changed was sent: a crash then lost that state
+    for good. The Kafka producer's own flush, which the commit also runs, does wait for what it holds."""
+    buffer = app.producer.buffer
+    while buffer.size and buffer.state == "running":  # not running: a test without a broker, nothing to wait for
+        await buffer.flush()
+
+
+class SkippedMessages(RuntimeError):
+    """faust handed over a message while earlier ones of its partition never came: not a bad record, a fault."""
+
+
+async def in_order(app: AppT, topology: Topology, message: Message) -> None:
+    """Raise SkippedMessages when `message` comes after offsets of its partition this worker never processed.
+    Expected: the offset after the last one processed here, else the committed offset (else nothing known); records
+    removed by retention are not missing, so the expectation is never before the log's first offset."""
+    progress, tp = topology.progress, message.tp
+    expected = progress.positions.get(tp)
+    if expected is None:
+        committed = committed_offset(app, tp)
+        if committed is None or message.offset <= committed:
+            return
+        expected = max(committed, (await topology.offsets.beginnings([tp])).get(tp, 0))
+    if message.offset > expected:
+        log.error("%s[%d]: offset %d arrived but %d..%d were never processed: stopping, to read them again from the "
+                  "committed offset", message.topic, message.partition, message.offset, expected, message.offset - 1)
+        raise SkippedMessages(f"{message.topic}[{message.partition}] {expected}..{message.offset - 1} skipped")
 
 
 async def send_dead_letter(topology: Topology, bad: BadRecord, message: Message, consumer: str) -> None:
@@ -46,8 +83,9 @@ async def send_dead_letter(topology: Topology, bad: BadRecord, message: Message,
 
 async def track_trajectories(stream: StreamT[bytes]) -> AsyncIterator[tuple[KeyedChange, ...]]:
     """Agent: the event log -> the trajectories' states and the load changes they cause (none for a duplicate)."""
-    topology = topology_of(stream.app)
+    app, topology = stream.app, topology_of(stream.app)
     async for record in stream.events():
+        await in_order(app, topology, record.message)
         try:
             event = read_event(record.message.value)
         except BadRecord as bad:
@@ -62,14 +100,16 @@ async def track_trajectories(stream: StreamT[bytes]) -> AsyncIterator[tuple[Keye
             topology.trajectories[tid.encode()] = outcome.state.to_dict()
         for key, change in outcome.changes:
             await topology.load_changes.send(key=key.encode(), value=dump_load_change(change))
+        await changelog_handed_over(app)
         topology.progress.processed(record.message)
         yield outcome.changes
 
 
 async def aggregate_provider_load(stream: StreamT[bytes]) -> AsyncIterator[dict[str, Any] | None]:
     """Agent: load changes -> the provider-load rows (None for a record dead-lettered)."""
-    topology = topology_of(stream.app)
+    app, topology = stream.app, topology_of(stream.app)
     async for record in stream.events():
+        await in_order(app, topology, record.message)
         key, value = record.message.key, record.message.value
         try:
             change = read_load_change(key, value)
@@ -81,5 +121,6 @@ async def aggregate_provider_load(stream: StreamT[bytes]) -> AsyncIterator[dict[
         assert key is not None  # read_load_change refuses a record without one
         row = rows.apply_change(topology.provider_load.get(key) or rows.empty_row(key.decode()), change)
         topology.provider_load[key] = row
+        await changelog_handed_over(app)
         topology.progress.processed(record.message)
         yield row

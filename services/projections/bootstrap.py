@@ -3,7 +3,10 @@ agents and pages registered on it. Nothing connects until the worker starts (`wo
 
 from __future__ import annotations
 
+from typing import Any
+
 import faust
+from faust.types import TP, AppT
 from mode import CrashingSupervisor
 
 from core.faust_apps import new_faust_app
@@ -11,13 +14,17 @@ from core.settings import Settings
 from core.topics import event_dead_letter_topic, events_topic
 from services.projections.agents import aggregate_provider_load, track_trajectories
 from services.projections.progress import Offsets
-from services.projections.topology import Topology, attach
+from services.projections.topology import Topology, attach, topology_of
 from services.projections.views import provider_load_page, ready_page, trajectory_page, waiting_times_page
 
 
 def load_changes_topic(settings: Settings) -> str:
     """The internal topic between the two agents (faust's naming of an app's internal topics)."""
     return f"{settings.topic_prefix}{settings.projections_app_id}-load-changes"
+
+
+async def forget_revoked(app: AppT, revoked: set[TP], *args: Any, **kwargs: Any) -> None:
+    topology_of(app).progress.forget(revoked)
 
 
 def bootstrap(settings: Settings) -> faust.App:
@@ -37,6 +44,7 @@ def bootstrap(settings: Settings) -> faust.App:
     attach(app, Topology(load_changes, trajectories, provider_load, dead_letters, events_topic(settings),
                          load_changes_topic(settings), offsets))  # fmt: skip
     app.on_before_shutdown.connect(lambda *args, **kwargs: offsets.close())
+    app.on_partitions_revoked.connect(forget_revoked)  # type: ignore[arg-type]  # faust's signal typing
 
     # A bug in an agent stops the worker (and the supervisor restarts it from the committed offsets) rather
     # than silently skipping the event that triggered it, which is what faust's default restart would do.

@@ -3,7 +3,10 @@
 The event log is keyed by referral (or provider) while load is counted per provider and module, so every event
 is translated into the changes of the rows it touches. A provider fact becomes a change of its row directly; a
 trajectory event is folded into the trajectory's stored state first (`trajectory_state.apply_event`), and what
-the fold reports becomes membership and waiting-time changes. A duplicate or replayed event changes nothing.
+the fold reports becomes membership and waiting-time changes. A duplicate or replayed event changes no state; it
+sends again what the trajectory's state stands for (`standing_effects`), which changes no row either, but restores
+a change that a crash lost after the state that records the event was saved (the table's changelog and the
+load-changes topic are written by one producer, but not atomically).
 `read_load_change` reads a record of the internal topic back, as strictly as any record of the event log.
 """
 
@@ -23,7 +26,7 @@ from schemas.projections import (
     load_key,
     parse_load_change,
 )
-from services.projections.trajectory_state import Effect, LoadChange, TrajectoryState, apply_event
+from services.projections.trajectory_state import Effect, LoadChange, TrajectoryState, apply_event, standing_effects
 
 KeyedChange = tuple[str, LoadChangeMessage]  # (the row's key provider|module, the change)
 
@@ -52,6 +55,8 @@ def translate(event: Envelope, stored: TrajectoryState | None) -> Translation:
         return Translation(changes=((load_key(p.provider_id, p.module_id), offering),))
     if trajectory_id_of(event) is None:
         return Translation()
+    if stored is not None and str(event.event_id) in stored.applied:  # replayed or duplicated: nothing to store
+        return Translation(changes=tuple(_keyed(effect) for effect in standing_effects(stored, str(event.event_id))))
     state, effects = apply_event(stored, event)
     if state is None or state == stored:
         return Translation()  # a duplicate or replayed event: nothing changes

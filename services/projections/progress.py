@@ -42,6 +42,12 @@ class Progress:
         self.positions[message.tp] = message.offset + 1
         self.timestamps_ms[message.tp] = int(message.timestamp * 1000)
 
+    def forget(self, partitions: Collection[TP]) -> None:
+        """Partitions revoked: what was processed there says nothing about where they resume."""
+        for tp in partitions:
+            self.positions.pop(tp, None)
+            self.timestamps_ms.pop(tp, None)
+
     def dead_lettered(self, consumer: str, reason: str) -> None:
         self.dead_letters.setdefault(consumer, Counter())[reason] += 1
 
@@ -80,7 +86,7 @@ class Offsets:
                 self._client = None
 
 
-def _committed(app: AppT, tp: TP) -> int | None:
+def committed_offset(app: AppT, tp: TP) -> int | None:
     """faust's committed offset of `tp` (its consumer keeps it; there is no public accessor)."""
     committed: dict[TP, int | None] = getattr(app.consumer, "_committed_offset", {})
     return committed.get(tp)
@@ -95,7 +101,7 @@ async def partition_lags(
     if not assigned:
         return None
     # Before an agent processed anything in a partition since the start: the committed offset, else the beginning.
-    known = {tp: progress.positions.get(tp) or _committed(app, tp) for tp in assigned}
+    known = {tp: progress.positions.get(tp) or committed_offset(app, tp) for tp in assigned}
     try:
         ends = await offsets.ends(assigned)
         if unknown := [tp for tp, position in known.items() if position is None]:

@@ -3,6 +3,10 @@
 The state records the facts seen (dispatch, start, end), not a position in a fixed sequence, so events that
 arrive late or out of order (a start before its dispatch) still converge on the same state. Every applied
 event id is kept: a replayed or duplicated event changes nothing and emits nothing.
+
+The state also keeps what it stands for in the provider-load rows (the rows it left, the waiting time it
+reported), so `standing_effects` can say it all again: the worker sends that for a replayed event, in case the
+changes its first pass caused were lost in a crash after the state itself was saved.
 """
 
 from __future__ import annotations
@@ -36,10 +40,14 @@ class TrajectoryState:
     ending: str | None = None
     wait_reported: bool = False
     applied: tuple[str, ...] = field(default_factory=tuple)
+    left: tuple[str, ...] = ()  # rows (provider|module) it no longer counts in, after a dispatch elsewhere
+    wait_key: str | None = None  # the waiting time reported: its row, school year and days
+    wait_school_year: str | None = None
+    wait_days: float | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrajectoryState:
-        return cls(**{**data, "applied": tuple(data.get("applied", ()))})
+        return cls(**{**data, "applied": tuple(data.get("applied", ())), "left": tuple(data.get("left", ()))})
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "applied": list(self.applied)}
@@ -114,10 +122,25 @@ def apply_event(state: TrajectoryState | None, event: Envelope) -> tuple[Traject
     if (state.load_key, state.membership) != (new.load_key, new.membership):
         if state.load_key and state.load_key != new.load_key:
             effects.append(LoadChange(state.load_key, new.trajectory_id, None, event_id))
+            new = replace(new, left=(*new.left, state.load_key))
         if new.load_key:
             effects.append(LoadChange(new.load_key, new.trajectory_id, new.membership, event_id))
+            new = replace(new, left=tuple(key for key in new.left if key != new.load_key))
     if new.load_key and new.dispatched_at and new.started_at and not new.wait_reported:
         days = (datetime.fromisoformat(new.started_at) - datetime.fromisoformat(new.dispatched_at)).total_seconds()
-        effects.append(WaitMeasured(new.load_key, new.trajectory_id, event.school_year, max(0.0, days / 86400)))
-        new = replace(new, wait_reported=True)
+        wait = WaitMeasured(new.load_key, new.trajectory_id, event.school_year, max(0.0, days / 86400))
+        effects.append(wait)
+        new = replace(new, wait_reported=True, wait_key=wait.load_key, wait_school_year=wait.school_year,
+                      wait_days=wait.days)  # fmt: skip
     return new, effects
+
+
+def standing_effects(state: TrajectoryState, event_id: str) -> list[Effect]:
+    """Everything `state` stands for in the provider-load rows, as effects: out of the rows it left, its membership
+    in its row, its waiting time. Applying them again changes nothing (the rows are sets), so they can be re-sent."""
+    effects: list[Effect] = [LoadChange(key, state.trajectory_id, None, event_id) for key in state.left]
+    if state.load_key:
+        effects.append(LoadChange(state.load_key, state.trajectory_id, state.membership, event_id))
+    if state.wait_key and state.wait_school_year and state.wait_days is not None:
+        effects.append(WaitMeasured(state.wait_key, state.trajectory_id, state.wait_school_year, state.wait_days))
+    return effects

@@ -20,6 +20,9 @@ from services.projections.progress import freshness, lag_by_topic, lag_headers
 from services.projections.topology import Topology, topology_of
 from services.projections.trajectory_state import TrajectoryState
 
+# What the trajectory page leaves out: the state's bookkeeping, not where the trajectory stands.
+INTERNAL_FIELDS = frozenset({"applied", "wait_reported", "left", "wait_key", "wait_school_year", "wait_days"})
+
 
 def is_ready(app: AppT) -> bool:
     """Tables restored from their changelogs, partitions assigned, no rebalance under way."""
@@ -77,7 +80,7 @@ async def trajectory_page(view: View, request: Request, trajectory_id: str) -> R
         return await _fresh_json(view, (topology.events_topic,), {"detail": f"unknown trajectory {trajectory_id}"},
                                  status=404)  # fmt: skip
     state = TrajectoryState.from_dict(stored)
-    shown = {k: v for k, v in stored.items() if k not in ("applied", "wait_reported")}
+    shown = {k: v for k, v in stored.items() if k not in INTERNAL_FIELDS}
     body = {**shown, "status": state.status, "events_applied": len(state.applied)}
     return await _fresh_json(view, (topology.events_topic,), body)
 

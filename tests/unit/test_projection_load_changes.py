@@ -49,9 +49,32 @@ def test_dispatch_then_start_become_membership_changes_and_one_waiting_time() ->
     assert state is not None and state.status == "active" and len(state.applied) == 2
 
 
-def test_a_duplicate_stores_nothing_and_sends_nothing() -> None:
-    state, _ = fold(DISPATCH, START)
-    assert translate(START, state) == translate(DISPATCH, state) == Translation()
+def test_a_duplicate_stores_nothing_and_sends_again_what_the_state_stands_for() -> None:
+    """What a replay sends changes no row (sets), but restores a change lost in a crash after the state was saved."""
+    state, (_, started) = fold(DISPATCH, START)
+    again = translate(START, state)
+    assert again == translate(DISPATCH, state) == Translation(changes=started.changes)
+    row = rows.empty_row(ROW)
+    for _, change in started.changes:
+        row = rows.apply_change(row, change)
+    replayed = row
+    for _, change in again.changes:
+        replayed = rows.apply_change(replayed, change)
+    assert replayed == row
+
+
+def test_a_replay_after_a_move_takes_the_trajectory_out_of_the_row_it_left_again() -> None:
+    moved = sealed({**dispatch("R-1", "T-1", "elders", "day"), "source_ref": "dispatch:T-1:again"})
+    state, _ = fold(DISPATCH, START, moved)
+    assert state is not None and state.left == (ROW,)
+    assert translate(moved, state).changes == (
+        (ROW, MembershipChanged(trajectory_id="T-1", membership=None)),
+        ("elders|day", MembershipChanged(trajectory_id="T-1", membership="active")),
+        (ROW, WaitingTimeMeasured(trajectory_id="T-1", school_year="2025-2026", days=3.5)),
+    )
+    back = sealed({**dispatch("R-1", "T-1", "tigo", "day"), "source_ref": "dispatch:T-1:back"})
+    state, _ = fold(DISPATCH, START, moved, back)
+    assert state is not None and state.left == ("elders|day",) and state.load_key == ROW
 
 
 def test_a_redispatch_leaves_the_old_row_and_joins_the_new_one() -> None:
