@@ -55,4 +55,5 @@ kafka-stop:
 
 clean:
 	-$(KANS) kafka stop
-	rm -rf .kans .kans-test
+	-$(KANS) cluster stop
+	rm -rf .kans .kans-test .kans-cluster
