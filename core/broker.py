@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
+from aiokafka.client import AIOKafkaClient
+from aiokafka.errors import KafkaError as AIOKafkaError
 from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
+
+# How long a readiness page waits for the broker: it must answer well within an orchestrator's probe timeout.
+READY_TIMEOUT_S = 2.0
 
 
 def wait_for_metadata(bootstrap: str, timeout_s: float) -> Exception | None:
@@ -14,7 +20,8 @@ def wait_for_metadata(bootstrap: str, timeout_s: float) -> Exception | None:
     last: Exception | None = None
     while True:
         try:
-            admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000, client_id="kans-ready")
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000, client_id="kans-ready",
+                                     bootstrap_timeout_ms=3000)  # the default waits 30 s for a broker that is down
             try:
                 admin.describe_cluster()
                 return None
@@ -29,3 +36,22 @@ def wait_for_metadata(bootstrap: str, timeout_s: float) -> Exception | None:
 
 def broker_reachable(bootstrap: str, timeout_s: float = 3.0) -> bool:
     return wait_for_metadata(bootstrap, timeout_s) is None
+
+
+async def broker_problem(bootstrap: str, timeout_s: float = READY_TIMEOUT_S) -> str | None:
+    """None when the cluster answered a metadata request within `timeout_s`; otherwise what went wrong.
+
+    For readiness pages: asynchronous and bounded, so the page answers whether the broker does or not, and nothing
+    is left behind (kafka-python's admin client, `wait_for_metadata`, blocks and leaves its I/O thread running
+    after every failed bootstrap)."""
+    client = AIOKafkaClient(bootstrap_servers=bootstrap, client_id="kans-ready",
+                            request_timeout_ms=max(1, int(timeout_s * 1000)))  # fmt: skip
+    try:
+        await asyncio.wait_for(client.bootstrap(), timeout_s)
+        return None
+    except TimeoutError:
+        return f"no metadata from {bootstrap} within {timeout_s:g} s"
+    except (AIOKafkaError, OSError) as err:
+        return f"unreachable at {bootstrap} ({err.__class__.__name__})"
+    finally:
+        await client.close()

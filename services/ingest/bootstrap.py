@@ -6,8 +6,11 @@ The spreadsheet import builds nothing of its own: it posts its batches to the RE
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 
+from core.broker import broker_problem
 from core.settings import Settings
 from services.ingest.credentials import KeyRing, load_key_ring
 from services.ingest.plausibility import DateWindow
@@ -18,13 +21,15 @@ from services.ingest.source_index import SourceIndex
 
 @dataclass
 class Ingest:
-    """The collaborators one ingest process works with. Built by `bootstrap`; tests may assemble one from fakes."""
+    """The collaborators one ingest process works with. Built by `bootstrap`; tests may assemble one from fakes.
+    `broker_problem`: asks the broker for metadata now; None when it answered, else what is wrong (readiness)."""
 
     keys: KeyRing
     index: SourceIndex
     publisher: EventPublisher
     service: IngestService
     pupil_secret: bytes
+    broker_problem: Callable[[], Awaitable[str | None]]
     _started: bool = field(default=False, repr=False)
 
     def start(self) -> None:
@@ -46,4 +51,4 @@ def bootstrap(settings: Settings) -> Ingest:
     publisher = EventPublisher(settings)
     pupil_secret = settings.pupil_key_secret.get_secret_value().encode()
     service = IngestService(publisher, index, pupil_secret, DateWindow.from_settings(settings))
-    return Ingest(keys, index, publisher, service, pupil_secret)
+    return Ingest(keys, index, publisher, service, pupil_secret, partial(broker_problem, settings.kafka_bootstrap))

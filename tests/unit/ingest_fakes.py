@@ -33,6 +33,16 @@ class FakeSourceIndex:
         self.entries.update(new)
 
 
+class FakeBroker:
+    """What the readiness probe hears: the broker answers, or (`away`) what is wrong with it."""
+
+    def __init__(self, away: str | None = None) -> None:
+        self.away = away
+
+    async def problem(self) -> str | None:
+        return self.away
+
+
 class FakePublisher:
     """Keeps what it is asked to publish; refuses the first `unavailable` calls as Kafka being away would."""
 
@@ -50,9 +60,11 @@ class FakePublisher:
 
 
 def fake_ingest(
-    settings: Settings, index: FakeSourceIndex | None = None, publisher: FakePublisher | None = None
+    settings: Settings, index: FakeSourceIndex | None = None, publisher: FakePublisher | None = None,
+    broker: FakeBroker | None = None,
 ) -> Ingest:
     """The ingest wired as `bootstrap` wires it (the development key file), on the fakes."""
-    index, publisher = index or FakeSourceIndex(), publisher or FakePublisher()
+    index, publisher, broker = index or FakeSourceIndex(), publisher or FakePublisher(), broker or FakeBroker()
     service = IngestService(publisher, index, TEST_PUPIL_SECRET)  # type: ignore[arg-type]
-    return Ingest(load_key_ring(settings.api_keys_file), index, publisher, service, TEST_PUPIL_SECRET)  # type: ignore[arg-type]
+    return Ingest(load_key_ring(settings.api_keys_file), index, publisher, service, TEST_PUPIL_SECRET,  # type: ignore[arg-type]
+                  broker.problem)  # fmt: skip

@@ -16,7 +16,7 @@ from services.ingest.bootstrap import Ingest
 from services.ingest.deps import get_ingest
 from services.ingest.routes import events, operations
 from tests.factories import close, dispatch, referral
-from tests.unit.ingest_fakes import FakePublisher, FakeSourceIndex, fake_ingest
+from tests.unit.ingest_fakes import FakeBroker, FakePublisher, FakeSourceIndex, fake_ingest
 
 ALL_KEY = {"X-API-Key": "kans-dev-all"}
 LARS_KEY = {"X-API-Key": "kans-dev-lars"}
@@ -107,13 +107,20 @@ def test_without_kafka_the_answer_is_503_with_retry_after(
     assert (publisher.events, index.entries) == ([], {})
 
 
-def test_ready_follows_the_index() -> None:
-    index = FakeSourceIndex(loaded=False)
-    with client_for(fake_ingest(Settings(), index), events, operations) as client:
-        assert client.get("/ready").json() == {"ready": False, "source_records_known": 0}
-        assert client.get("/ready").status_code == 503
+def test_ready_follows_the_index_and_the_broker() -> None:
+    index, broker = FakeSourceIndex(loaded=False), FakeBroker()
+    with client_for(fake_ingest(Settings(), index, broker=broker), events, operations) as client:
+        not_loaded = client.get("/ready")
+        assert (not_loaded.status_code, not_loaded.json()) == (503, {
+            "ready": False, "kafka": True, "source_index_loaded": False, "source_records_known": 0,
+            "problems": ["source index: not loaded from Kafka yet"]})  # fmt: skip
         index.ready.set()
         assert client.post("/v1/events", json=referral("R-7")).status_code == 202
         ready = client.get("/ready")
-        assert (ready.status_code, ready.json()) == (200, {"ready": True, "source_records_known": 1})
+        assert (ready.status_code, ready.json()) == (200, {
+            "ready": True, "kafka": True, "source_index_loaded": True, "source_records_known": 1, "problems": []})
+        broker.away = "unreachable at 127.0.0.1:9 (KafkaConnectionError)"
+        away = client.get("/ready")
+        assert (away.status_code, away.json()["kafka"]) == (503, False)
+        assert away.json()["problems"] == ["kafka: unreachable at 127.0.0.1:9 (KafkaConnectionError)"]
         assert client.get("/health").json() == {"status": "ok"}

@@ -1,16 +1,18 @@
-"""Health and readiness: is the broker reachable, is ClickHouse answering, is the projections worker up."""
+"""Health and readiness: is the broker reachable, is ClickHouse answering, is the writer running (when this process
+hosts it), and where the projections worker stands."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
-from core.broker import broker_reachable
+from core.broker import READY_TIMEOUT_S, broker_problem
 from services.api.deps import ProjectionsDep, SettingsDep, WarehouseDep, WriterDep
+from services.warehouse.writer import ClickHouseWriter
 
 router = APIRouter(tags=["operations"])
 
@@ -21,22 +23,52 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready")
+async def _projections_state(projections: httpx.AsyncClient) -> dict[str, Any]:
+    """The worker's own readiness page (ready, lag per topic, dead letters), or why it could not be read."""
+    try:
+        response = await projections.get("/ready", timeout=READY_TIMEOUT_S)
+    except httpx.HTTPError as err:
+        return {"ready": False, "error": f"unreachable ({err.__class__.__name__})"}
+    try:
+        state = response.json()
+    except ValueError:
+        return {"ready": False, "error": f"answered {response.status_code} without JSON"}
+    return {**state, "ready": response.status_code == 200} if isinstance(state, dict) else {"ready": False}
+
+
+def _writer_problem(writer: ClickHouseWriter) -> str | None:
+    status = writer.status
+    if status.crashed is not None:
+        return f"writer: crashed ({status.crashed}); nothing after its last commit is stored"
+    if not status.running:
+        return "writer: not running; nothing acknowledged since it stopped is stored"
+    return None
+
+
+@router.get("/ready", responses={503: {"description": "Not ready: `problems` says what is missing.",
+                                       "content": {"application/json": {}}}})
 async def ready(
     settings: SettingsDep, warehouse: WarehouseDep, projections: ProjectionsDep, writer: WriterDep
 ) -> JSONResponse:
-    """Readiness: Kafka and ClickHouse reachable (and the projections worker, reported but not required)."""
-    kafka_ok = await run_in_threadpool(broker_reachable, settings.kafka_bootstrap, 3.0)
-    clickhouse_ok = await warehouse.ping()
-    try:
-        projections_ok = (await projections.get("/ready")).status_code == 200
-    except httpx.HTTPError:
-        projections_ok = False
+    """Readiness: Kafka answers, ClickHouse answers and, when this process hosts the ClickHouse writer
+    (`writer_in_api`), the writer is running. 503 lists what is missing in `problems`.
+
+    Also reported, not required: the writer's lag (`writer.lag_events`, `writer.lag_seconds`: how far ClickHouse is
+    behind the event log) and the projections worker's state (its readiness, lag per topic and dead letters)."""
+    kafka, clickhouse_ok, projections_state = await asyncio.gather(
+        broker_problem(settings.kafka_bootstrap), warehouse.ping(), _projections_state(projections)
+    )
+    problems = [f"kafka: {kafka}"] if kafka else []
+    if not clickhouse_ok:
+        problems.append("clickhouse: does not answer")
+    if writer is not None and (writer_problem := _writer_problem(writer)):
+        problems.append(writer_problem)
     body: dict[str, Any] = {
-        "ready": kafka_ok and clickhouse_ok,
-        "kafka": kafka_ok,
+        "ready": not problems,
+        "problems": problems,
+        "kafka": kafka is None,
         "clickhouse": clickhouse_ok,
-        "projections": projections_ok,
         "writer": None if writer is None else {**vars(writer.status)},
+        "projections": projections_state,
     }
-    return JSONResponse(status_code=200 if body["ready"] else 503, content=body)
+    return JSONResponse(status_code=503 if problems else 200, content=body)

@@ -115,10 +115,18 @@ async def forward_submissions(stream: StreamT[Any]) -> None:
 
 
 async def ready_page(view: View, request: Request) -> Response:
-    """Readiness: the idempotency index is loaded and partitions are assigned (no rebalance under way)."""
-    app, index = view.app, inbound_of(view.app).ingest.index
-    ready = index.ready.is_set() and not app.rebalancing and bool(app.consumer.assignment())
-    return view.json({"ready": ready, "source_records_known": len(index.entries)}, status=200 if ready else 503)
+    """Readiness: the broker answers, the idempotency index is loaded and partitions are assigned (no rebalance under
+    way); `problems` says what is missing."""
+    app, ingest = view.app, inbound_of(view.app).ingest
+    kafka = await ingest.broker_problem()
+    problems = [f"kafka: {kafka}"] if kafka else []
+    if not ingest.index.ready.is_set():
+        problems.append("source index: not loaded from Kafka yet")
+    if app.rebalancing or not app.consumer.assignment():
+        problems.append("inbound topic: no partitions assigned (rebalance under way)")
+    body = {"ready": not problems, "kafka": kafka is None, "source_records_known": len(ingest.index.entries),
+            "problems": problems}  # fmt: skip
+    return view.json(body, status=503 if problems else 200)
 
 
 async def start_ingest(app: AppT) -> None:

@@ -12,15 +12,28 @@ router = APIRouter(tags=["operations"])
 
 @router.get("/health")
 async def health() -> dict[str, str]:
-    """Liveness: the process answers."""
+    """Liveness: the process answers (whatever Kafka does: a broker outage is no reason to restart the ingest)."""
     return {"status": "ok"}
 
 
-@router.get("/ready")
+@router.get("/ready", responses={503: {"description": "Not ready: `problems` says what is missing.",
+                                       "content": {"application/json": {}}}})
 async def ready(ingest: IngestDep) -> JSONResponse:
-    """Readiness: the idempotency index is loaded from Kafka, so submissions can be accepted."""
+    """Readiness: a submission can be accepted now. The broker answers a metadata request (asked on every call,
+    for at most a few seconds) and the idempotency index is loaded from Kafka. 503 lists what is missing in
+    `problems`."""
+    kafka = await ingest.broker_problem()
     loaded = ingest.index.ready.is_set()
+    problems = [f"kafka: {kafka}"] if kafka else []
+    if not loaded:
+        problems.append("source index: not loaded from Kafka yet")
     return JSONResponse(
-        status_code=200 if loaded else 503,
-        content={"ready": loaded, "source_records_known": len(ingest.index.entries)},
+        status_code=503 if problems else 200,
+        content={
+            "ready": not problems,
+            "kafka": kafka is None,
+            "source_index_loaded": loaded,
+            "source_records_known": len(ingest.index.entries),
+            "problems": problems,
+        },
     )
