@@ -13,6 +13,8 @@ import fcntl
 import os
 import re
 import shutil
+import socket
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -71,6 +73,32 @@ class SuiteBroker:
             TEST_DATA_ROOT.rmdir()  # only when no other session holds a slot
 
 
+# The ports are the machine's, not the checkout's: a session of another clone holds its slot's ports with a lock here.
+PORT_LOCKS = Path(tempfile.gettempdir()) / "kans-test-ports"
+_port_locks: dict[int, IO[str]] = {}
+
+
+def ports_taken(slot: int) -> bool:
+    """Lock the slot's ports for this process (held until it ends); True when another session or process has them."""
+    PORT_LOCKS.mkdir(exist_ok=True)
+    lock = (PORT_LOCKS / f"{slot}.lock").open("a")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        return True
+    port = FIRST_BROKER_PORT + 2 * slot
+    for candidate in (port, port + 1):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", candidate))
+            except OSError:
+                lock.close()
+                return True
+    _port_locks[slot] = lock
+    return False
+
+
 def claim() -> SuiteBroker:
     """The first free slot, locked until `release` (or until this process ends, however it ends)."""
     TEST_DATA_ROOT.mkdir(exist_ok=True)
@@ -87,6 +115,9 @@ def claim() -> SuiteBroker:
             continue
         broker = SuiteBroker(slot, lock)
         broker.wipe()
+        if ports_taken(slot):  # by another checkout's session, or anything else on this machine
+            lock.close()
+            continue
         return broker
     raise RuntimeError(f"all {SLOTS} test broker slots under {TEST_DATA_ROOT} are held by running test sessions")
 
