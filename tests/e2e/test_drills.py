@@ -1,16 +1,19 @@
 """Fault drills with the services as processes, under load through the ingest: kill -9 the projections worker, then
 the API with its ClickHouse writer, restart each; nothing acknowledged is lost or doubled, and poison records
-produced straight to the log meanwhile are dead-lettered, not fatal.
+produced straight to the log meanwhile are dead-lettered, not fatal. The inbound worker fed poison dead-letters it,
+publishes what follows, and stops on SIGTERM.
 
 The platform here is the drills' own (its own topics and database): a killed process must not disturb other tests.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date
@@ -18,12 +21,15 @@ from typing import Any
 
 import httpx
 import pytest
+from kafka import KafkaProducer
 
-from core.topics import ensure_topics, event_dead_letter_topic, events_topic
+from core.dead_letters import header_values
+from core.topics import dead_letter_topic, ensure_topics, event_dead_letter_topic, events_topic, inbound_topic
 from kans.processes import isolated_settings
+from schemas.envelope import event_id_for
 from services.projections.agents import TRACK
 from tests.conftest import wait_for
-from tests.event_log import KINDS, dead_letters, poison, produce_raw, recompute_provider_load
+from tests.event_log import KINDS, RAW_HEADER, dead_letters, poison, produce_raw, recompute_provider_load
 from tests.factories import capacity, close, dispatch, referral, start
 from tests.kafka_helpers import read_topic
 from tests.platform import DEV_KEY, Platform
@@ -180,3 +186,78 @@ def test_api_with_its_writer_killed_under_load_stores_each_acknowledged_event_on
     print(f"API drill: {load.events} events acknowledged ({load.refused} refused) for {len(load.acknowledged)} "
           f"referrals, each stored once in ClickHouse; API ready {ready - restarted:.1f} s and writer caught up "
           f"{recovered - restarted:.1f} s after the restart began")  # fmt: skip
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used so far."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115 - read at once
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def inbound_poison(n: int) -> list[tuple[bytes | None, str]]:
+    """Every kind of message the inbound worker once choked on, each with the reason its dead letter must give."""
+    return [
+        (None, "no_value"),
+        (b"\xff\xfe\x81 not UTF-8", "not_utf8"),
+        (b"<not json>", "invalid_json"),
+        (b"[" * 30_000 + b"]" * 30_000, "invalid_json"),  # nested too deep for a decoder
+        (json.dumps({**referral(f"R-INP-{n}-HUGE"), "pad": "x" * 900_000}).encode(), "oversized"),
+        (json.dumps({**referral(f"R-INP-{n}-SY"), "school_year": "1999"}).encode(), "invalid_submission"),
+        # A string of 60 KB: scanning it for personal data took ~20 s of the worker's only thread before.
+        (json.dumps({**referral(f"R-INP-{n}-LONG"), "note": "x" * 60_000}).encode(), "invalid_submission"),
+    ]
+
+
+def test_inbound_worker_fed_poison_dead_letters_it_publishes_what_follows_and_stops_on_sigterm(
+    drills: Platform,
+) -> None:
+    settings = drills.settings
+    drills.start("inbound")
+    proc = drills.procs["inbound"]
+    key, poison_records = uuid.uuid4().hex.encode(), inbound_poison(1)
+    valid = [referral(f"R-INP-OK-{i}") for i in range(5)]
+    values = [value for value, _ in poison_records] + [json.dumps(s).encode() for s in valid]
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", max_request_size=2 * 1024 * 1024)
+    try:
+        futures = [producer.send(inbound_topic(settings), key=key, value=value,
+                                 headers=[("api-key", b"kans-dev-lars"), RAW_HEADER]) for value in values]  # fmt: skip
+        offsets = [future.get(timeout=30).offset for future in futures]
+    finally:
+        producer.close()
+    began = time.monotonic()
+    wanted = {str(event_id_for("lars", s["source_ref"])) for s in valid}
+
+    def published() -> dict[str, int] | None:
+        ids = [json.loads(r.value)["event_id"] for r in read_topic(settings.kafka_bootstrap, events_topic(settings))]
+        counts = {i: ids.count(i) for i in wanted}
+        return counts if all(counts.values()) else None
+
+    counts = wait_for(published, timeout_s=60, what="the valid messages after the poison published")
+    took = time.monotonic() - began
+    ready = httpx.get(drills.ready_url("inbound"), timeout=5)
+
+    def letters() -> dict[int, str] | None:
+        found = {int(h["original-offset"]): h["error-type"]
+                 for h in (header_values(r.headers) for r in read_topic(settings.kafka_bootstrap,
+                                                                        dead_letter_topic(settings)))}  # fmt: skip
+        return found if len(found) >= len(poison_records) else None
+
+    reasons = wait_for(letters, what="a dead letter for every poison message")
+    assert counts == dict.fromkeys(wanted, 1)
+    assert reasons == {offset: reason for offset, (_, reason) in zip(offsets, poison_records, strict=False)}
+    assert (ready.status_code, ready.json()["problems"]) == (200, [])
+    before = cpu_seconds(proc.pid)
+    time.sleep(3)
+    idle_cpu = cpu_seconds(proc.pid) - before
+    assert idle_cpu < 0.9, f"the worker used {idle_cpu:.2f} s of CPU in 3 s with nothing to do"
+
+    stopping = time.monotonic()
+    os.kill(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    finally:
+        drills.procs.pop("inbound")
+    stopped = time.monotonic() - stopping
+    print(f"inbound poison drill: {len(poison_records)} poison messages dead-lettered, {len(valid)} valid ones after "
+          f"them published once each within {took:.1f} s; idle CPU {idle_cpu:.2f} s in 3 s; exited {stopped:.1f} s "
+          f"after SIGTERM (code {proc.returncode})")

@@ -1,5 +1,9 @@
 """What the inbound worker decides about one message, without I/O: the submission it carries or why it is
-rejected (credential in the record header `api-key`, contract, the key's scope), and what its dead letter keeps.
+rejected (credential in the record header `api-key`, the bytes, contract, the key's scope), and what its dead letter
+keeps.
+
+Any bytes at all may arrive (a null value, garbage, a megabyte): each is judged in time linear in its size, capped at
+`MAX_RECORD_BYTES` as on the event log, so one message never holds the worker (its readiness page, its SIGTERM).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from core.dead_letters import MAX_RECORD_BYTES
 from schemas.envelope import SubmissionBase
 from schemas.privacy import personal_data_in
 from schemas.pseudonym import pupil_key
@@ -28,8 +33,8 @@ PERSONAL_DATA_MESSAGE = "personal data (a name, national id or contact detail) r
 class Rejection:
     """Why a message goes to the dead-letter topic: a reason code, the field paths concerned, a message."""
 
-    reason: str  # invalid_json (duplicated keys too) | invalid_submission (implausible dates too) |
-    # unauthenticated | forbidden | source_conflict
+    reason: str  # no_value | oversized | not_utf8 | invalid_json (duplicated keys too) |
+    # invalid_submission (implausible dates too) | unauthenticated | forbidden | source_conflict
     fields: tuple[str, ...]
     message: str
     # Refused because it carries personal data: the dead letter must not keep it (value dropped, message generic).
@@ -73,8 +78,9 @@ def check_message(value: bytes | None, api_key: bytes | None, keys: KeyRing) -> 
         key = authenticate(keys, api_key.decode("utf-8", "replace") if api_key else None)
     except Unauthenticated as err:
         return Rejection("unauthenticated", (), f"{err}: send your source system's API key in the header api-key")
-    if value is None:
-        return Rejection("invalid_json", ("$",), "the message has no value")
+    if (bad := bad_bytes(value)) is not None:
+        return bad
+    assert value is not None  # bad_bytes refuses a null value
     if twice := [dotted(path) for path in duplicate_keys(value)]:
         return Rejection("invalid_json", tuple(twice), f"key(s) given more than once in one object: {', '.join(twice)}"
                          " (which value counts is ambiguous)")  # fmt: skip
@@ -89,6 +95,20 @@ def check_message(value: bytes | None, api_key: bytes | None, keys: KeyRing) -> 
             f"API key {key.name!r}: " + "; ".join(v.message for v in violations),
         )
     return submission
+
+
+def bad_bytes(value: bytes | None) -> Rejection | None:
+    """Why the bytes cannot hold a submission before they are parsed: none (null), too many, not UTF-8."""
+    if value is None:
+        return Rejection("no_value", ("$",), "the message has no value (null)")
+    if len(value) > MAX_RECORD_BYTES:
+        return Rejection("oversized", ("$",), f"{len(value)} bytes, more than the {MAX_RECORD_BYTES} a message may "
+                         "have")  # fmt: skip
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return Rejection("not_utf8", ("$",), f"not UTF-8 text (byte {err.start})")
+    return None
 
 
 def refusal_rejection(problems: Sequence[FieldProblem]) -> Rejection:
@@ -123,12 +143,14 @@ def dead_letter_value(value: bytes | None, rejection: Rejection, pupil_secret: b
 
     The DLQ is part of the platform's log: the source's own pupil identifier (which may be a national register
     number) must not land there any more than in the event log. The source keeps the original in its outbox.
+    Bytes that are not a submission's at all (`bad_bytes`) are never read, nor kept.
     """
-    if value is None or rejection.personal_data:
+    if rejection.personal_data or bad_bytes(value) is not None:
         return None
+    assert value is not None  # bad_bytes refuses a null value
     try:
         message = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep for the decoder
         return None
     if not isinstance(message, dict):
         return None
@@ -141,8 +163,12 @@ def dead_letter_value(value: bytes | None, rejection: Rejection, pupil_secret: b
     return json.dumps(message, ensure_ascii=False).encode()
 
 
-def dead_letter_headers(rejection: Rejection, topic: str, partition: int, offset: int) -> list[tuple[str, bytes]]:
-    """The reason and the origin; the message's own headers (its API key among them) are not copied."""
+def dead_letter_headers(
+    rejection: Rejection, topic: str, partition: int, offset: int, timestamp_ms: int | None = None,
+    size: int | None = None,
+) -> list[tuple[str, bytes]]:
+    """The reason and the origin (as the event log's dead letters give them: `core.dead_letters`); the message's own
+    headers (its API key among them) are not copied."""
     return [
         ("error-type", rejection.reason.encode()),
         ("error-fields", ",".join(rejection.fields).encode()),
@@ -150,4 +176,6 @@ def dead_letter_headers(rejection: Rejection, topic: str, partition: int, offset
         ("original-topic", topic.encode()),
         ("original-partition", str(partition).encode()),
         ("original-offset", str(offset).encode()),
+        ("original-timestamp", b"" if timestamp_ms is None else str(timestamp_ms).encode()),
+        ("original-size", b"" if size is None else str(size).encode()),
     ]

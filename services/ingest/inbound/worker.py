@@ -98,7 +98,9 @@ async def forward_batch(inbound: Inbound, events: Sequence[EventT[Any]]) -> None
         m = event.message
         log.info("dead-lettered %s[%d]@%d: %s", m.topic, m.partition, m.offset, rejection.reason)
         value = dead_letter_value(m.value, rejection, ingest.pupil_secret)
-        headers = [*dead_letter_headers(rejection, m.topic, m.partition, m.offset),
+        timestamp_ms = None if m.timestamp is None else int(m.timestamp * 1000)
+        size = None if m.value is None else len(m.value)
+        headers = [*dead_letter_headers(rejection, m.topic, m.partition, m.offset, timestamp_ms, size),
                    ("error-redacted", b"true" if value is None else b"false")]  # fmt: skip
         pending.append(await inbound.dead_letters.send(key=m.key, value=value, headers=headers, force=True))
     await asyncio.gather(*pending)  # acknowledged by the broker before the offsets are
