@@ -60,6 +60,11 @@ class Settings(BaseSettings):
         True, description="Run the ClickHouse writer inside the API process (required with embedded chDB)."
     )
     writer_group: str = "kans-clickhouse-writer"
+    writer_metrics_host: str = "127.0.0.1"
+    writer_metrics_port: int = Field(
+        6068, description="Where the writer run as its own process (`kans serve writer`) serves /metrics; in the API "
+        "process its metrics are on the API's /metrics."
+    )
     writer_batch_max: int = Field(5000, ge=1)
     writer_batch_wait_ms: int = Field(200, ge=1)
 

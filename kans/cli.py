@@ -127,15 +127,21 @@ def serve_inbound() -> None:
 
 @serve_app.command("writer")
 def serve_writer() -> None:
-    """The ClickHouse writer on its own (for a ClickHouse server; with chDB it runs inside the API)."""
+    """The ClickHouse writer on its own (for a ClickHouse server; with chDB it runs inside the API); its metrics on
+    http://KANS_WRITER_METRICS_HOST:KANS_WRITER_METRICS_PORT/metrics."""
+    from prometheus_client import start_http_server
+
+    from core.metrics import new_registry
     from services.warehouse.clickhouse import get_client, migrate
-    from services.warehouse.writer import ClickHouseWriter
+    from services.warehouse.writer import ClickHouseWriter, WriterMetrics
 
     settings = get_settings()
     configure_logging(settings.log_level, "writer")
     client = get_client(settings)
     migrate(client, settings.clickhouse_database)
-    writer = ClickHouseWriter(settings, client)
+    registry = new_registry()
+    writer = ClickHouseWriter(settings, client, metrics=WriterMetrics(registry))
+    start_http_server(settings.writer_metrics_port, settings.writer_metrics_host, registry=registry)
     signal.signal(signal.SIGTERM, lambda *_: writer.stop())
     try:
         writer.run()

@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import httpx
+from prometheus_client import CollectorRegistry
 
+from core.metrics import new_registry
 from core.settings import Settings
 from services.api.warehouse import Warehouse
 from services.warehouse.clickhouse import ClickHouseClient, get_client, migrate
-from services.warehouse.writer import ClickHouseWriter
+from services.warehouse.writer import ClickHouseWriter, WriterMetrics
 
 PROJECTIONS_TIMEOUT_S = 5.0
 
@@ -50,10 +52,13 @@ class Api:
                 self.client.close()
 
 
-def bootstrap(settings: Settings) -> Api:
-    """Open the ClickHouse client (embedded chDB or a server, per `clickhouse_dsn`) and build the rest on it."""
+def bootstrap(settings: Settings, registry: CollectorRegistry | None = None) -> Api:
+    """Open the ClickHouse client (embedded chDB or a server, per `clickhouse_dsn`) and build the rest on it. The
+    writer's metrics go to `registry`, the one the process serves on /metrics."""
     client = get_client(settings)
     warehouse = Warehouse(client, settings.clickhouse_database)
-    writer = ClickHouseWriter(settings, client, warehouse.lock) if settings.writer_in_api else None
+    writer = None
+    if settings.writer_in_api:
+        writer = ClickHouseWriter(settings, client, warehouse.lock, WriterMetrics(registry or new_registry()))
     projections = httpx.AsyncClient(base_url=settings.projections_base_url, timeout=PROJECTIONS_TIMEOUT_S)
     return Api(settings, client, warehouse, writer, projections)

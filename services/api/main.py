@@ -9,7 +9,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from core.http_errors import install_error_handlers
+from core.http_metrics import instrument_http
 from core.logs import configure_logging
+from core.metrics import new_registry
 from core.settings import Settings, get_settings
 from services.api.bootstrap import bootstrap
 from services.api.report.router import router as report_router
@@ -25,7 +27,7 @@ DESCRIPTION = (
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Wire the API for this process (ClickHouse, migrations, the writer, the projections client); stop it all
     with the app."""
-    api = bootstrap(app.state.settings)
+    api = bootstrap(app.state.settings, app.state.registry)
     app.state.api = api
     try:
         api.start()
@@ -39,6 +41,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings.log_level, "api")
     app = FastAPI(title="KANS API", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
+    app.state.registry = new_registry()  # /metrics: HTTP requests, and the writer's when this process hosts it
+    instrument_http(app, app.state.registry)
     install_error_handlers(app)
     app.include_router(live.router)
     app.include_router(statistics.router)

@@ -10,9 +10,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 
+from prometheus_client import CollectorRegistry
+
 from core.broker import broker_problem
+from core.metrics import new_registry
 from core.settings import Settings
 from services.ingest.credentials import KeyRing, load_key_ring
+from services.ingest.metrics import IngestMetrics
 from services.ingest.plausibility import DateWindow
 from services.ingest.publisher import EventPublisher
 from services.ingest.service import IngestService
@@ -30,6 +34,7 @@ class Ingest:
     service: IngestService
     pupil_secret: bytes
     broker_problem: Callable[[], Awaitable[str | None]]
+    metrics: IngestMetrics | None = None
     _started: bool = field(default=False, repr=False)
 
     def start(self) -> None:
@@ -44,11 +49,14 @@ class Ingest:
         self.publisher.close()
 
 
-def bootstrap(settings: Settings) -> Ingest:
-    """Read the key file and build the index, the publisher and the use case on top of them (no I/O yet)."""
+def bootstrap(settings: Settings, registry: CollectorRegistry | None = None) -> Ingest:
+    """Read the key file and build the index, the publisher and the use case on top of them (no I/O yet). Their
+    metrics go to `registry`, the one the process serves on /metrics (a registry of their own without one)."""
     keys = load_key_ring(settings.api_keys_file, production=settings.environment == "production")
     index = SourceIndex(settings)
-    publisher = EventPublisher(settings)
+    metrics = IngestMetrics(registry or new_registry())
+    publisher = EventPublisher(settings, metrics)
     pupil_secret = settings.pupil_key_secret.get_secret_value().encode()
-    service = IngestService(publisher, index, pupil_secret, DateWindow.from_settings(settings))
-    return Ingest(keys, index, publisher, service, pupil_secret, partial(broker_problem, settings.kafka_bootstrap))
+    service = IngestService(publisher, index, pupil_secret, DateWindow.from_settings(settings), metrics)
+    return Ingest(keys, index, publisher, service, pupil_secret, partial(broker_problem, settings.kafka_bootstrap),
+                  metrics=metrics)

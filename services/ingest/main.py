@@ -8,7 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from core.http_errors import install_error_handlers
+from core.http_metrics import instrument_http
 from core.logs import configure_logging
+from core.metrics import new_registry
 from core.settings import Settings, get_settings
 from services.ingest.bootstrap import bootstrap
 from services.ingest.routes import events, imports, operations
@@ -27,7 +29,7 @@ DESCRIPTION = (
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Wire the ingest for this process and load its idempotency index; stop both with the app."""
-    ingest = bootstrap(app.state.settings)
+    ingest = bootstrap(app.state.settings, app.state.registry)
     app.state.ingest = ingest
     ingest.start()
     try:
@@ -41,6 +43,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings.log_level, "ingest")
     app = FastAPI(title="KANS ingest", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
+    app.state.registry = new_registry()  # /metrics: HTTP requests, submissions judged, records published
+    instrument_http(app, app.state.registry)
     install_error_handlers(app)
     app.include_router(imports.router)
     app.include_router(events.router)

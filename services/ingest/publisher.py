@@ -14,6 +14,7 @@ from kafka.errors import KafkaError
 from core.settings import Settings
 from core.topics import events_topic, source_index_topic
 from schemas.envelope import Envelope
+from services.ingest.metrics import IngestMetrics
 from services.ingest.rules import IndexEntry, SourceKey
 
 log = logging.getLogger(__name__)
@@ -31,8 +32,9 @@ def index_record_key(key: SourceKey) -> bytes:
 class EventPublisher:
     """One producer per process, created lazily so the service starts (and answers 503) while Kafka is down."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, metrics: IngestMetrics | None = None) -> None:
         self._settings = settings
+        self._metrics = metrics  # counts the records the broker acknowledged, per topic
         self._events_topic = events_topic(settings)
         self._index_topic = source_index_topic(settings)
         self._producer: KafkaProducer | None = None
@@ -82,17 +84,25 @@ class EventPublisher:
             raise BrokerUnavailable(
                 f"Kafka did not acknowledge the events within {self._settings.publish_timeout_s:.0f}s ({err})"
             ) from err
+        if self._metrics is not None:
+            self._metrics.published_to(self._events_topic, len(futures))
         # The index is a cache of what is already in the log: losing a write here only means a later
         # resubmission republishes the same event id, which every consumer deduplicates.
         try:
             for key, entry in index.items():
-                producer.send(
+                future = producer.send(
                     self._index_topic,
                     key=index_record_key(key),
                     value=json.dumps({"event_id": str(entry.event_id), "fingerprint": entry.fingerprint}).encode(),
                 )
+                if self._metrics is not None:
+                    future.add_callback(self._index_record_acknowledged)
         except KafkaError:
             log.warning("could not record %d source refs in the index", len(index), exc_info=True)
+
+    def _index_record_acknowledged(self, _: object) -> None:
+        if self._metrics is not None:
+            self._metrics.published_to(self._index_topic, 1)
 
     def close(self) -> None:
         with self._lock:

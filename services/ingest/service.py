@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from schemas.envelope import Envelope, SubmissionBase
 from schemas.registry import seal
+from services.ingest.metrics import IngestMetrics
 from services.ingest.plausibility import DateWindow, FieldProblem, date_problems
 from services.ingest.publisher import BrokerUnavailable, EventPublisher
 from services.ingest.rules import Conflict, Outcome, Plan, SourceKey, plan_batch, source_key
@@ -56,12 +57,14 @@ class EachResult:
 
 class IngestService:
     def __init__(
-        self, publisher: EventPublisher, index: SourceIndex, pupil_secret: bytes, window: DateWindow | None = None
+        self, publisher: EventPublisher, index: SourceIndex, pupil_secret: bytes, window: DateWindow | None = None,
+        metrics: IngestMetrics | None = None,
     ) -> None:
         self.publisher = publisher
         self.index = index
         self._pupil_secret = pupil_secret
         self.window = window or DateWindow()  # the defaults of Settings
+        self.metrics = metrics  # counts what came of each submission (services/ingest/metrics.py)
         # Source records being published right now: a concurrent request for the same record waits for
         # the first one instead of publishing a second copy.
         self._inflight: dict[SourceKey, asyncio.Future[None]] = {}
@@ -78,6 +81,25 @@ class IngestService:
         return await self._publish(submissions, refuse=False)
 
     async def _publish(self, submissions: list[SubmissionBase], refuse: bool) -> EachResult:
+        try:
+            result = await self._judge_and_publish(submissions, refuse)
+        except InvalidSubmissions:
+            self._count_refused(submissions, "invalid")
+            raise
+        except SourceConflict:
+            self._count_refused(submissions, "conflict")
+            raise
+        if self.metrics is not None:
+            self.metrics.outcomes(submissions, result.outcomes)
+            self.metrics.refused((submissions[c.index] for c in result.conflicts), "conflict")
+            self.metrics.refused((submissions[r.index] for r in result.refusals), "invalid")
+        return result
+
+    def _count_refused(self, submissions: list[SubmissionBase], reason: str) -> None:
+        if self.metrics is not None:
+            self.metrics.refused(submissions, reason)
+
+    async def _judge_and_publish(self, submissions: list[SubmissionBase], refuse: bool) -> EachResult:
         if not self.index.ready.is_set():
             raise NotReady("the ingest is starting: its idempotency index is not loaded (is Kafka reachable?)")
         keys = {source_key(sub) for sub in submissions}

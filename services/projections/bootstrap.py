@@ -6,16 +6,24 @@ from __future__ import annotations
 from typing import Any
 
 import faust
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.types import TP, AppT
 from mode import CrashingSupervisor
 
 from core.faust_apps import new_faust_app
+from core.metrics import ConsumerMetrics, new_registry
 from core.settings import Settings
 from core.topics import event_dead_letter_topic, events_topic
 from services.projections.agents import aggregate_provider_load, track_trajectories
-from services.projections.progress import Offsets
+from services.projections.progress import Offsets, Progress
 from services.projections.topology import Topology, attach, topology_of
-from services.projections.views import provider_load_page, ready_page, trajectory_page, waiting_times_page
+from services.projections.views import (
+    metrics_page,
+    provider_load_page,
+    ready_page,
+    trajectory_page,
+    waiting_times_page,
+)
 
 
 def load_changes_topic(settings: Settings) -> str:
@@ -41,8 +49,13 @@ def bootstrap(settings: Settings) -> faust.App:
     trajectories = app.Table("trajectories", default=None, key_type=bytes)
     provider_load = app.Table("provider-load", default=None, key_type=bytes)
     offsets = Offsets(settings.kafka_bootstrap)
+    # Metrics (/metrics): faust's Prometheus sensor (messages in and out per topic, table operations, commits,
+    # rebalances, web requests; prefix kans_projections_), the agents' dead letters and lag (core.metrics).
+    registry = new_registry()
+    app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, "kans_projections"))
     attach(app, Topology(load_changes, trajectories, provider_load, dead_letters, events_topic(settings),
-                         load_changes_topic(settings), offsets))  # fmt: skip
+                         load_changes_topic(settings), offsets, Progress(metrics=ConsumerMetrics(registry)),
+                         registry))  # fmt: skip
     app.on_before_shutdown.connect(lambda *args, **kwargs: offsets.close())
     app.on_partitions_revoked.connect(forget_revoked)  # type: ignore[arg-type]  # faust's signal typing
 
@@ -55,4 +68,5 @@ def bootstrap(settings: Settings) -> faust.App:
     app.page("/waiting-times")(waiting_times_page)
     app.page("/trajectories/{trajectory_id}")(trajectory_page)
     app.page("/ready")(ready_page)
+    app.page("/metrics")(metrics_page)
     return app

@@ -24,6 +24,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from core.consumer_lag import PartitionLag, as_of_offsets, lag_report
+from core.metrics import ConsumerMetrics
 
 log = logging.getLogger(__name__)
 OFFSETS_TIMEOUT_S = 2.0
@@ -32,11 +33,12 @@ OFFSETS_TIMEOUT_S = 2.0
 @dataclass
 class Progress:
     """Per partition the offset after the last message processed and that message's timestamp (ms); the dead
-    letters sent, per agent and reason."""
+    letters sent, per agent and reason (also counted in `metrics`, when given)."""
 
     positions: dict[TP, int] = field(default_factory=dict)
     timestamps_ms: dict[TP, int] = field(default_factory=dict)
     dead_letters: dict[str, Counter[str]] = field(default_factory=dict)
+    metrics: ConsumerMetrics | None = None
 
     def processed(self, message: Message) -> None:
         self.positions[message.tp] = message.offset + 1
@@ -50,6 +52,8 @@ class Progress:
 
     def dead_lettered(self, consumer: str, reason: str) -> None:
         self.dead_letters.setdefault(consumer, Counter())[reason] += 1
+        if self.metrics is not None:
+            self.metrics.dead_lettered(consumer, reason)
 
     def dead_letter_counts(self) -> dict[str, dict[str, int]]:
         return {consumer: dict(counts) for consumer, counts in sorted(self.dead_letters.items())}

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from faust.types import AppT, ChannelT, TableT
+from prometheus_client import CollectorRegistry
 
+from core.metrics import new_registry
 from services.projections.progress import Offsets, Progress
 
 _ATTRIBUTE = "kans_projections"
@@ -23,7 +25,8 @@ class Topology:
     `trajectories`: trajectory id -> TrajectoryState.to_dict(). `provider_load`: provider|module -> row.
     Keys are bytes; both tables are in memory, rebuilt from their changelogs when the worker restarts.
     `dead_letters`: the event log's dead-letter topic (a channel in a test). `events_topic`, `load_changes_topic`:
-    the names the agents read, whose lag the pages report, with `offsets` asked of the broker."""
+    the names the agents read, whose lag the pages report, with `offsets` asked of the broker. `registry`: the
+    process's metrics, served on /metrics (faust's sensor, and the dead letters and lag `progress` reports)."""
 
     load_changes: ChannelT[Any]
     trajectories: TableT[bytes, Any]
@@ -33,6 +36,7 @@ class Topology:
     load_changes_topic: str
     offsets: Offsets
     progress: Progress = field(default_factory=Progress)
+    registry: CollectorRegistry = field(default_factory=new_registry)
 
 
 def attach(app: AppT, topology: Topology) -> None:

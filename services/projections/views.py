@@ -14,8 +14,10 @@ from typing import Any
 from faust.types import AppT
 from faust.web import Request, Response, View
 
+from core.metrics import CONTENT_TYPE_LATEST, exposition
 from schemas.envelope import school_year_of
 from services.projections import provider_load as rows
+from services.projections.agents import AGGREGATE, TRACK
 from services.projections.progress import freshness, lag_by_topic, lag_headers
 from services.projections.topology import Topology, topology_of
 from services.projections.trajectory_state import TrajectoryState
@@ -95,3 +97,16 @@ async def ready_page(view: View, request: Request) -> Response:
         "dead_letters": topology.progress.dead_letter_counts(),
     }
     return view.json(body, status=200 if ready else 503)
+
+
+async def metrics_page(view: View, request: Request) -> Response:
+    """Prometheus: each agent's lag measured now (the events topic is `track_trajectories`' input, the load changes
+    `aggregate_provider_load`'s), then every metric of the process's registry."""
+    topology = topology_of(view.app)
+    metrics = topology.progress.metrics
+    if metrics is not None:
+        lags = await lag_by_topic(view.app, topology.progress, topology.offsets, _both(topology))
+        for consumer, topic in ((TRACK, topology.events_topic), (AGGREGATE, topology.load_changes_topic)):
+            lag = lags[topic]
+            metrics.lag(consumer, topic, lag and lag["lag_events"], lag and lag["lag_seconds"])
+    return view.bytes(exposition(topology.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})

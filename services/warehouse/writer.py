@@ -7,6 +7,7 @@ A record that is not an event of the contract (`core.dead_letters.BadRecord`: no
 against the contract, oversized) is dead-lettered to `kans.events.dlq.v1` and the batch goes on; its offset is
 committed only after the broker acknowledged the dead letter. Anything else that goes wrong in the writer's own code
 is a bug: the thread stops, and its status says so (`running: false`, `crashed`), rather than skipping events.
+Its metrics (`WriterMetrics`) go to the registry of the process that hosts it, served on that process's /metrics.
 Runs as a thread, inside the API process with embedded chDB (one process owns its data directory),
 or as its own process (`kans serve writer`) against a ClickHouse server.
 """
@@ -14,12 +15,14 @@ or as its own process (`kans serve writer`) against a ClickHouse server.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import prometheus_client as prom
 from clickhouse_connect.driver.exceptions import ClickHouseError
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
@@ -27,6 +30,7 @@ from kafka.errors import KafkaError
 
 from core.consumer_lag import PartitionLag, lag_report
 from core.dead_letters import BadRecord, Origin, dead_letter, read_event
+from core.metrics import ConsumerMetrics, new_registry
 from core.settings import Settings
 from core.topics import event_dead_letter_topic, events_topic
 from services.warehouse import state
@@ -71,8 +75,38 @@ class WriterStatus:
     crashed: str | None = None
 
 
+class WriterMetrics:
+    """The writer's metrics: batches and rows committed, each batch's duration (from the records in hand to the
+    commit: decoding, dead letters, ClickHouse insert and refold, commit), errors by kind (`kafka`: the broker
+    away, `clickhouse`: a batch refused and retried, `crashed`: a bug stopped the thread), whether it runs; and, as
+    a consumer (`core.metrics`), its dead letters by reason and its lag."""
+
+    BATCH_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+    def __init__(self, registry: prom.CollectorRegistry) -> None:
+        self.consumer = ConsumerMetrics(registry)
+        self.batches = prom.Counter(
+            "kans_writer_batches", "Batches committed (stored in ClickHouse, offsets committed).", registry=registry
+        )
+        self.rows = prom.Counter(
+            "kans_writer_rows", "Events stored in ClickHouse by committed batches.", registry=registry
+        )
+        self.batch_seconds = prom.Histogram(
+            "kans_writer_batch_duration_seconds", "From a batch's records in hand to its commit.",
+            buckets=self.BATCH_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self.errors = prom.Counter(
+            "kans_writer_errors", "Errors by kind: kafka, clickhouse (batch retried), crashed.", ["kind"],
+            registry=registry,
+        )
+        self.running = prom.Gauge("kans_writer_running", "1 while the writer thread runs.", registry=registry)
+
+
 class ClickHouseWriter:
-    def __init__(self, settings: Settings, client: ClickHouseClient, client_lock: threading.Lock | None = None) -> None:
+    def __init__(
+        self, settings: Settings, client: ClickHouseClient, client_lock: threading.Lock | None = None,
+        metrics: WriterMetrics | None = None,
+    ) -> None:
         self._settings = settings
         self._client = client
         self._client_lock = client_lock or threading.Lock()
@@ -88,6 +122,14 @@ class ClickHouseWriter:
         self._last_committed_ms: dict[TopicPartition, int] = {}
         self._dead_letter_counts: Counter[str] = Counter()
         self.status = WriterStatus()
+        self.metrics = metrics or WriterMetrics(new_registry())
+        # Read at every scrape: what the status says now (lag measured by the thread; NaN while unknown).
+        self.metrics.running.set_function(lambda: float(self.status.running))
+        lag = self.metrics.consumer
+        lag.lag_events.labels(consumer=CONSUMER_NAME, topic=self._topic).set_function(
+            lambda: math.nan if self.status.lag_events is None else float(self.status.lag_events))
+        lag.lag_seconds.labels(consumer=CONSUMER_NAME, topic=self._topic).set_function(
+            lambda: math.nan if self.status.lag_seconds is None else self.status.lag_seconds)
 
     def start(self) -> None:
         self.status.running, self.status.crashed = True, None  # running from now on: /ready never sees a gap
@@ -136,6 +178,7 @@ class ClickHouseWriter:
                     consumer = consumer or self._consumer()
                     self._step(consumer)
                 except KafkaError as err:
+                    self.metrics.errors.labels(kind="kafka").inc()
                     self.status.last_error = f"kafka: {err}"
                     self.status.lag_events = self.status.lag_seconds = None
                     log.warning("writer: Kafka unavailable (%s); retrying", err)
@@ -145,6 +188,7 @@ class ClickHouseWriter:
                     self._stop.wait(2.0)
         except Exception as err:  # a bug in the writer, not a bad record: say so, then let it stop the thread
             self.status.crashed = f"{type(err).__name__}: {err}"
+            self.metrics.errors.labels(kind="crashed").inc()
             log.exception("writer: stopped by a bug (nothing after the last commit is skipped)")
             raise
         finally:
@@ -171,6 +215,7 @@ class ClickHouseWriter:
         self._measure_lag(consumer, pending)
         if not records:
             return
+        started = time.monotonic()
         rows, bad = [], []
         for record in records:
             try:
@@ -183,6 +228,7 @@ class ClickHouseWriter:
                 with self._client_lock:  # statistics read under this lock: they never see a half-refreshed state
                     state.store(self._client, self._database, rows, COLUMNS)
         except ClickHouseError as err:  # ClickHouse refused or is away: rewind, keep the offsets, retry
+            self.metrics.errors.labels(kind="clickhouse").inc()
             self.status.last_error = f"clickhouse: {err}"
             log.error("writer: ClickHouse refused a batch of %d (%s); will retry it", len(rows), err)
             for tp, (offset, _) in pending.items():
@@ -195,6 +241,9 @@ class ClickHouseWriter:
             self._last_committed_ms[TopicPartition(record.topic, record.partition)] = record.timestamp
         self.status.batches += 1
         self.status.rows_written += len(rows)
+        self.metrics.batches.inc()
+        self.metrics.rows.inc(len(rows))
+        self.metrics.batch_seconds.observe(time.monotonic() - started)
         self.status.last_commit_monotonic = time.monotonic()
         self.status.last_error = None
         self._measure_lag(consumer, {})
@@ -216,6 +265,7 @@ class ClickHouseWriter:
             future.get(timeout=self._settings.publish_timeout_s)
             self._dead_lettered.add(origin_id)
             self._dead_letter_counts[reason] += 1
+            self.metrics.consumer.dead_lettered(CONSUMER_NAME, reason)
         if sent:
             self.status.rejected += len(sent)
             self.status.dead_letters = dict(self._dead_letter_counts)  # a new dict: /ready reads it from its thread

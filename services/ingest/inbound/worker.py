@@ -9,7 +9,11 @@ in the idempotency index (`duplicate`, nothing published), or, if the index writ
 with the same event id, which every consumer of the event log deduplicates. A dead letter may then appear twice;
 its `original-*` headers identify the message it stands for.
 
-The agent, the page, the start task and the stop handler are module-level functions: faust hands each of them
+Metrics (`/metrics`): faust's Prometheus sensor (messages in and out per topic, commits, rebalances, web requests,
+prefix `kans_inbound_`), the ingest's counters (submissions by outcome, records published per topic), the dead
+letters by reason and the lag of the inbound topic (`core.metrics`), all in one registry made here.
+
+The agent, the pages, the start task and the stop handler are module-level functions: faust hands each of them
 the app (through the stream, the view or the sender), and they find the ingest's collaborators attached to it,
 as FastAPI routes find theirs in `app.state`.
 """
@@ -18,16 +22,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import faust
-from faust.types import AppT, ChannelT, EventT, StreamT
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from faust.types import TP, AppT, ChannelT, EventT, StreamT
 from faust.web import Request, Response, View
+from kafka.errors import KafkaError
 from mode import CrashingSupervisor
+from prometheus_client import CollectorRegistry
 
+from core.consumer_lag import PartitionLag, lag_report
 from core.faust_apps import new_faust_app, run_worker
+from core.metrics import CONTENT_TYPE_LATEST, ConsumerMetrics, exposition, new_registry
 from core.settings import Settings, get_settings
 from core.topics import dead_letter_topic, inbound_topic
 from schemas.envelope import SubmissionBase
@@ -48,17 +58,25 @@ from services.ingest.service import IngestService, NotReady
 log = logging.getLogger(__name__)
 RETRY_S = 2.0
 _WIRING = "kans_inbound"
+CONSUMER_NAME = "inbound"  # the consumer named in its metrics
+LAG_TIMEOUT_S = 2.0
 
 
 @dataclass(frozen=True)
 class Inbound:
-    """What the agent and the page work with: the ingest's collaborators, where dead letters go (the dead-letter
-    topic; an in-memory channel in a test), and how many messages a batch takes within how long."""
+    """What the agent and the pages work with: the ingest's collaborators, where dead letters go (the dead-letter
+    topic; an in-memory channel in a test), how many messages a batch takes within how long, and the metrics:
+    `registry` (served on /metrics), `consumer` (dead letters, lag), and per partition of the inbound topic the
+    offset after the last message acknowledged and that message's timestamp (ms), for the lag."""
 
     ingest: Ingest
     dead_letters: ChannelT[Any]
     batch_max: int
     batch_wait_s: float
+    topic: str = ""
+    registry: CollectorRegistry = field(default_factory=new_registry)
+    consumer: ConsumerMetrics | None = None
+    positions: dict[TP, tuple[int, int | None]] = field(default_factory=dict)
 
 
 def attach(app: AppT, inbound: Inbound) -> None:
@@ -104,6 +122,9 @@ async def forward_batch(inbound: Inbound, events: Sequence[EventT[Any]]) -> None
                    ("error-redacted", b"true" if value is None else b"false")]  # fmt: skip
         pending.append(await inbound.dead_letters.send(key=m.key, value=value, headers=headers, force=True))
     await asyncio.gather(*pending)  # acknowledged by the broker before the offsets are
+    if inbound.consumer is not None:
+        for _, rejection in rejected:
+            inbound.consumer.dead_lettered(CONSUMER_NAME, rejection.reason)
 
 
 async def forward_submissions(stream: StreamT[Any]) -> None:
@@ -114,6 +135,8 @@ async def forward_submissions(stream: StreamT[Any]) -> None:
         await forward_batch(inbound, events)
         for event in events:
             await stream.ack(event)
+            m = event.message
+            inbound.positions[m.tp] = (m.offset + 1, None if m.timestamp is None else int(m.timestamp * 1000))
 
 
 async def ready_page(view: View, request: Request) -> Response:
@@ -131,6 +154,39 @@ async def ready_page(view: View, request: Request) -> Response:
     return view.json(body, status=503 if problems else 200)
 
 
+async def inbound_lag(app: AppT, inbound: Inbound) -> dict[str, Any] | None:
+    """The inbound topic's lag (`core.consumer_lag`): the end offsets are the consumer's high-water marks as of its
+    last fetch; the position, the offset after the last message acknowledged here, else the committed offset, else
+    (nothing read there yet) the partition's first offset. None while unknown (no partition assigned or fetched)."""
+    assigned = sorted(tp for tp in app.consumer.assignment() if tp.topic == inbound.topic)
+    committed: dict[TP, int | None] = getattr(app.consumer, "_committed_offset", {})  # no public accessor
+    known = {tp: inbound.positions.get(tp) or (committed.get(tp), None) for tp in assigned}
+    if unread := [tp for tp, (position, _) in known.items() if position is None]:
+        try:
+            firsts = await asyncio.wait_for(app.consumer.earliest_offsets(*unread), LAG_TIMEOUT_S)
+        except (TimeoutError, KafkaError) as err:
+            log.warning("first offsets not known now (%s): lag unknown", err or "timeout")
+            return None
+        known.update((tp, (firsts.get(tp), None)) for tp in unread)
+    partitions = []
+    for tp, (position, since) in known.items():
+        end = app.consumer.highwater(tp)
+        if end is None or position is None:
+            return None
+        partitions.append(PartitionLag(tp.topic, tp.partition, max(end, position), position, since))
+    return lag_report(partitions, int(time.time() * 1000)) if partitions else None
+
+
+async def metrics_page(view: View, request: Request) -> Response:
+    """Prometheus: the lag measured now, then every metric of the process's registry."""
+    inbound = inbound_of(view.app)
+    if inbound.consumer is not None:
+        lag = await inbound_lag(view.app, inbound)
+        events, seconds = (None, None) if lag is None else (lag["lag_events"], lag["lag_seconds"])
+        inbound.consumer.lag(CONSUMER_NAME, inbound.topic, events, seconds)
+    return view.bytes(exposition(inbound.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
 async def start_ingest(app: AppT) -> None:
     inbound_of(app).ingest.start()
 
@@ -146,12 +202,16 @@ def create_app(settings: Settings, ingest: Ingest | None = None) -> faust.App:
     inbound = app.topic(inbound_topic(settings), key_serializer="raw", value_serializer="raw")
     dead_letters = app.topic(dead_letter_topic(settings), key_serializer="raw", value_serializer="raw")
     batch_wait_s = settings.inbound_batch_wait_ms / 1000
-    attach(app, Inbound(ingest or bootstrap(settings), dead_letters, settings.inbound_batch_max, batch_wait_s))
+    registry = new_registry()
+    app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, "kans_inbound"))  # faust's sensor
+    attach(app, Inbound(ingest or bootstrap(settings, registry), dead_letters, settings.inbound_batch_max,
+                        batch_wait_s, inbound_topic(settings), registry, ConsumerMetrics(registry)))  # fmt: skip
     app.task(start_ingest)
     app.on_before_shutdown.connect(stop_ingest)
     # A bug (anything but a bad message or Kafka being away) stops the worker instead of skipping messages.
     app.agent(inbound, supervisor_strategy=CrashingSupervisor)(forward_submissions)
     app.page("/ready")(ready_page)
+    app.page("/metrics")(metrics_page)
     return app
 
 

@@ -11,11 +11,12 @@ from pydantic import BaseModel, Field
 
 from schemas.envelope import SubmissionBase
 from schemas.registry import EVENT_TYPES, Submission, example_submission
+from services.ingest.bootstrap import Ingest
 from services.ingest.credentials import ApiKey, scope_violations
 from services.ingest.deps import CallerDep, IngestDep, refuse_duplicate_keys
 from services.ingest.publisher import BrokerUnavailable
 from services.ingest.rules import Outcome
-from services.ingest.service import IngestService, InvalidSubmissions, NotReady, SourceConflict
+from services.ingest.service import InvalidSubmissions, NotReady, SourceConflict
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/events", tags=["events"])
@@ -80,15 +81,16 @@ def _invalid(err: InvalidSubmissions, single: bool) -> JSONResponse:
     return JSONResponse(status_code=422, content={"detail": "invalid request: nothing was accepted", "errors": errors})
 
 
-async def _submit(
-    service: IngestService, key: ApiKey, submissions: list[Any], single: bool
-) -> list[Outcome] | JSONResponse:
+async def _submit(ingest: Ingest, key: ApiKey, submissions: list[Any], single: bool) -> list[Outcome] | JSONResponse:
     """The outcomes of an accepted batch, or the refusal to answer with (403, 409, 422, 503). After 403, 409 and
-    422 nothing was published; after 503 nothing was acknowledged (see NOT_ACKNOWLEDGED)."""
+    422 nothing was published; after 503 nothing was acknowledged (see NOT_ACKNOWLEDGED). The service counts what
+    it judged; the refusals decided here (scope, broker) are counted here."""
     if (refusal := _scope_refusal(key, submissions, single)) is not None:
+        if ingest.metrics is not None:
+            ingest.metrics.refused(submissions, "forbidden")
         return refusal
     try:
-        return await service.submit(submissions)
+        return await ingest.service.submit(submissions)
     except InvalidSubmissions as err:
         return _invalid(err, single)
     except SourceConflict as err:
@@ -101,6 +103,8 @@ async def _submit(
         )
     except (BrokerUnavailable, NotReady) as err:
         log.warning("refused with 503: %s", err)
+        if ingest.metrics is not None:
+            ingest.metrics.refused(submissions, "unavailable")
         detail = (f"not acknowledged: {err}. The events may or may not be in the log; retrying the same request is "
                   "safe (same event ids)")  # fmt: skip
         return JSONResponse(status_code=503, content={"detail": detail}, headers={"Retry-After": "5"})
@@ -117,7 +121,7 @@ async def submit_event(
 
     Refused with 422 when a field breaks the contract, a JSON key is given twice, or a date lies outside the
     plausible window (`occurred_at` from KANS_EARLIEST_EVENT_DATE to KANS_MAX_EVENT_LEAD_S after acceptance)."""
-    result = await _submit(ingest.service, key, [submission], single=True)
+    result = await _submit(ingest, key, [submission], single=True)
     return result if isinstance(result, JSONResponse) else _accepted(result[0])
 
 
@@ -130,7 +134,7 @@ async def submit_batch(
 ) -> Any:
     """Submit up to 10,000 events at once: all are validated first (contract, duplicated JSON keys, plausible
     dates); one invalid event refuses the batch."""
-    result = await _submit(ingest.service, key, list(submissions), single=False)
+    result = await _submit(ingest, key, list(submissions), single=False)
     if isinstance(result, JSONResponse):
         return result
     created = sum(1 for o in result if o.status == "created")
