@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Path
 
+from schemas.envelope import Identifier
 from services.api.deps import WarehouseDep
 from services.warehouse import queries
 
@@ -13,8 +14,11 @@ router = APIRouter(prefix="/v1", tags=["history"])
 
 
 @router.get("/referrals/{referral_id}/events")
-async def referral_history(warehouse: WarehouseDep, referral_id: str) -> dict[str, Any]:
-    """Every stored event of one referral (its trajectories included), as recorded in the warehouse."""
+async def referral_history(
+    warehouse: WarehouseDep, referral_id: Annotated[Identifier, Path(examples=["R-2025-0042"])]
+) -> dict[str, Any]:
+    """Every stored event of one referral (its trajectories included), as recorded in the warehouse. The id is an
+    identifier of the contract (422 otherwise)."""
     events = await warehouse.run(queries.stream_events, referral_id)
     if not events:
         raise HTTPException(404, f"no events for referral {referral_id}")

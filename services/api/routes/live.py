@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import httpx
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
+from schemas.envelope import Identifier
 from services.api.deps import ProjectionsDep
 
 router = APIRouter(prefix="/v1/live", tags=["live"])
@@ -93,15 +95,20 @@ class TrajectoryStatus(BaseModel):
 
 
 @router.get("/trajectories/{trajectory_id}", response_model=TrajectoryStatus)
-async def trajectory_status(projections: ProjectionsDep, trajectory_id: str) -> Any:
-    """L4: the live status of one trajectory, as the projections know it now."""
-    try:
-        response = await projections.get(f"/trajectories/{trajectory_id}")
+async def trajectory_status(
+    projections: ProjectionsDep, trajectory_id: Annotated[Identifier, Path(examples=["T-2025-0042-1"])]
+) -> Any:
+    """L4: the live status of one trajectory, as the projections know it now. The id is an identifier of the
+    contract (422 otherwise: no control characters, no `..`, at most 80 characters)."""
+    try:  # one path segment of the worker's URL, whatever it holds
+        response = await projections.get(f"/trajectories/{quote(trajectory_id, safe='')}")
     except httpx.HTTPError as err:
         raise HTTPException(503, f"the projections worker is unreachable ({err.__class__.__name__})") from err
     if response.status_code == 404:
         raise HTTPException(404, f"unknown trajectory {trajectory_id}")
-    response.raise_for_status()
+    if response.status_code != 200:
+        raise HTTPException(503, f"the projections worker answered {response.status_code}",
+                            headers={"Retry-After": "2"})  # fmt: skip
     return response.json()
 
 
