@@ -17,6 +17,8 @@ from core.metrics import new_registry
 from core.settings import Settings
 from services.ingest.credentials import KeyRing, load_key_ring
 from services.ingest.metrics import IngestMetrics
+from services.ingest.owner_index import OwnerIndex
+from services.ingest.ownership import KnownOwners, OwnerLog
 from services.ingest.plausibility import DateWindow
 from services.ingest.publisher import EventPublisher
 from services.ingest.service import IngestService
@@ -35,17 +37,21 @@ class Ingest:
     pupil_secret: bytes
     broker_problem: Callable[[], Awaitable[str | None]]
     metrics: IngestMetrics | None = None
+    owners: OwnerLog = field(default_factory=KnownOwners)  # the ownership index (the same the service judges on)
     _started: bool = field(default=False, repr=False)
 
     def start(self) -> None:
-        """Load the idempotency index from Kafka in the background; until it is loaded, submissions get 503
-        (REST) or wait (inbound). The producer connects on first use, so a process starts while Kafka is down."""
+        """Load the idempotency and ownership indexes from Kafka in the background; until both are loaded,
+        submissions get 503 (REST) or wait (inbound). The producer connects on first use, so a process starts while
+        Kafka is down."""
         self.index.start()
+        self.owners.start()
         self._started = True
 
     def stop(self) -> None:
         if self._started:
             self.index.stop()
+            self.owners.stop()
         self.publisher.close()
 
 
@@ -57,6 +63,7 @@ def bootstrap(settings: Settings, registry: CollectorRegistry | None = None) -> 
     metrics = IngestMetrics(registry or new_registry())
     publisher = EventPublisher(settings, metrics)
     pupil_secret = settings.pupil_key_secret.get_secret_value().encode()
-    service = IngestService(publisher, index, pupil_secret, DateWindow.from_settings(settings), metrics)
+    owners = OwnerIndex(settings)
+    service = IngestService(publisher, index, pupil_secret, DateWindow.from_settings(settings), metrics, owners=owners)
     return Ingest(keys, index, publisher, service, pupil_secret, partial(broker_problem, settings.kafka_bootstrap),
-                  metrics=metrics)
+                  metrics=metrics, owners=owners)

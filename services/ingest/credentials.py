@@ -1,5 +1,7 @@
 """Source credentials: one API key per source system, stored as a SHA-256 digest with its scope (the source
-systems and referrers it may speak for). Pure rules (authenticate, check scope) and the key file's loader."""
+systems it may speak for, and whom it acts as: referrers, providers, the desk). Pure rules (authenticate, check
+scope) and the key file's loader. What a key may do to an existing referral, trajectory or group is decided by the
+ownership rules (`ownership.py`) on the scope kept here."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from schemas.codelists import allowed
 from schemas.envelope import SubmissionBase
+from services.ingest.ownership import ref_namespace
 
 ANY = "*"
 Digest = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
@@ -25,17 +28,29 @@ class Unauthenticated(PermissionError):
 
 @dataclass(frozen=True)
 class ApiKey:
-    """What a key may speak for; `*` in a scope means any value."""
+    """What a key may speak for; `*` in a scope means any value. It is the ingest's caller: the ownership rules
+    read it through `ownership.Caller` (name, desk, referrers, providers), so another credential (a token) can be
+    mapped onto the same rules."""
 
     name: str
     source_systems: frozenset[str]
     referrers: frozenset[str]
+    providers: frozenset[str] = frozenset()
+    desk: bool = False
 
     def allows_source_system(self, code: str) -> bool:
         return ANY in self.source_systems or code in self.source_systems
 
     def allows_referrer(self, referrer_id: str) -> bool:
-        return ANY in self.referrers or referrer_id in self.referrers
+        return self.desk or ANY in self.referrers or referrer_id in self.referrers
+
+    def allows_provider(self, provider_id: str) -> bool:
+        return self.desk or ANY in self.providers or provider_id in self.providers
+
+    @property
+    def ref_namespace(self) -> str | None:
+        """None when the key speaks for its whole source system, else its name (see `ownership.ref_namespace`)."""
+        return ref_namespace(self)
 
 
 @dataclass(frozen=True)
@@ -55,12 +70,14 @@ class ScopeViolation:
 class _Entry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=60, pattern=r"^[a-z0-9][a-z0-9._-]*$")
     sha256: Digest
     source_system: list[str]
     referrers: list[str]
+    providers: list[str] = []
+    desk: bool = False
 
-    @field_validator("source_system", "referrers", mode="before")
+    @field_validator("source_system", "referrers", "providers", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
@@ -98,7 +115,10 @@ def parse_key_file(data: Any, production: bool = False) -> KeyRing:
     for entry in parsed.keys:
         if entry.sha256 in ring:
             raise ValueError(f"API keys {ring[entry.sha256].name} and {entry.name} have the same digest")
-        ring[entry.sha256] = ApiKey(entry.name, frozenset(entry.source_system), frozenset(entry.referrers))
+        if entry.name in {key.name for key in ring.values()}:
+            raise ValueError(f"two API keys are named {entry.name}: the name is a key's identity (and namespace)")
+        ring[entry.sha256] = ApiKey(entry.name, frozenset(entry.source_system), frozenset(entry.referrers),
+                                    frozenset(entry.providers), entry.desk)  # fmt: skip
     return ring
 
 

@@ -61,8 +61,9 @@ class EventPublisher:
                     ) from err
             return self._producer
 
-    def publish(self, events: Sequence[Envelope], index: dict[SourceKey, IndexEntry]) -> None:
-        """Send every event keyed by its stream id; return only once the broker acknowledged all of them."""
+    def publish(self, events: Sequence[Envelope], index: dict[SourceKey, IndexEntry]) -> list[int]:
+        """Send every event keyed by its stream id; return only once the broker acknowledged all of them, with the
+        offset each event has in its partition (its stream's)."""
         producer = self._get_producer()
         deadline = time.monotonic() + self._settings.publish_timeout_s
         try:
@@ -78,8 +79,7 @@ class EventPublisher:
                 )
                 for event in events
             ]
-            for future in futures:
-                future.get(timeout=max(0.1, deadline - time.monotonic()))
+            offsets = [future.get(timeout=max(0.1, deadline - time.monotonic())).offset for future in futures]
         except KafkaError as err:
             raise BrokerUnavailable(
                 f"Kafka did not acknowledge the events within {self._settings.publish_timeout_s:.0f}s ({err})"
@@ -99,6 +99,7 @@ class EventPublisher:
                     future.add_callback(self._index_record_acknowledged)
         except KafkaError:
             log.warning("could not record %d source refs in the index", len(index), exc_info=True)
+        return offsets
 
     def _index_record_acknowledged(self, _: object) -> None:
         if self._metrics is not None:

@@ -45,6 +45,15 @@ def source_key(submission: SubmissionBase) -> SourceKey:
     return (submission.source_system, submission.source_ref)
 
 
+def namespaced(submission: SubmissionBase, namespace: str | None) -> SubmissionBase:
+    """The submission as it is stored and deduplicated: its source_ref in the caller's namespace. A caller that
+    speaks for its whole source system has none (its refs are the system's); a caller limited to some referrers or
+    providers gets `<namespace>/<source_ref>`, so its records can never take (or block) another caller's ref."""
+    if namespace is None:
+        return submission
+    return submission.model_copy(update={"source_ref": f"{namespace}/{submission.source_ref}"})
+
+
 def fingerprint(submission: SubmissionBase, key: bytes) -> str:
     """What the source said, byte for byte: a resubmission must match it to count as the same record.
 

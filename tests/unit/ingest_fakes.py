@@ -10,6 +10,7 @@ from core.settings import Settings
 from schemas.envelope import Envelope
 from services.ingest.bootstrap import Ingest
 from services.ingest.credentials import load_key_ring
+from services.ingest.ownership import KnownOwners
 from services.ingest.publisher import BrokerUnavailable
 from services.ingest.rules import IndexEntry, SourceKey
 from services.ingest.service import IngestService
@@ -50,21 +51,24 @@ class FakePublisher:
         self.events: list[Envelope] = []
         self.unavailable = unavailable
 
-    def publish(self, events: list[Envelope], index: Any) -> None:
+    def publish(self, events: list[Envelope], index: Any) -> list[int]:
+        """The offsets: each event's position among all published (increasing, as in one partition)."""
         if self.unavailable:
             self.unavailable -= 1
             raise BrokerUnavailable("Kafka is away (fake)")
         self.events.extend(events)
+        return list(range(len(self.events) - len(events), len(self.events)))
 
     def close(self) -> None: ...
 
 
 def fake_ingest(
     settings: Settings, index: FakeSourceIndex | None = None, publisher: FakePublisher | None = None,
-    broker: FakeBroker | None = None,
+    broker: FakeBroker | None = None, owners: KnownOwners | None = None,
 ) -> Ingest:
-    """The ingest wired as `bootstrap` wires it (the development key file), on the fakes."""
+    """The ingest wired as `bootstrap` wires it (the development key file), on the fakes; the owners in memory."""
     index, publisher, broker = index or FakeSourceIndex(), publisher or FakePublisher(), broker or FakeBroker()
-    service = IngestService(publisher, index, TEST_PUPIL_SECRET)  # type: ignore[arg-type]
+    owners = owners if owners is not None else KnownOwners()
+    service = IngestService(publisher, index, TEST_PUPIL_SECRET, owners=owners)  # type: ignore[arg-type]
     return Ingest(load_key_ring(settings.api_keys_file), index, publisher, service, TEST_PUPIL_SECRET,  # type: ignore[arg-type]
-                  broker.problem)  # fmt: skip
+                  broker.problem, owners=owners)  # fmt: skip

@@ -1,4 +1,5 @@
-"""Source credentials: the key file, authentication by digest, and the scope rules (source system, referrer)."""
+"""Source credentials: the key file, authentication by digest, the scope rules (source system, referrer), and the
+development keys of every source system."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pydantic import ValidationError
 
 from core.settings import DEV_API_KEYS_FILE, Settings
 from kans.paths import REPO_ROOT
+from schemas.codelists import allowed
 from schemas.registry import SUBMISSION_ADAPTER, example_submission
 from services.ingest.credentials import (
     ApiKey,
@@ -111,7 +113,43 @@ def test_the_development_file_documents_working_keys() -> None:
         assert authenticate(ring, plaintext).name == name
         assert plaintext not in text.split("keys:", 1)[1], "only digests below `keys:`"
     assert authenticate(ring, "kans-dev-demo").allows_source_system("demo")  # kans demo load, kans bench
-    assert authenticate(ring, "kans-dev-all") == ApiKey("dev-all", frozenset({"*"}), frozenset({"*"}))
+    assert authenticate(ring, "kans-dev-all") == ApiKey("dev-all", frozenset({"*"}), frozenset({"*"}),
+                                                        frozenset({"*"}), desk=True)  # fmt: skip
+
+
+def test_every_source_system_has_a_development_key_and_each_kind_of_caller_is_there() -> None:
+    ring = load_key_ring(DEV_API_KEYS_FILE)
+    speaks_for = {code for key in ring.values() for code in key.source_systems}
+    assert set(allowed("source_system")) <= speaks_for - {"*"}
+    by_name = {key.name: key for key in ring.values()}
+    assert by_name["dev-desk"].desk and not by_name["dev-lars"].desk
+    assert (by_name["dev-clb-brussel-2"].referrers, by_name["dev-provider-abrusco"].providers) == (
+        frozenset({"clb-brussel-2"}), frozenset({"abrusco"}))  # fmt: skip
+    assert by_name["dev-external-clb-form"].source_systems == frozenset({"external_clb_form"})
+    assert by_name["dev-group-tool"].source_systems == frozenset({"group_referral_tool"})
+
+
+def test_providers_and_desk_are_optional_and_a_key_limited_to_some_keeps_its_refs_apart() -> None:
+    ring = parse_key_file({"keys": [
+        entry("clb-1", "k1", "lars", ["clb-brussel-1"]),
+        {**entry("abrusco", "k2", "provider_portal", []), "providers": "abrusco"},
+        {**entry("desk", "k3", "desk", []), "desk": True},
+        entry("lars", "k4", "lars", "*"),
+    ]})  # fmt: skip
+    clb, abrusco, desk, lars = (authenticate(ring, k) for k in ("k1", "k2", "k3", "k4"))
+    assert (clb.providers, clb.desk, abrusco.providers) == (frozenset(), False, frozenset({"abrusco"}))
+    assert desk.allows_referrer("clb-brussel-9") and desk.allows_provider("tigo")
+    assert not clb.allows_provider("abrusco") and not abrusco.allows_provider("tigo")
+    # Limited keys claim source_refs under their own name; whole-system keys in the system's own namespace.
+    assert (clb.ref_namespace, abrusco.ref_namespace, desk.ref_namespace, lars.ref_namespace) == (
+        "clb-1", "abrusco", None, None)  # fmt: skip
+
+
+def test_a_key_name_is_unique_and_fit_for_a_namespace() -> None:
+    with pytest.raises(ValueError, match="two API keys are named"):
+        parse_key_file({"keys": [entry("a", "k1", "lars", "*"), entry("a", "k2", "lars", "*")]})
+    with pytest.raises(ValidationError, match="name"):
+        parse_key_file({"keys": [entry("Lars CLB/1", "k1", "lars", "*")]})
 
 
 def test_production_refuses_the_development_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -125,3 +125,28 @@ def test_kafka_away_is_waited_out_and_the_message_acknowledged_only_once_publish
 
     asyncio.run(scenario())
     assert [str(e.event_id) for e in h.publisher.events] == [str(event_id_for("lars", "ref:R-4"))]
+
+
+def test_a_message_its_caller_may_not_send_is_dead_lettered_and_a_batch_is_judged_in_order(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    clb_1, clb_2 = b"kans-dev-clb-brussel-1", b"kans-dev-clb-brussel-2"
+    withdraw = {**referral("R-5"), "event_type": "ReferralWithdrawn", "schema_version": 1, "source_ref": "withdraw:R-5",
+                "payload": {"referral_id": "R-5", "reason": "no_longer_needed"}}  # fmt: skip
+
+    async def scenario() -> list[EventT[Any]]:
+        async with h.agent.test_context() as agent:
+            sent = [
+                await h.put(agent, body(referral("R-5")), clb_1),  # clb-brussel-1's referral ...
+                await h.put(agent, body(withdraw), clb_2),  # ... that clb-brussel-2 may not withdraw
+                await h.put(agent, body(withdraw), clb_1),  # its referrer may, in the same batch
+            ]
+            await until(lambda: all(e.message.acked for e in sent), "every message acknowledged")
+            return await h.letters(1)
+
+    (letter,) = asyncio.run(scenario())
+    assert [e.event_type for e in h.publisher.events] == ["ReferralSubmitted", "ReferralWithdrawn"]
+    assert [e.source_ref for e in h.publisher.events] == ["dev-clb-brussel-1/ref:R-5", "dev-clb-brussel-1/withdraw:R-5"]
+    found = headers(letter)
+    assert (found["error-type"], found["error-fields"], found["original-offset"]) == (
+        "forbidden", "payload.referral_id", "1")  # fmt: skip
+    assert found["error-message"].startswith("API key 'dev-clb-brussel-2': ReferralWithdrawn: referral 'R-5' is not")

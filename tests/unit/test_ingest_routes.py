@@ -14,6 +14,7 @@ from core.settings import Settings
 from schemas.envelope import event_id_for
 from services.ingest.bootstrap import Ingest
 from services.ingest.deps import get_ingest
+from services.ingest.ownership import KnownOwners
 from services.ingest.routes import events, operations
 from tests.factories import close, dispatch, referral
 from tests.unit.ingest_fakes import FakeBroker, FakePublisher, FakeSourceIndex, fake_ingest
@@ -107,18 +108,24 @@ def test_without_kafka_the_answer_is_503_with_retry_after(
     assert (publisher.events, index.entries) == ([], {})
 
 
-def test_ready_follows_the_index_and_the_broker() -> None:
-    index, broker = FakeSourceIndex(loaded=False), FakeBroker()
-    with client_for(fake_ingest(Settings(), index, broker=broker), events, operations) as client:
+def test_ready_follows_the_indexes_and_the_broker() -> None:
+    index, broker, owners = FakeSourceIndex(loaded=False), FakeBroker(), KnownOwners()
+    owners.ready.clear()
+    with client_for(fake_ingest(Settings(), index, broker=broker, owners=owners), events, operations) as client:
         not_loaded = client.get("/ready")
         assert (not_loaded.status_code, not_loaded.json()) == (503, {
             "ready": False, "kafka": True, "source_index_loaded": False, "source_records_known": 0,
-            "problems": ["source index: not loaded from Kafka yet"]})  # fmt: skip
+            "ownership_index_loaded": False, "owners_known": 0,
+            "problems": ["source index: not loaded from Kafka yet",
+                         "ownership index: not loaded from the event log yet"]})  # fmt: skip
         index.ready.set()
+        assert client.post("/v1/events", json=referral("R-7")).status_code == 503  # the owners are not known yet
+        owners.ready.set()
         assert client.post("/v1/events", json=referral("R-7")).status_code == 202
         ready = client.get("/ready")
         assert (ready.status_code, ready.json()) == (200, {
-            "ready": True, "kafka": True, "source_index_loaded": True, "source_records_known": 1, "problems": []})
+            "ready": True, "kafka": True, "source_index_loaded": True, "source_records_known": 1,
+            "ownership_index_loaded": True, "owners_known": 1, "problems": []})  # fmt: skip
         broker.away = "unreachable at 127.0.0.1:9 (KafkaConnectionError)"
         away = client.get("/ready")
         assert (away.status_code, away.json()["kafka"]) == (503, False)

@@ -1,5 +1,5 @@
 """Every generated submission passes the event contract, seals into a valid stored event, and is within the scope
-of the development key the demo uses (source system `demo`)."""
+of the development key the demo uses (source system `demo`, acting as the desk), ownership included."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from kans.synthetic.output import DEMO_API_KEY
 from kans.synthetic.params import GeneratorParams, year_range
 from schemas.registry import SUBMISSION_LIST_ADAPTER, seal
 from services.ingest.credentials import authenticate, load_key_ring, scope_violations
+from services.ingest.ownership import KnownOwners, judge
 from tests.factories import TEST_PUPIL_SECRET
 
 
@@ -37,3 +38,5 @@ def test_the_demo_key_may_submit_everything_the_generator_makes(decade: list[dic
     submissions = SUBMISSION_LIST_ADAPTER.validate_python(decade)
     assert {s.source_system for s in submissions} == {"demo"}
     assert scope_violations(key, submissions) == []
+    assert judge(key, submissions, KnownOwners()) == []  # it acts as the desk: every referral, trajectory, provider
+    assert key.ref_namespace is None  # the demo's refs (and so its event ids) are the source system's own

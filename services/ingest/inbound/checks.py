@@ -1,6 +1,6 @@
 """What the inbound worker decides about one message, without I/O: the submission it carries or why it is
-rejected (credential in the record header `api-key`, the bytes, contract, the key's scope), and what its dead letter
-keeps.
+rejected (credential in the record header `api-key`, the bytes, contract, the key's scope; ownership is judged by the
+IngestService, like deduplication), and what its dead letter keeps.
 
 Any bytes at all may arrive (a null value, garbage, a megabyte): each is judged in time linear in its size, capped at
 `MAX_RECORD_BYTES` as on the event log, so one message never holds the worker (its readiness page, its SIGTERM).
@@ -20,7 +20,8 @@ from schemas.envelope import SubmissionBase
 from schemas.privacy import personal_data_in
 from schemas.pseudonym import pupil_key
 from schemas.registry import EVENT_TYPES, SUBMISSION_ADAPTER
-from services.ingest.credentials import KeyRing, Unauthenticated, authenticate, scope_violations
+from services.ingest.credentials import ApiKey, KeyRing, Unauthenticated, authenticate, scope_violations
+from services.ingest.ownership import Refusal as OwnershipRefusal
 from services.ingest.plausibility import FieldProblem
 from services.ingest.strict_json import dotted, duplicate_keys
 
@@ -34,7 +35,7 @@ class Rejection:
     """Why a message goes to the dead-letter topic: a reason code, the field paths concerned, a message."""
 
     reason: str  # no_value | oversized | not_utf8 | invalid_json (duplicated keys too) |
-    # invalid_submission (implausible dates too) | unauthenticated | forbidden | source_conflict
+    # invalid_submission (implausible dates too) | unauthenticated | forbidden (scope or ownership) | source_conflict
     fields: tuple[str, ...]
     message: str
     # Refused because it carries personal data: the dead letter must not keep it (value dropped, message generic).
@@ -95,6 +96,16 @@ def check_message(value: bytes | None, api_key: bytes | None, keys: KeyRing) -> 
             f"API key {key.name!r}: " + "; ".join(v.message for v in violations),
         )
     return submission
+
+
+def message_caller(api_key: bytes | None, keys: KeyRing) -> ApiKey:
+    """The caller of a message `check_message` accepted (so its key is known)."""
+    return authenticate(keys, api_key.decode("utf-8", "replace") if api_key else None)
+
+
+def forbidden_rejection(caller: str, refusal: OwnershipRefusal) -> Rejection:
+    """A submission its caller may not make: not its referral, not a trajectory dispatched to it, the desk's."""
+    return Rejection("forbidden", (refusal.field,), f"API key {caller!r}: {refusal.message}")
 
 
 def bad_bytes(value: bytes | None) -> Rejection | None:

@@ -42,6 +42,7 @@ from core.settings import Settings, get_settings
 from core.topics import dead_letter_topic, inbound_topic
 from schemas.envelope import SubmissionBase
 from services.ingest.bootstrap import Ingest, bootstrap
+from services.ingest.credentials import ApiKey
 from services.ingest.inbound.checks import (
     API_KEY_HEADER,
     Rejection,
@@ -49,7 +50,9 @@ from services.ingest.inbound.checks import (
     conflict_rejection,
     dead_letter_headers,
     dead_letter_value,
+    forbidden_rejection,
     header,
+    message_caller,
     refusal_rejection,
 )
 from services.ingest.publisher import BrokerUnavailable
@@ -87,18 +90,21 @@ def inbound_of(app: AppT) -> Inbound:
     return cast(Inbound, getattr(app, _WIRING))
 
 
-async def _publish(service: IngestService, submissions: list[SubmissionBase]) -> dict[int, Rejection]:
-    """Publish what is new; the rejections by position: conflicts, and submissions refused as they are (a date
-    outside the plausible window, or one that cannot be sealed). Kafka trouble is waited out, not dead-lettered."""
+async def _publish(service: IngestService, submissions: list[SubmissionBase],
+                   callers: list[ApiKey]) -> dict[int, Rejection]:  # fmt: skip
+    """Publish what is new; the rejections by position: conflicts, submissions their caller may not make (ownership),
+    and submissions refused as they are (a date outside the plausible window, or one that cannot be sealed). Kafka
+    trouble is waited out, not dead-lettered."""
     while True:
         try:
-            result = await service.submit_each(submissions)
+            result = await service.submit_each(submissions, callers)
             break
         except (BrokerUnavailable, NotReady) as err:
             log.warning("inbound batch waits for Kafka (%s); retrying in %.0f s", err, RETRY_S)
             await asyncio.sleep(RETRY_S)
     rejections = {c.index: conflict_rejection(submissions[c.index]) for c in result.conflicts}
     rejections.update((r.index, refusal_rejection(r.problems)) for r in result.refusals)
+    rejections.update((f.index, forbidden_rejection(callers[f.index].name, f)) for f in result.forbidden)
     return rejections
 
 
@@ -109,7 +115,8 @@ async def forward_batch(inbound: Inbound, events: Sequence[EventT[Any]]) -> None
     rejected = [(e, c) for e, c in zip(events, checked, strict=True) if isinstance(c, Rejection)]
     accepted = [(e, c) for e, c in zip(events, checked, strict=True) if not isinstance(c, Rejection)]
     if accepted:
-        refused = await _publish(ingest.service, [submission for _, submission in accepted])
+        callers = [message_caller(header(e.message.headers, API_KEY_HEADER), ingest.keys) for e, _ in accepted]
+        refused = await _publish(ingest.service, [submission for _, submission in accepted], callers)
         rejected += [(accepted[i][0], rejection) for i, rejection in sorted(refused.items())]
     pending = []
     for event, rejection in rejected:
@@ -140,17 +147,19 @@ async def forward_submissions(stream: StreamT[Any]) -> None:
 
 
 async def ready_page(view: View, request: Request) -> Response:
-    """Readiness: the broker answers, the idempotency index is loaded and partitions are assigned (no rebalance under
-    way); `problems` says what is missing."""
+    """Readiness: the broker answers, the idempotency and ownership indexes are loaded and partitions are assigned
+    (no rebalance under way); `problems` says what is missing."""
     app, ingest = view.app, inbound_of(view.app).ingest
     kafka = await ingest.broker_problem()
     problems = [f"kafka: {kafka}"] if kafka else []
     if not ingest.index.ready.is_set():
         problems.append("source index: not loaded from Kafka yet")
+    if not ingest.owners.ready.is_set():
+        problems.append("ownership index: not loaded from the event log yet")
     if app.rebalancing or not app.consumer.assignment():
         problems.append("inbound topic: no partitions assigned (rebalance under way)")
     body = {"ready": not problems, "kafka": kafka is None, "source_records_known": len(ingest.index.entries),
-            "problems": problems}  # fmt: skip
+            "owners_known": len(ingest.owners), "problems": problems}  # fmt: skip
     return view.json(body, status=503 if problems else 200)
 
 

@@ -16,7 +16,7 @@ from services.ingest.credentials import ApiKey, scope_violations
 from services.ingest.deps import CallerDep, IngestDep, refuse_duplicate_keys
 from services.ingest.publisher import BrokerUnavailable
 from services.ingest.rules import Outcome
-from services.ingest.service import InvalidSubmissions, NotReady, SourceConflict
+from services.ingest.service import Forbidden, InvalidSubmissions, NotReady, SourceConflict
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/events", tags=["events"])
@@ -74,6 +74,22 @@ def _scope_refusal(key: ApiKey, submissions: list[SubmissionBase], single: bool)
     )  # fmt: skip
 
 
+def _forbidden(key: ApiKey, err: Forbidden, single: bool) -> JSONResponse:
+    """403 naming, for every submission the caller may not make, the event, the field, why (`type`: desk_only,
+    not_in_scope, referrer_not_in_scope, provider_not_in_scope, id_taken) and what the caller may act on."""
+    return JSONResponse(
+        status_code=403,
+        content={
+            "detail": f"API key {key.name!r} may not submit these events: nothing was accepted",
+            "errors": [
+                {"field": f"body{'' if single else f'[{r.index}]'}.{r.field}", "value": r.value,
+                 "allowed": list(r.allowed), "message": r.message, "type": r.reason, "event_type": r.event_type}
+                for r in err.refusals
+            ],
+        },
+    )  # fmt: skip
+
+
 def _invalid(err: InvalidSubmissions, single: bool) -> JSONResponse:
     """422 in the validation format, each error naming the field (`body[3].occurred_at`) and the window."""
     errors = [{"field": f"body{'' if single else f'[{r.index}]'}.{p.field}", "message": p.message, "type": p.type}
@@ -90,9 +106,11 @@ async def _submit(ingest: Ingest, key: ApiKey, submissions: list[Any], single: b
             ingest.metrics.refused(submissions, "forbidden")
         return refusal
     try:
-        return await ingest.service.submit(submissions)
+        return await ingest.service.submit(submissions, key)
     except InvalidSubmissions as err:
         return _invalid(err, single)
+    except Forbidden as err:
+        return _forbidden(key, err, single)
     except SourceConflict as err:
         return JSONResponse(
             status_code=409,

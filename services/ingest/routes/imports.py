@@ -6,6 +6,7 @@ key), so an import is authorised, validated, deduplicated and published exactly 
 
 from __future__ import annotations
 
+import json
 import shutil
 import uuid
 from pathlib import Path
@@ -21,7 +22,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from core.settings import Settings
-from services.ingest.deps import SettingsDep, get_caller
+from services.ingest.deps import CallerDep, SettingsDep, get_caller
 from services.ingest.spreadsheets.importer import (
     BatchReply,
     ImportFailed,
@@ -82,6 +83,19 @@ def _reports_dir(settings: Settings) -> Path:
     return settings.data_dir / "imports"
 
 
+def _owner_file(settings: Settings, import_id: str) -> Path:
+    return _reports_dir(settings) / f"{import_id}.owner.json"
+
+
+def _owner(settings: Settings, import_id: str) -> str | None:
+    """Who uploaded the import (the caller's name), or None when that is not recorded (nobody may read it)."""
+    try:
+        owner = json.loads(_owner_file(settings, import_id).read_text(encoding="utf-8")).get("owner")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return owner if isinstance(owner, str) else None
+
+
 def _mapping(name: str) -> Mapping:
     try:
         return load_mapping(name)
@@ -119,6 +133,7 @@ async def _import_upload(request: Request, upload: Path, spec: Mapping, dry_run:
 async def import_spreadsheet(
     request: Request,
     settings: SettingsDep,
+    caller: CallerDep,
     mapping: Annotated[str, PathParam(pattern=r"^[a-z0-9-]+$", examples=["lars-individual"])],
     file: UploadFile,
     dry_run: Annotated[bool, Query(description="Only validate: post nothing.")] = False,
@@ -146,6 +161,7 @@ async def import_spreadsheet(
         upload.unlink(missing_ok=True)
     errors_url = None
     if summary.errors:
+        _owner_file(settings, import_id).write_text(json.dumps({"owner": caller.name}), encoding="utf-8")
         with (folder / f"{import_id}.errors.csv").open("w", encoding="utf-8", newline="") as out:
             write_error_report(summary.errors, out)
         errors_url = str(request.url_for("import_errors", import_id=import_id).path)
@@ -157,10 +173,11 @@ async def import_spreadsheet(
 
 @router.get("/{import_id}/errors.csv", name="import_errors", response_class=FileResponse)
 async def import_errors(
-    settings: SettingsDep, import_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$")]
+    settings: SettingsDep, caller: CallerDep, import_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$")]
 ) -> FileResponse:
-    """The error report of an import: `row;column;reason`, one line per problem."""
+    """The error report of an import: `row;column;reason`, one line per problem. It belongs to the caller who
+    uploaded the file: anyone else gets 404, as for an import that does not exist."""
     path = _reports_dir(settings) / f"{import_id}.errors.csv"
-    if not path.is_file():
+    if not path.is_file() or _owner(settings, import_id) != caller.name:
         raise HTTPException(status_code=404, detail=f"no error report for import {import_id}")
     return FileResponse(path, media_type="text/csv; charset=utf-8", filename=f"import-{import_id}-errors.csv")

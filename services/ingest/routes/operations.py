@@ -20,13 +20,16 @@ async def health() -> dict[str, str]:
                                        "content": {"application/json": {}}}})
 async def ready(ingest: IngestDep) -> JSONResponse:
     """Readiness: a submission can be accepted now. The broker answers a metadata request (asked on every call,
-    for at most a few seconds) and the idempotency index is loaded from Kafka. 503 lists what is missing in
-    `problems`."""
+    for at most a few seconds), the idempotency index and the ownership index are loaded from Kafka. 503 lists what
+    is missing in `problems`."""
     kafka = await ingest.broker_problem()
     loaded = ingest.index.ready.is_set()
     problems = [f"kafka: {kafka}"] if kafka else []
     if not loaded:
         problems.append("source index: not loaded from Kafka yet")
+    owners_loaded = ingest.owners.ready.is_set()
+    if not owners_loaded:
+        problems.append("ownership index: not loaded from the event log yet")
     return JSONResponse(
         status_code=503 if problems else 200,
         content={
@@ -34,6 +37,8 @@ async def ready(ingest: IngestDep) -> JSONResponse:
             "kafka": kafka is None,
             "source_index_loaded": loaded,
             "source_records_known": len(ingest.index.entries),
+            "ownership_index_loaded": owners_loaded,
+            "owners_known": len(ingest.owners),
             "problems": problems,
         },
     )
