@@ -151,7 +151,7 @@ def test_a_source_system_outside_the_keys_scope_is_403_and_nothing_of_the_batch_
     assert response.status_code == 403, response.text
     assert response.json()["errors"] == [
         {"field": "body[1].source_system", "value": "desk", "allowed": ["lars"],
-         "message": "source_system 'desk' is outside the key's scope; allowed: lars"}
+         "message": "source_system 'desk' is outside the key's scope; allowed: lars", "type": "not_in_scope"}
     ]  # fmt: skip
     assert "dev-lars" in response.json()["detail"]
     assert events_on_topic(settings) == []

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from core.http_errors import ErrorBody
 from services.api.deps import YEAR, QuestionDep, WarehouseDep, checked_year
 from services.api.report.export import MEDIA_TYPES, ReportFormat, file_name, render_report
 from services.api.report.render_pdf import PdfUnavailable
@@ -21,7 +22,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
         "printed from the same page) or an XLSX workbook (a contents sheet, one sheet per table, native charts).",
         "content": {MEDIA_TYPES[f].split(";")[0]: {} for f in ReportFormat},
     },
-    503: {"description": "PDF asked but Chromium is not installed on the API's machine."},
+    503: {"model": ErrorBody, "description": "PDF asked but Chromium is not installed on the API's machine."},
 }
 
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
+from core.http_errors import FieldError, responses, validation_refusal
 from services.api.deps import SettingsDep, WarehouseDep
 from services.warehouse.statistics.adhoc import MAX_SECONDS, AdhocError, AdhocQuestion
 from services.warehouse.statistics.adhoc_answer import AdhocAnswer, answer
@@ -32,13 +33,12 @@ async def query_catalogue() -> dict[str, Any]:
 @router.post(
     "/query",
     response_model=AdhocAnswer,
-    responses={
-        422: {
-            "description": "Unknown measure, dimension or "
-            "filter (the error names the field and the allowed values), or not allowed for the audience."
-        },
-        504: {"description": f"The question took longer than {MAX_SECONDS} s."},
-    },
+    responses=responses(
+        422, 504,
+        s422="Unknown measure, dimension or filter (the error names the field and the allowed values), or not "
+        "allowed for the audience.",
+        s504=f"The question took longer than {MAX_SECONDS} s.",
+    ),
 )
 async def ad_hoc(
     warehouse: WarehouseDep,
@@ -52,13 +52,8 @@ async def ad_hoc(
     try:
         return await warehouse.run(answer, question, audience, settings.suppression_threshold)
     except AdhocError as err:
-        error = {
-            "field": err.field,
-            "message": err.message,
-            "type": "not_allowed",
-            **({"allowed": err.allowed} if err.allowed else {}),
-        }
-        return JSONResponse(status_code=422, content={"detail": "invalid question: nothing was run", "errors": [error]})
+        error = FieldError(field=err.field, message=err.message, type="not_allowed", allowed=err.allowed or None)
+        return validation_refusal([error], "invalid question: nothing was run")
     except Exception as err:
         if "TIMEOUT_EXCEEDED" in str(err):
             return JSONResponse(status_code=504, content={"detail": f"the question took longer than {MAX_SECONDS} s"})

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path
 
+from core.http_errors import responses
 from schemas.envelope import Identifier
 from services.api.deps import WarehouseDep
 from services.warehouse import queries
@@ -13,7 +14,8 @@ from services.warehouse import queries
 router = APIRouter(prefix="/v1", tags=["history"])
 
 
-@router.get("/referrals/{referral_id}/events")
+@router.get("/referrals/{referral_id}/events", responses=responses(
+    404, s404="No event of this referral is stored (unknown, or not yet written to ClickHouse)."))  # fmt: skip
 async def referral_history(
     warehouse: WarehouseDep, referral_id: Annotated[Identifier, Path(examples=["R-2025-0042"])]
 ) -> dict[str, Any]:

@@ -10,10 +10,13 @@ import httpx
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
+from core.http_errors import responses
 from schemas.envelope import Identifier
 from services.api.deps import ProjectionsDep
 
-router = APIRouter(prefix="/v1/live", tags=["live"])
+UNAVAILABLE = "The projections worker does not answer, or is still restoring its tables; try again later."
+router = APIRouter(prefix="/v1/live", tags=["live"], responses=responses(503, s503=UNAVAILABLE))
+RETRY = {"Retry-After": "2"}
 
 
 class ProviderLoadRow(BaseModel):
@@ -55,13 +58,16 @@ async def _ask(projections: httpx.AsyncClient, path: str, params: dict[str, Any]
     try:
         response = await projections.get(path, params={k: v for k, v in params.items() if v is not None})
     except httpx.HTTPError as err:
-        raise HTTPException(503, f"the projections worker is unreachable ({err.__class__.__name__})") from err
+        raise _unreachable(err) from err
     if response.status_code != 200:
         detail = response.json().get("detail") if response.headers.get("content-type", "").startswith(
             "application/json") else None  # fmt: skip
-        raise HTTPException(503, detail or f"the projections worker answered {response.status_code}",
-                            headers={"Retry-After": "2"})  # fmt: skip
+        raise HTTPException(503, detail or f"the projections worker answered {response.status_code}", headers=RETRY)
     return response.json()
+
+
+def _unreachable(err: httpx.HTTPError) -> HTTPException:
+    return HTTPException(503, f"the projections worker is unreachable ({err.__class__.__name__})", headers=RETRY)
 
 
 @router.get("/provider-load", response_model=ProviderLoad)
@@ -94,7 +100,8 @@ class TrajectoryStatus(BaseModel):
     events_applied: int
 
 
-@router.get("/trajectories/{trajectory_id}", response_model=TrajectoryStatus)
+@router.get("/trajectories/{trajectory_id}", response_model=TrajectoryStatus,
+            responses=responses(404, s404="No such trajectory in the projections (not known, or not yet)."))
 async def trajectory_status(
     projections: ProjectionsDep, trajectory_id: Annotated[Identifier, Path(examples=["T-2025-0042-1"])]
 ) -> Any:
@@ -103,12 +110,11 @@ async def trajectory_status(
     try:  # one path segment of the worker's URL, whatever it holds
         response = await projections.get(f"/trajectories/{quote(trajectory_id, safe='')}")
     except httpx.HTTPError as err:
-        raise HTTPException(503, f"the projections worker is unreachable ({err.__class__.__name__})") from err
+        raise _unreachable(err) from err
     if response.status_code == 404:
         raise HTTPException(404, f"unknown trajectory {trajectory_id}")
     if response.status_code != 200:
-        raise HTTPException(503, f"the projections worker answered {response.status_code}",
-                            headers={"Retry-After": "2"})  # fmt: skip
+        raise HTTPException(503, f"the projections worker answered {response.status_code}", headers=RETRY)
     return response.json()
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from core.http_errors import FieldError, responses, validation_refusal
 from schemas.envelope import SubmissionBase
 from schemas.registry import EVENT_TYPES, Submission, example_submission
 from services.ingest.bootstrap import Ingest
@@ -27,7 +28,7 @@ NOT_ACKNOWLEDGED = (
     "submissions is safe: they have the same event ids, a record already in the log answers `duplicate`, and "
     "as-of statistics count an event from its last (acknowledged) copy on."
 )
-_RESPONSES: dict[int | str, dict[str, Any]] = {503: {"description": NOT_ACKNOWLEDGED}}
+_RESPONSES = responses(401, 403, 409, 422, 503, s503=NOT_ACKNOWLEDGED)
 _EXAMPLES = {name: {"summary": name, "value": example_submission(name)} for name in EVENT_TYPES}
 _BATCH_EXAMPLES = {
     "lifecycle": {
@@ -67,7 +68,7 @@ def _scope_refusal(key: ApiKey, submissions: list[SubmissionBase], single: bool)
             "detail": f"API key {key.name!r} may not submit these events: nothing was accepted",
             "errors": [
                 {"field": f"body{'' if single else f'[{v.index}]'}.{v.field}", "value": v.value,
-                 "allowed": v.allowed, "message": v.message}
+                 "allowed": v.allowed, "message": v.message, "type": "not_in_scope"}
                 for v in violations
             ],
         },
@@ -92,9 +93,8 @@ def _forbidden(key: ApiKey, err: Forbidden, single: bool) -> JSONResponse:
 
 def _invalid(err: InvalidSubmissions, single: bool) -> JSONResponse:
     """422 in the validation format, each error naming the field (`body[3].occurred_at`) and the window."""
-    errors = [{"field": f"body{'' if single else f'[{r.index}]'}.{p.field}", "message": p.message, "type": p.type}
-              for r in err.refusals for p in r.problems]  # fmt: skip
-    return JSONResponse(status_code=422, content={"detail": "invalid request: nothing was accepted", "errors": errors})
+    return validation_refusal([FieldError(field=f"body{'' if single else f'[{r.index}]'}.{p.field}", message=p.message,
+                                          type=p.type) for r in err.refusals for p in r.problems])  # fmt: skip
 
 
 async def _submit(ingest: Ingest, key: ApiKey, submissions: list[Any], single: bool) -> list[Outcome] | JSONResponse:

@@ -21,6 +21,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from core.http_errors import FieldError, responses, validation_refusal
 from core.settings import Settings
 from services.ingest.deps import CallerDep, SettingsDep, get_caller
 from services.ingest.spreadsheets.importer import (
@@ -36,7 +37,8 @@ from services.ingest.spreadsheets.mapping import Mapping, MappingError, load_map
 from services.ingest.spreadsheets.reader import CSV_SUFFIXES, XLSX_SUFFIXES
 
 # The caller's key is checked before the upload is read; each batch is then posted with that same key.
-router = APIRouter(prefix="/v1/imports", tags=["imports"], dependencies=[Depends(get_caller)])
+router = APIRouter(prefix="/v1/imports", tags=["imports"], dependencies=[Depends(get_caller)],
+                   responses=responses(401, 422))
 SHOWN_ERRORS = 20
 
 
@@ -72,11 +74,9 @@ class UploadRefused(Exception):
 
     def response(self) -> JSONResponse:
         """422 in the validation format: the error names the `file` and says where (row, column) and why."""
-        message, kind = str(self.failure), self.failure.type
-        return JSONResponse(status_code=422, content={
-            "detail": f"the upload cannot be imported: {message}",
-            "errors": [{"field": "file", "message": message, "type": kind}],
-        })  # fmt: skip
+        message = str(self.failure)
+        return validation_refusal([FieldError(field="file", message=message, type=self.failure.type)],
+                                  f"the upload cannot be imported: {message}")  # fmt: skip
 
 
 def _reports_dir(settings: Settings) -> Path:
@@ -129,7 +129,10 @@ async def _import_upload(request: Request, upload: Path, spec: Mapping, dry_run:
         raise HTTPException(status_code=503, detail=str(err), headers={"Retry-After": "30"}) from err
 
 
-@router.post("/{mapping}", response_model=ImportResult)
+@router.post("/{mapping}", response_model=ImportResult, responses=responses(
+    404, 415, 503, s404="No mapping of this name (the detail lists the available ones).",
+    s503="The ingest could not publish the upload's events now; import the same file again later (nothing is "
+    "imported twice)."))  # fmt: skip
 async def import_spreadsheet(
     request: Request,
     settings: SettingsDep,
@@ -171,7 +174,10 @@ async def import_spreadsheet(
     )  # fmt: skip
 
 
-@router.get("/{import_id}/errors.csv", name="import_errors", response_class=FileResponse)
+@router.get("/{import_id}/errors.csv", name="import_errors", response_class=FileResponse, responses={
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The error report (CSV)."},
+    **responses(404, s404="No error report for this import (it had no invalid row, or the id is unknown)."),
+})  # fmt: skip
 async def import_errors(
     settings: SettingsDep, caller: CallerDep, import_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$")]
 ) -> FileResponse:
