@@ -22,7 +22,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
     && rm /tmp/requirements.txt
 
 # The code, installed as a regular package: migrations, code lists, mappings, templates and the development key
-# file are package data, so nothing is read from a checkout (the tools' Procfile and Kafka build files are not
+# file are package data, so nothing is read from a checkout (the tools' supervisor config and Kafka build files are not
 # needed in the image: the broker and ClickHouse are their own containers).
 COPY core ./core
 COPY schemas ./schemas

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -21,7 +22,7 @@ from kans.paths import REPO_ROOT
 app = typer.Typer(help="KANS event platform operations.", no_args_is_help=True, add_completion=False)
 kafka_app = typer.Typer(help="The local single-node Kafka broker.", no_args_is_help=True)
 topics_app = typer.Typer(help="The project's Kafka topics.", no_args_is_help=True)
-serve_app = typer.Typer(help="Run one service in the foreground (used by the Procfile).", no_args_is_help=True)
+serve_app = typer.Typer(help="Run one service in the foreground (what `kans up` supervises).", no_args_is_help=True)
 schemas_app = typer.Typer(help="The exported JSON Schemas of the event contract.", no_args_is_help=True)
 demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 app.add_typer(kafka_app, name="kafka")
@@ -150,11 +151,11 @@ def serve_writer() -> None:
 
 
 # -- the platform ------------------------------------------------------------------------------------------------
-def _wait_http(url: str, timeout_s: float) -> bool:
+def _wait_http(url: str, timeout_s: float, alive: Callable[[], bool] = lambda: True) -> bool:
     import httpx
 
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and alive():
         try:
             if httpx.get(url, timeout=2).status_code == 200:
                 return True
@@ -173,7 +174,8 @@ def up(
     demo: Annotated[bool, typer.Option(help="Load the demo data through the ingest API.")] = True,
     keep_kafka: Annotated[bool, typer.Option(help="Leave the broker running after Ctrl-C.")] = False,
 ) -> None:
-    """Run the whole platform: broker, topics, services (honcho), demo data. Ctrl-C (or SIGTERM) stops everything."""
+    """Run the whole platform: broker, topics, services (supervisord: a service that exits is started again), demo
+    data. Ctrl-C (or SIGTERM) stops everything."""
     # Both signals stop the platform, also when started in the background, where SIGINT arrives ignored.
     signal.signal(signal.SIGINT, _interrupted)
     signal.signal(signal.SIGTERM, _interrupted)
@@ -188,20 +190,19 @@ def up(
     from core.topics import ensure_topics
 
     ensure_topics(settings)
-    honcho = subprocess.Popen(
-        [str(Path(sys.executable).with_name("honcho")), "-f", str(REPO_ROOT / "Procfile"), "start"],
-        cwd=REPO_ROOT,
-        env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"},
-    )
+    from kans.supervision import Supervisor
+
+    services = Supervisor(settings.data_dir / "supervisor", dict(os.environ))
+    services.start()
     try:
-        if not _wait_http(f"{settings.ingest_base_url}/ready", 120):
-            _fail("the ingest service did not become ready")
+        if not _wait_http(f"{settings.ingest_base_url}/ready", 120, services.running):
+            _fail(services.gave_up() or "the ingest service did not become ready")
         if demo:
             from kans.demo import load_demo
 
             summary = load_demo(settings.ingest_base_url)
             typer.secho(f"demo data: {summary}", fg="green")
-        _wait_http(f"{settings.api_base_url}/health", 60)
+        _wait_http(f"{settings.api_base_url}/health", 60, services.running)
         typer.secho(
             "\nKANS is running:\n"
             f"  dashboard (live provider load): {settings.api_base_url}/\n"
@@ -212,18 +213,15 @@ def up(
             "Ctrl-C stops everything; the data stay in .kans/ for the next run.\n",
             fg="green",
         )
-        honcho.wait()
+        services.wait()
     except KeyboardInterrupt:
         pass
     finally:
-        if honcho.poll() is None:
-            honcho.send_signal(signal.SIGINT)
-            try:
-                honcho.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                honcho.kill()
+        services.stop()
         if not keep_kafka and not was_running and kafka.stop():
             typer.echo("Kafka stopped")
+    if gave_up := services.gave_up():
+        _fail(gave_up.strip())
 
 
 @app.command("test")

@@ -1,4 +1,4 @@
-"""Where the tools find the checkout (Procfile, Kafka build files, bench results). Services never need it."""
+"""Where the tools find the checkout (supervisor config, Kafka build files, bench results). Services never need it."""
 
 from __future__ import annotations
 
