@@ -18,6 +18,7 @@ from services.ingest.metrics import IngestMetrics
 from services.ingest.rules import IndexEntry, SourceKey
 
 log = logging.getLogger(__name__)
+RECONNECT_BACKOFF_MAX_MS = 1000
 
 
 class BrokerUnavailable(RuntimeError):
@@ -54,6 +55,9 @@ class EventPublisher:
                         max_block_ms=int(self._settings.publish_timeout_s * 1000),
                         request_timeout_ms=int(self._settings.publish_timeout_s * 1000),
                         bootstrap_timeout_ms=int(self._settings.publish_timeout_s * 1000),
+                        # Back off at most 1 s between reconnects (kafka-python's default: up to 30 s), so a restarted
+                        # broker is written to within a second of answering again, not 20-30 s later.
+                        reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
                     )
                 except KafkaError as err:
                     raise BrokerUnavailable(
