@@ -13,6 +13,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_PUPIL_SECRET = "development-only-pupil-key-secret"
 # Shipped as package data, so an installed package (the Docker image) needs no checkout.
 DEV_API_KEYS_FILE = Path(__file__).resolve().with_name("dev-api-keys.yaml")
+# The issuer of the development tokens (`kans token`), signed with a key generated in the data directory.
+DEV_TOKEN_ISSUER = "kans-development"
 
 
 class Settings(BaseSettings):
@@ -80,6 +82,21 @@ class Settings(BaseSettings):
         description="YAML file of the source systems' API keys (SHA-256 digests and scopes); relative to the "
         "working directory. The default holds public development keys and is refused in production.",
     )
+    auth_issuer: str = Field(
+        DEV_TOKEN_ISSUER, min_length=1, description="The `iss` every bearer token must carry: your OpenID Connect "
+        "provider's issuer URL. The default is the development issuer (tokens of `kans token`)."
+    )
+    auth_audience: str = Field("kans", min_length=1, description="The `aud` every bearer token must carry.")
+    auth_jwks_url: str = Field(
+        "", description="The identity provider's JWKS (its public signing keys), e.g. https://idp/realms/kans/protocol/"
+        "openid-connect/certs. Empty: tokens are verified with the development signing key (refused in production)."
+    )
+    auth_algorithms: list[str] = Field(["RS256", "ES256"], min_length=1, description="Signature algorithms accepted.")
+    auth_leeway_s: float = Field(30, ge=0, le=300, description="Clock skew tolerated on exp, nbf and iat.")
+    auth_dev_signing_key: Path | None = Field(
+        None, description="The development signing key (PEM, generated on first use, never committed); default "
+        "<data_dir>/auth/dev-signing-key.pem."
+    )
 
     projections_app_id: str = "kans-projections"
     inbound_app_id: str = "kans-inbound"
@@ -114,6 +131,11 @@ class Settings(BaseSettings):
             raise ValueError("KANS_PUPIL_KEY_SECRET must be set to a random value of at least 32 characters")
         if self.environment == "production" and self.api_keys_file == DEV_API_KEYS_FILE.resolve():
             raise ValueError("KANS_API_KEYS_FILE must name the production key file: the development keys are public")
+        if self.environment == "production" and not self.auth_jwks_url.startswith("https://"):
+            raise ValueError("KANS_AUTH_JWKS_URL must name your identity provider's JWKS (https://...): the "
+                             "development signing key is for local use only")
+        if self.environment == "production" and self.auth_issuer == DEV_TOKEN_ISSUER:
+            raise ValueError("KANS_AUTH_ISSUER must be your identity provider's issuer, not the development issuer")
         return self
 
     @model_validator(mode="after")
@@ -145,6 +167,10 @@ class Settings(BaseSettings):
     @property
     def api_base_url(self) -> str:
         return f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def dev_signing_key_path(self) -> Path:
+        return (self.auth_dev_signing_key or self.data_dir / "auth" / "dev-signing-key.pem").expanduser().resolve()
 
 
 @lru_cache(maxsize=1)

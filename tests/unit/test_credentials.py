@@ -25,6 +25,7 @@ from services.ingest.credentials import (
 )
 
 SECRET = "x" * 40  # a production-grade pupil secret, so that only the key file decides
+IDP = {"auth_jwks_url": "https://idp.example/certs", "auth_issuer": "https://idp.example"}  # not the development key
 
 
 def entry(name: str, key: str, source_system: Any, referrers: Any) -> dict[str, Any]:
@@ -161,7 +162,7 @@ def test_production_refuses_the_development_keys(tmp_path: Path, monkeypatch: py
     # A copy of the development file elsewhere is refused when it is loaded.
     copy = tmp_path / "keys.yaml"
     copy.write_text(DEV_API_KEYS_FILE.read_text(encoding="utf-8"), encoding="utf-8")
-    settings = Settings(environment="production", pupil_key_secret=SECRET, api_keys_file=copy)
+    settings = Settings(environment="production", pupil_key_secret=SECRET, api_keys_file=copy, **IDP)
     with pytest.raises(ValueError, match="development_only"):
         load_key_ring(settings.api_keys_file, production=True)
     assert load_key_ring(copy, production=False)
@@ -172,7 +173,7 @@ def test_a_production_key_file_is_accepted_and_relative_paths_start_at_the_worki
 ) -> None:
     own = tmp_path / "keys.yaml"
     own.write_text(yaml.safe_dump({"keys": [entry("lars", "a-long-random-key", "lars", "*")]}), encoding="utf-8")
-    settings = Settings(environment="production", pupil_key_secret=SECRET, api_keys_file=own)
+    settings = Settings(environment="production", pupil_key_secret=SECRET, api_keys_file=own, **IDP)
     assert authenticate(load_key_ring(settings.api_keys_file, production=True), "a-long-random-key").name == "lars"
     monkeypatch.chdir(tmp_path)
     assert Settings(api_keys_file=Path("keys.yaml")).api_keys_file == own
