@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 from kafka import KafkaProducer
 
+from core.auth import development_headers
 from core.settings import get_settings
 from core.topics import TopicSpec, ensure_topics
 from kans.kafka_local import LocalKafka
@@ -123,7 +124,7 @@ def run_bench(events: int, freshness_events: int) -> dict[str, Any]:
         services.start_all()
         with (
             httpx.Client(base_url=settings.ingest_base_url, timeout=120, headers=API_KEY_HEADERS) as ingest,
-            httpx.Client(base_url=settings.api_base_url, timeout=30) as api,
+            httpx.Client(base_url=settings.api_base_url, timeout=30, headers=development_headers(settings)) as api,
         ):
             print(f"throughput: {events} ReferralSubmitted events, HTTP batches of {BATCH} vs raw producer")
             http_eps = measure_http(ingest, submissions)

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import typer
 
+from core.auth import development_headers
 from core.settings import get_settings
 from core.topics import ensure_topics
 from kans.kafka_local import LocalKafka
@@ -152,7 +153,7 @@ def run_bench_import(rows: int, file_format: str = "csv", api_key: str = "kans-d
     dry_run_s, dry_run_mb = _timed_process([*command, "--dry-run"], env)
     with ServiceProcesses(settings, workdir / "logs") as services:
         services.start_all()
-        with httpx.Client(base_url=settings.api_base_url, timeout=30) as api:
+        with httpx.Client(base_url=settings.api_base_url, timeout=30, headers=development_headers(settings)) as api:
             started = time.perf_counter()
             imported, peak_mb = _timed_process(command, env)
             deadline = time.monotonic() + 600

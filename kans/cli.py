@@ -207,7 +207,7 @@ def up(
             "\nKANS is running:\n"
             f"  dashboard (live provider load): {settings.api_base_url}/\n"
             f"  provider load (JSON):           {settings.api_base_url}/v1/live/provider-load\n"
-            f"  API docs:                       {settings.api_base_url}/docs\n"
+            f"  API docs:                       {settings.api_base_url}/docs (authorize: `kans token --role desk`)\n"
             f"  ingest API docs:                {settings.ingest_base_url}/docs\n"
             f"  Kafka:                          {settings.kafka_bootstrap}\n"
             "Ctrl-C stops everything; the data stay in .kans/ for the next run.\n",
@@ -355,6 +355,17 @@ def bench(
     run_bench(events, freshness_events)
 
 
+@app.command("bench-auth")
+def bench_auth(
+    stats_requests: Annotated[int, typer.Option(help="Requests of GET /v1/stats/{year}, each way.")] = 50,
+    live_requests: Annotated[int, typer.Option(help="Requests of GET /v1/live/provider-load, each way.")] = 500,
+) -> None:
+    """Measure what authentication and scoping cost on the read API: p50/p99 with and without, same run."""
+    from kans.bench_auth import run_bench_auth
+
+    run_bench_auth(stats_requests, live_requests, typer.echo)
+
+
 # -- spreadsheet import ------------------------------------------------------------------------------------------
 @app.command("import")
 def import_spreadsheet(
@@ -432,6 +443,8 @@ def annual_report(
     exclude_channel: Annotated[list[str] | None, typer.Option(help="Leave out this channel, e.g. intake.")] = None,
     offer_type: Annotated[list[str] | None, typer.Option(help="Only this offer type: regular, corona.")] = None,
     source: Annotated[str, typer.Option(help="auto (the running API, else the store), api or local.")] = "auto",
+    bearer: Annotated[str | None, typer.Option("--token", envvar="KANS_TOKEN", help="Bearer token for the API "
+                                               "(in development default: a desk token of the dev key).")] = None,
 ) -> None:
     """The whole annual report of a school year as HTML, PDF or XLSX, like GET /v1/reports/annual/{school_year}.
     With embedded ClickHouse only one process may open the store: while the API runs, the API is asked."""
@@ -444,12 +457,35 @@ def annual_report(
     try:
         request = parse_request(school_year, file_format, as_of, audience, channel=channel,
                                 exclude_channel=exclude_channel, offer_type=offer_type)  # fmt: skip
-        body, origin = make_report(get_settings(), request, source)  # type: ignore[arg-type]
+        body, origin = make_report(get_settings(), request, source, bearer)  # type: ignore[arg-type]
     except (ReportFailed, PdfUnavailable) as err:
         _fail(f"no report: {err}")
     target = out or Path(file_name(request.school_year, request.report_format))
     target.write_bytes(body)
     typer.echo(f"wrote {target} ({len(body):,} bytes) from {origin}")
+
+
+# -- development tokens ------------------------------------------------------------------------------------------
+@app.command("token")
+def token(
+    role: Annotated[str, typer.Option(help="desk, clb, provider, policy or source_system.")],
+    scope: Annotated[list[str] | None, typer.Option(help="An id the role acts for (repeatable): the CLB's referrer "
+                                                     "id, the provider id, the source system code.")] = None,
+    ttl: Annotated[int, typer.Option(help="Seconds the token is valid.")] = 3600,
+    subject: Annotated[str | None, typer.Option(help="The token's sub (default: dev-<role>-<scope>).")] = None,
+    referrer: Annotated[list[str] | None, typer.Option(help="source_system: a referrer it submits for.")] = None,
+    provider: Annotated[list[str] | None, typer.Option(help="source_system: a provider it acts for.")] = None,
+) -> None:
+    """Print a development bearer token for both APIs (`Authorization: Bearer <token>`), signed with the development
+    key in the data directory (generated on first use). With an identity provider configured (KANS_AUTH_JWKS_URL) or
+    KANS_ENVIRONMENT=production there are no development tokens: get one from the identity provider."""
+    from core.auth import NotAuthenticated, issue_development_token
+
+    try:
+        typer.echo(issue_development_token(get_settings(), role, scope or [], ttl_s=ttl, subject=subject,
+                                           referrers=referrer or [], providers=provider or []))  # fmt: skip
+    except (PermissionError, ValueError, NotAuthenticated) as err:
+        _fail(str(err))
 
 
 # -- the three-broker cluster drill ------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 from kafka import KafkaConsumer, TopicPartition
 
+from core.auth import development_headers
 from core.settings import Settings
 from core.topics import ensure_topics, events_topic
 from kans.cluster import LocalCluster
@@ -242,7 +243,7 @@ def run_drill(plan: DrillPlan, cluster: LocalCluster | None = None, save: bool =
                                  publish_timeout_s=plan.publish_timeout_s)  # fmt: skip
     ensure_topics(settings)
     with ServiceProcesses(settings, workdir / "logs") as services, httpx.Client(
-        base_url=settings.api_base_url, timeout=30
+        base_url=settings.api_base_url, timeout=30, headers=development_headers(settings)
     ) as api:
         services.env.update(KANS_REPLICATION_FACTOR=str(settings.replication_factor),
                             KANS_MIN_INSYNC_REPLICAS=str(settings.min_insync_replicas),

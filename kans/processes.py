@@ -54,6 +54,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "KANS_PROJECTIONS_PORT": str(settings.projections_port),
         "KANS_INBOUND_PORT": str(settings.inbound_port),
         "KANS_API_KEYS_FILE": str(settings.api_keys_file),
+        "KANS_AUTH_ISSUER": settings.auth_issuer,
+        "KANS_AUTH_AUDIENCE": settings.auth_audience,
+        "KANS_AUTH_JWKS_URL": settings.auth_jwks_url,
+        "KANS_AUTH_DEV_SIGNING_KEY": str(settings.dev_signing_key_path),
         "KANS_LOG_LEVEL": settings.log_level,
     }
 

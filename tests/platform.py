@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from core.auth import development_headers
 from core.settings import Settings
 from kans.processes import ServiceProcesses
 
@@ -20,7 +21,8 @@ class Platform(ServiceProcesses):
         super().__init__(settings, logs)
         # The development key that may speak for every source system (core/dev-api-keys.yaml).
         self.ingest = httpx.Client(base_url=settings.ingest_base_url, timeout=30, headers={"X-API-Key": DEV_KEY})
-        self.api = httpx.Client(base_url=settings.api_base_url, timeout=30)
+        # A desk token of the platform's development key (a test of another role sends its own Authorization).
+        self.api = httpx.Client(base_url=settings.api_base_url, timeout=30, headers=development_headers(settings))
 
     def post(self, *submissions: dict[str, Any]) -> dict[str, Any]:
         response = self.ingest.post("/v1/events/batch", json=list(submissions))

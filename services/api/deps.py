@@ -1,5 +1,6 @@
-"""Typed dependencies shared by the API's routers: the wired collaborators (`bootstrap.Api`), the settings, and the
-school year, common filters, as-of and audience every statistics endpoint (and the report) takes."""
+"""Typed dependencies shared by the API's routers: the wired collaborators (`bootstrap.Api`), the settings, the
+caller's principal, and the school year, common filters, as-of, audience and scope every statistics endpoint (and the
+report) takes."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from datetime import date
 from typing import Annotated, Literal
 
 import httpx
-from fastapi import Depends, Query, Request
+from fastapi import Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
+from core.access import PrincipalDep
+from core.auth import Principal, Role
 from core.settings import Settings
 from services.api.bootstrap import Api
 from services.api.warehouse import Warehouse
@@ -66,8 +69,25 @@ def checked_year(value: str, field: str) -> str:
     return value
 
 
+Audience = Literal["desk", "policy"]
+AUDIENCE_HELP = ("policy: small cells suppressed, no per-school figures (the default, and the only choice, for every "
+                 "role but the desk). desk: every cell (the desk's default).")  # fmt: skip
+
+
+def audience_for(principal: Principal, asked: Audience | None) -> Audience:
+    """The audience follows the role, not the parameter: the desk sees every cell (or asks for the policy view);
+    every other role gets the policy view, and asking for the desk's is refused (403), never silently answered."""
+    if principal.role is Role.desk:
+        return asked or "desk"
+    if asked == "desk":
+        raise HTTPException(403, f"audience=desk is for the desk role; role {principal.role.value} gets the policy "
+                            "view (small cells suppressed, no per-school figures): leave audience out or send policy")
+    return "policy"
+
+
 def question(
     settings: SettingsDep,
+    principal: PrincipalDep,
     level: Annotated[Codes, Query(description="Override the statistic's level.")] = None,
     offer_type: Annotated[Codes, Query(description="regular, corona.")] = None,
     channel: Annotated[Codes, Query(description="Only these channels.")] = None,
@@ -80,9 +100,10 @@ def question(
     provider: Annotated[list[str] | None, Query(description="Provider ids.", max_length=20)] = None,
     until: Annotated[str | None, Query(pattern=r"^\d{2}-\d{2}$", description="Cut-off day MM-DD, e.g. 03-31.")] = None,
     as_of: Annotated[date | None, Query(description="As known at the end of this day (recorded_at).")] = None,
-    audience: Annotated[Literal["desk", "policy"], Query(description="policy: small cells suppressed.")] = "desk",
+    audience: Annotated[Audience | None, Query(description=AUDIENCE_HELP)] = None,
 ) -> engine.Question:
-    """The common filters, as-of and audience of every statistics endpoint."""
+    """The common filters, as-of and audience of every statistics endpoint, and the caller's scope (a CLB counts its
+    own referrals only)."""
     try:
         filters = Filters(
             level=_t(level),
@@ -96,7 +117,8 @@ def question(
         )
     except ValidationError as err:
         raise RequestValidationError([{**e, "loc": ("query", *e["loc"])} for e in err.errors()]) from err
-    return engine.Question(filters, as_of, engine.Audience(audience, settings.suppression_threshold))
+    chosen = engine.Audience(audience_for(principal, audience), settings.suppression_threshold)
+    return engine.Question(filters, as_of, chosen, principal.data_scope)
 
 
 def _t(values: list[str] | None) -> tuple[str, ...] | None:

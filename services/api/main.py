@@ -6,20 +6,27 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
+from core.access import check_rules, guard, install_access
+from core.auth import TokenVerifier
 from core.http_errors import install_error_handlers
 from core.http_metrics import instrument_http
 from core.logs import configure_logging
 from core.metrics import new_registry
 from core.settings import Settings, get_settings
+from services.api.access import RULES
 from services.api.bootstrap import bootstrap
 from services.api.report.router import router as report_router
 from services.api.routes import adhoc, dashboard, history, live, operations, statistics
 
 DESCRIPTION = (
     "Live views of the referral desk (provider load, waiting times), statistics of the annual report "
-    "and event history, from the KANS event log. Submitting events goes through the ingest service."
+    "and event history, from the KANS event log. Submitting events goes through the ingest service. "
+    "Every route but /health, /ready and /metrics asks for `Authorization: Bearer <JWT>` of the configured identity "
+    "provider (locally: `kans token --role desk`); each operation lists the roles that may use it, and what a role "
+    "sees is narrowed to its own rows (a CLB its referrals, a provider its trajectories; statistics for every role "
+    "but the desk with small cells suppressed). A referral or trajectory outside the caller's scope answers 404."
 )
 
 
@@ -27,6 +34,7 @@ DESCRIPTION = (
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Wire the API for this process (ClickHouse, migrations, the writer, the projections client); stop it all
     with the app."""
+    check_rules(app)  # a route without an access rule never serves
     api = bootstrap(app.state.settings, app.state.registry)
     app.state.api = api
     try:
@@ -39,8 +47,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, "api")
-    app = FastAPI(title="KANS API", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="KANS API", version="1", description=DESCRIPTION, lifespan=lifespan,
+                  dependencies=[Depends(guard)])
     app.state.settings = settings
+    install_access(app, RULES, TokenVerifier(settings), realm="kans")
     app.state.registry = new_registry()  # /metrics: HTTP requests, and the writer's when this process hosts it
     instrument_http(app, app.state.registry)
     install_error_handlers(app)

@@ -20,6 +20,7 @@ from openpyxl import load_workbook
 from playwright.sync_api import Browser, sync_playwright
 from pypdf import PdfReader
 
+from core.auth import development_headers
 from kans.paths import REPO_ROOT
 from kans.processes import settings_env
 from kans.synthetic.generator import generate
@@ -97,6 +98,7 @@ def open_report(
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Open the report page from the API in Chromium: its tables (as shown) and every console error."""
     page = browser.new_page()
+    page.set_extra_http_headers(development_headers(platform.settings))  # a desk's browser, signed in
     errors: list[str] = []
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: errors.append(str(error)))

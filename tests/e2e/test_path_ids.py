@@ -20,7 +20,7 @@ PATTERN = "^[A-Za-z0-9][A-Za-z0-9._:/-]{0,79}$"
 def raw_get(platform: Platform, path: str) -> tuple[int, Any]:
     connection = http.client.HTTPConnection(platform.settings.api_host, platform.settings.api_port, timeout=10)
     try:
-        connection.request("GET", path)
+        connection.request("GET", path, headers={"Authorization": platform.api.headers["Authorization"]})  # the desk
         response = connection.getresponse()
         body = response.read()
         return response.status, json.loads(body) if body.startswith(b"{") else body

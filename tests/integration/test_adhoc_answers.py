@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from core.auth import EVERYTHING
 from services.warehouse.statistics.adhoc import AdhocError, AdhocQuestion
 from services.warehouse.statistics.adhoc_answer import answer
 
@@ -23,7 +24,7 @@ def db(clickhouse: Any) -> str:
 
 def ask(client: Any, db: str, audience: str = "desk", threshold: int = 5, **fields: Any) -> Any:
     question = AdhocQuestion.model_validate({"years": ["2019-2020"], **fields})
-    return answer(client, db, question, audience, threshold)  # type: ignore[arg-type]
+    return answer(client, db, question, audience, threshold, EVERYTHING)  # type: ignore[arg-type]
 
 
 def by(rows: list[dict[str, Any]], *keys: str) -> dict[tuple[Any, ...], tuple[Any, ...]]:

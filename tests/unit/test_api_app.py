@@ -11,7 +11,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from core.access import check_rules
+from core.auth import Role, development_headers
 from core.settings import Settings
+from services.api.access import RULES
 from services.api.bootstrap import Api
 from services.api.main import create_app
 
@@ -30,7 +33,8 @@ ROUTES = {
 
 def test_every_route_is_where_it_was() -> None:
     spec = create_app(Settings()).openapi()
-    assert {(method.upper(), path) for path, ops in spec["paths"].items() for method in ops} == ROUTES
+    assert {(method.upper(), path) for path, ops in spec["paths"].items() for method in ops} - {("GET", "/metrics")} \
+        == ROUTES
     tags = {path: ops["get"]["tags"] for path, ops in spec["paths"].items() if "get" in ops}
     assert tags["/v1/referrals/{referral_id}/events"] == ["history"]
     assert tags["/v1/stats/{school_year}/referrals-per-month"] == ["statistics"]
@@ -41,17 +45,46 @@ def test_the_monthly_route_is_matched_before_a_statistic_code() -> None:
     dashboard would get a 422. A bad school year is refused before anything is asked of the warehouse (none here)."""
     app = create_app(Settings())
     app.state.api = Api(app.state.settings, None, None, None, None)  # type: ignore[arg-type]
-    client = TestClient(app)
+    client = TestClient(app, headers=development_headers(app.state.settings))
     response = client.get("/v1/stats/2019-2021/referrals-per-month")
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "path.school_year"
     assert client.get("/v1/stats/2019-2020/referrals-per-month", params={"level": "tertiary"}).status_code == 422
 
 
-def test_the_dashboard_page_is_served() -> None:
-    page = TestClient(create_app(Settings())).get("/")
+def test_the_dashboard_page_is_served_with_a_desk_token_in_development() -> None:
+    app = create_app(Settings())
+    page = TestClient(app).get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "/v1/stats/${year}/referrals-per-month" in page.text
+    token = page.text.split("const SERVED_TOKEN = ")[1].split(";")[0].strip('"')
+    assert app.state.access.tokens.verify(token).role is Role.desk
+
+
+def test_every_route_has_an_access_rule_and_the_docs_can_authorize() -> None:
+    app = create_app(Settings())
+    check_rules(app)  # what the lifespan does before serving
+    spec = app.openapi()
+    assert spec["components"]["securitySchemes"]["bearer"] == {
+        "type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": spec["components"][
+            "securitySchemes"]["bearer"]["description"]}  # fmt: skip
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            public = RULES[(method.upper(), path)] is None
+            assert ("security" in operation) is not public, (method, path)
+            assert public or "**Roles:**" in operation["description"], (method, path)
+    assert spec["paths"]["/v1/live/provider-load"]["get"]["security"] == [{"bearer": []}]
+    assert "**Roles:** desk, provider." in spec["paths"]["/v1/live/provider-load"]["get"]["description"]
+
+
+def test_a_route_without_a_rule_stops_the_app_and_is_refused_meanwhile() -> None:
+    app = create_app(Settings())
+    app.state.api = Api(app.state.settings, None, None, None, None)  # type: ignore[arg-type]
+    del app.state.access.rules[("GET", "/v1/statistics")]
+    with pytest.raises(RuntimeError, match=r"routes without an access rule .*'/v1/statistics'"):
+        check_rules(app)
+    response = TestClient(app).get("/v1/statistics", headers=development_headers(app.state.settings))
+    assert response.status_code == 403 and "allowed roles: none" in response.json()["detail"]
 
 
 def projections_worker(request: httpx.Request) -> httpx.Response:
@@ -65,9 +98,17 @@ def test_routers_reach_the_wired_collaborators_through_deps() -> None:
     app = create_app(Settings())
     projections = httpx.AsyncClient(transport=httpx.MockTransport(projections_worker), base_url="http://worker")
     app.state.api = Api(app.state.settings, None, None, None, projections)  # type: ignore[arg-type]
-    response = TestClient(app).get("/v1/live/provider-load", params={"provider_id": "p2"})
+    client = TestClient(app)
+    desk = development_headers(app.state.settings)
+    response = client.get("/v1/live/provider-load", params={"provider_id": "p2"}, headers=desk)
     assert response.status_code == 200
     assert [row["provider_id"] for row in response.json()["rows"]] == ["p2"]
+    own = client.get("/v1/live/provider-load", headers=development_headers(app.state.settings, Role.provider, ["p1"]))
+    assert [row["provider_id"] for row in own.json()["rows"]] == ["p1"]  # a provider sees its own rows only
+    anonymous = client.get("/v1/live/provider-load")
+    assert (anonymous.status_code, anonymous.headers["WWW-Authenticate"]) == (401, 'Bearer realm="kans"')
+    policy = client.get("/v1/live/provider-load", headers=development_headers(app.state.settings, Role.policy))
+    assert policy.status_code == 403 and "allowed roles: desk, provider" in policy.json()["detail"]
 
 
 class Recorder:

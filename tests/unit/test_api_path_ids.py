@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from core.auth import development_headers
 from core.settings import Settings
 from services.api.bootstrap import Api
 from services.api.main import create_app
@@ -36,7 +37,7 @@ def api(asked: list[bytes]) -> TestClient:
     app = create_app(Settings())
     projections = httpx.AsyncClient(transport=httpx.MockTransport(worker), base_url="http://worker")
     app.state.api = Api(app.state.settings, None, None, None, projections)  # type: ignore[arg-type]
-    return TestClient(app)
+    return TestClient(app, headers=development_headers(app.state.settings))  # the desk
 
 
 def refusal(response: httpx.Response) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Literal
 
 import httpx
 
+from core.auth import Role, development_headers, uses_development_tokens
 from core.settings import Settings
 from services.api.report.export import ReportFormat, render_report
 from services.warehouse.statistics import engine
@@ -51,10 +52,19 @@ def api_answers(settings: Settings) -> bool:
         return False
 
 
-def from_api(settings: Settings, request: ReportRequest) -> bytes:
+def api_headers(settings: Settings, token: str | None) -> dict[str, str]:
+    """The caller's bearer token; without one, in development, a desk token of the development key."""
+    if token:
+        return {"Authorization": f"Bearer {token}"}
+    if uses_development_tokens(settings):
+        return development_headers(settings, Role.desk, ttl_s=900)
+    raise ReportFailed("the API asks for a bearer token: pass --token (or KANS_TOKEN) from your identity provider")
+
+
+def from_api(settings: Settings, request: ReportRequest, token: str | None = None) -> bytes:
     url = f"{settings.api_base_url}/v1/reports/annual/{request.school_year}"
     try:
-        response = httpx.get(url, params=request.query_params(), timeout=600.0)
+        response = httpx.get(url, params=request.query_params(), headers=api_headers(settings, token), timeout=600.0)
     except httpx.HTTPError as err:
         raise ReportFailed(f"the API at {settings.api_base_url} did not answer: {err}") from err
     if response.status_code != 200:
@@ -98,10 +108,11 @@ def from_store(settings: Settings, request: ReportRequest) -> bytes:
         client.close()
 
 
-def make_report(settings: Settings, request: ReportRequest, source: Source = "auto") -> tuple[bytes, str]:
-    """The report's bytes and where they came from (the API's URL or the store's)."""
+def make_report(settings: Settings, request: ReportRequest, source: Source = "auto",
+                token: str | None = None) -> tuple[bytes, str]:  # fmt: skip
+    """The report's bytes and where they came from (the API's URL, asked with `token`, or the store's)."""
     if source == "api" or (source == "auto" and api_answers(settings)):
-        return from_api(settings, request), f"the API at {settings.api_base_url}"
+        return from_api(settings, request, token), f"the API at {settings.api_base_url}"
     return from_store(settings, request), f"the store {settings.clickhouse_url}"
 
 

@@ -6,13 +6,14 @@ parameters, the answer has a row limit and the query a time limit.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
+from core.access import PrincipalDep
 from core.http_errors import FieldError, responses, validation_refusal
-from services.api.deps import SettingsDep, WarehouseDep
+from services.api.deps import AUDIENCE_HELP, Audience, SettingsDep, WarehouseDep, audience_for
 from services.warehouse.statistics.adhoc import MAX_SECONDS, AdhocError, AdhocQuestion
 from services.warehouse.statistics.adhoc_answer import AdhocAnswer, answer
 from services.warehouse.statistics.adhoc_catalog import DIMENSIONS, MEASURES
@@ -44,13 +45,16 @@ async def ad_hoc(
     warehouse: WarehouseDep,
     settings: SettingsDep,
     question: AdhocQuestion,
-    audience: Annotated[Literal["desk", "policy"], Query()] = "desk",
+    principal: PrincipalDep,
+    audience: Annotated[Audience | None, Query(description=AUDIENCE_HELP)] = None,
 ) -> Any:
     """Answer an ad hoc question from ClickHouse, e.g. referrals and pupils by school year and gender for secondary
     without the corona offer. Measures must share one source (referrals, trajectories, round_tables, groups);
-    per-school dimensions are for the desk audience only; the policy audience gets small cells suppressed."""
+    per-school dimensions are for the desk audience only; the policy audience gets small cells suppressed. A CLB asks
+    about its own referrals only."""
     try:
-        return await warehouse.run(answer, question, audience, settings.suppression_threshold)
+        return await warehouse.run(answer, question, audience_for(principal, audience), settings.suppression_threshold,
+                                   principal.data_scope)
     except AdhocError as err:
         error = FieldError(field=err.field, message=err.message, type="not_allowed", allowed=err.allowed or None)
         return validation_refusal([error], "invalid question: nothing was run")

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path
 
+from core.access import PrincipalDep
 from core.http_errors import responses
 from schemas.envelope import Identifier
 from services.api.deps import WarehouseDep
@@ -17,11 +18,13 @@ router = APIRouter(prefix="/v1", tags=["history"])
 @router.get("/referrals/{referral_id}/events", responses=responses(
     404, s404="No event of this referral is stored (unknown, or not yet written to ClickHouse)."))  # fmt: skip
 async def referral_history(
-    warehouse: WarehouseDep, referral_id: Annotated[Identifier, Path(examples=["R-2025-0042"])]
+    warehouse: WarehouseDep, principal: PrincipalDep,
+    referral_id: Annotated[Identifier, Path(examples=["R-2025-0042"])]
 ) -> dict[str, Any]:
     """Every stored event of one referral (its trajectories included), as recorded in the warehouse. The id is an
-    identifier of the contract (422 otherwise)."""
-    events = await warehouse.run(queries.stream_events, referral_id)
+    identifier of the contract (422 otherwise). A CLB reads its own referrals only: another's answers 404, like an
+    unknown id."""
+    events = await warehouse.run(queries.stream_events, referral_id, principal.data_scope)
     if not events:
         raise HTTPException(404, f"no events for referral {referral_id}")
     return {"referral_id": referral_id, "events": events}

@@ -10,9 +10,11 @@ import httpx
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
+from core.access import PrincipalDep
 from core.http_errors import responses
 from schemas.envelope import Identifier
-from services.api.deps import ProjectionsDep
+from services.api.deps import ProjectionsDep, WarehouseDep
+from services.api.live_scope import may_see_trajectory, visible_rows
 
 UNAVAILABLE = "The projections worker does not answer, or is still restoring its tables; try again later."
 router = APIRouter(prefix="/v1/live", tags=["live"], responses=responses(503, s503=UNAVAILABLE))
@@ -73,14 +75,16 @@ def _unreachable(err: httpx.HTTPError) -> HTTPException:
 @router.get("/provider-load", response_model=ProviderLoad)
 async def provider_load(
     projections: ProjectionsDep,
+    principal: PrincipalDep,
     as_of: Annotated[date | None, Query(description="Day whose capacity applies; default today.")] = None,
     provider_id: str | None = None,
 ) -> Any:
-    """L1: active and waiting trajectories per provider and module, against the capacity in force."""
+    """L1: active and waiting trajectories per provider and module, against the capacity in force. A provider sees its
+    own rows only."""
     data = await _ask(projections, "/provider-load", {"date": as_of.isoformat() if as_of else None})
     if provider_id is not None:
         data["rows"] = [row for row in data["rows"] if row["provider_id"] == provider_id]
-    return data
+    return visible_rows(data, principal.data_scope)
 
 
 class TrajectoryStatus(BaseModel):
@@ -103,10 +107,12 @@ class TrajectoryStatus(BaseModel):
 @router.get("/trajectories/{trajectory_id}", response_model=TrajectoryStatus,
             responses=responses(404, s404="No such trajectory in the projections (not known, or not yet)."))
 async def trajectory_status(
-    projections: ProjectionsDep, trajectory_id: Annotated[Identifier, Path(examples=["T-2025-0042-1"])]
+    projections: ProjectionsDep, warehouse: WarehouseDep, principal: PrincipalDep,
+    trajectory_id: Annotated[Identifier, Path(examples=["T-2025-0042-1"])]
 ) -> Any:
-    """L4: the live status of one trajectory, as the projections know it now. The id is an identifier of the
-    contract (422 otherwise: no control characters, no `..`, at most 80 characters)."""
+    """L4: the live status of one trajectory, as the projections know it now. The id is an identifier of the contract
+    (422 otherwise: no control characters, no `..`, at most 80 characters). A trajectory outside the caller's scope
+    (a provider: not dispatched to it; a CLB: not of its own referrals) answers 404 like an unknown one."""
     try:  # one path segment of the worker's URL, whatever it holds
         response = await projections.get(f"/trajectories/{quote(trajectory_id, safe='')}")
     except httpx.HTTPError as err:
@@ -115,13 +121,18 @@ async def trajectory_status(
         raise HTTPException(404, f"unknown trajectory {trajectory_id}")
     if response.status_code != 200:
         raise HTTPException(503, f"the projections worker answered {response.status_code}", headers=RETRY)
-    return response.json()
+    status = response.json()
+    if not await may_see_trajectory(status, principal.data_scope, warehouse):
+        raise HTTPException(404, f"unknown trajectory {trajectory_id}")
+    return status
 
 
 @router.get("/waiting-times", response_model=WaitingTimes)
 async def waiting_times(
     projections: ProjectionsDep,
+    principal: PrincipalDep,
     school_year: Annotated[str | None, Query(pattern=r"^\d{4}-\d{4}$", examples=["2025-2026"])] = None,
 ) -> Any:
-    """L3 (first figure): days from dispatch to start per provider and module, median and p90."""
-    return await _ask(projections, "/waiting-times", {"school_year": school_year})
+    """L3 (first figure): days from dispatch to start per provider and module, median and p90. A provider sees its own
+    rows only."""
+    return visible_rows(await _ask(projections, "/waiting-times", {"school_year": school_year}), principal.data_scope)

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from core.auth import DataScope
 from services.warehouse.clickhouse import ClickHouseClient
 from services.warehouse.statistics.adhoc import MAX_SECONDS, AdhocQuestion, compile_sql, plan
 from services.warehouse.statistics.adhoc_catalog import MEASURES
@@ -41,11 +42,12 @@ class AdhocAnswer(BaseModel):
 
 
 def answer(client: ClickHouseClient, database: str, question: AdhocQuestion, audience: Literal["desk", "policy"],
-           threshold: int) -> AdhocAnswer:  # fmt: skip
-    """Validate (AdhocError on unknown names), run with the row and time limits, shape the rows."""
+           threshold: int, scope: DataScope) -> AdhocAnswer:  # fmt: skip
+    """Validate (AdhocError on unknown names), run with the row and time limits over the rows of the reader's `scope`
+    (`Sources.scoped`), shape the rows."""
     started = time.perf_counter()
     p = plan(question, audience)
-    q = StatisticQuery(client, database, question.years, Filters(), None, question.as_of)
+    q = StatisticQuery(client, database, question.years, Filters(), None, question.as_of, scope=scope)
     relation = {"referrals": q.referrals, "trajectories": q.trajectories, "round_tables": q.round_tables,
                 "groups": q.groups}[p.source]()  # fmt: skip
     result = client.query(compile_sql(p, relation, question.limit), parameters={**q.params, **p.params},

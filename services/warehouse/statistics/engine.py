@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from core.auth import EVERYTHING, DataScope
 from services.warehouse.clickhouse import ClickHouseClient
 from services.warehouse.statistics import batch, folds
 from services.warehouse.statistics.batch import Tape
@@ -30,7 +31,7 @@ from services.warehouse.statistics.responses import (
     YearComparison,
     YearReport,
 )
-from services.warehouse.statistics.shaping import LEVEL_NL, previous_school_year, shape
+from services.warehouse.statistics.shaping import LEVEL_NL, previous_school_year, scope_nl, shape
 from services.warehouse.statistics.snapshot import snapshot
 from services.warehouse.statistics.suppression import suppress_total
 
@@ -45,9 +46,13 @@ class Audience:
 
 @dataclass(frozen=True)
 class Question:
+    """What is asked and by whom: the reader's `scope` narrows every source the statistics read (the API sets it from
+    the caller's principal; the default, everything, is the desk's and the tools')."""
+
     filters: Filters = field(default_factory=Filters)
     as_of: date | None = None
     audience: Audience = field(default_factory=Audience)
+    scope: DataScope = EVERYTHING
 
 
 def school_years(from_year: str, to_year: str) -> list[str]:
@@ -79,12 +84,13 @@ def _cells(client: ClickHouseClient, database: str, code: str, school_year: str,
     definition = STATISTICS[code]
     years = [previous_school_year(school_year), school_year] if definition.previous_year else [school_year]
     return definition.compute(StatisticQuery(client, database, years, question.filters, definition.level,
-                                             question.as_of, sources, tape))  # fmt: skip
+                                             question.as_of, sources, tape, question.scope))  # fmt: skip
 
 
 def _shape(code: str, cells: Cells, school_year: str, question: Question, labels: LabelContext) -> StatisticResult:
     return shape(STATISTICS[code], cells, school_year, filters=question.filters, as_of=question.as_of,
-                 audience=question.audience.name, threshold=question.audience.threshold, labels=labels)  # fmt: skip
+                 audience=question.audience.name, threshold=question.audience.threshold, labels=labels,
+                 scope=question.scope)  # fmt: skip
 
 
 @contextmanager
@@ -169,12 +175,14 @@ def compare(client: ClickHouseClient, database: str, code: str, from_year: str, 
     """One statistic for every school year of a range, computed in one pass over the range."""
     definition = STATISTICS[code]
     years = school_years(from_year, to_year)
-    scope = [previous_school_year(years[0]), *years] if definition.previous_year else years
-    q = StatisticQuery(client, database, scope, question.filters, definition.level, question.as_of)
+    span = [previous_school_year(years[0]), *years] if definition.previous_year else years
+    q = StatisticQuery(client, database, span, question.filters, definition.level, question.as_of,
+                       scope=question.scope)
     cells = definition.compute(q)
     labels = label_context(client, database, question.as_of)
     results = [shape(definition, cells, year, filters=question.filters, as_of=question.as_of,
-                     audience=question.audience.name, threshold=question.audience.threshold, labels=labels)
+                     audience=question.audience.name, threshold=question.audience.threshold, labels=labels,
+                     scope=question.scope)
                for year in years]  # fmt: skip
     table: dict[tuple[Any, ...], dict[str, Any]] = {}
     for result in results:
@@ -194,7 +202,7 @@ def comparison_with_exclusions(client: ClickHouseClient, database: str, from_yea
     """Referrals per year after each column's exclusions (default: T5's five columns)."""
     chosen = columns or T5_COLUMNS
     years = school_years(from_year, to_year)
-    q = StatisticQuery(client, database, years, question.filters, level, question.as_of)
+    q = StatisticQuery(client, database, years, question.filters, level, question.as_of, scope=question.scope)
     counts = exclusion_counts(q, chosen)
     hidden = 0
     rows = []
@@ -209,6 +217,7 @@ def comparison_with_exclusions(client: ClickHouseClient, database: str, from_yea
         rows.append(ExclusionRow(column=col.code, label_nl=col.label_nl, values=values))
     level_nl = LEVEL_NL[(level,)]
     return ExclusionComparison(level=level, years=years, filters=question.filters.given(), as_of=question.as_of,
-                               population=f"individuele aanmeldingen {level_nl}, {question.filters.describe_nl()}",
+                               population=f"individuele aanmeldingen {level_nl}, {question.filters.describe_nl()}"
+                               f"{scope_nl(question.scope)}",
                                audience=question.audience.name, columns=list(chosen), rows=rows,
                                suppressed_cells=hidden)  # fmt: skip

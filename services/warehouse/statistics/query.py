@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from core.auth import EVERYTHING, DataScope
 from services.warehouse.clickhouse import ClickHouseClient, Row, result_rows
 from services.warehouse.statistics import folds
 from services.warehouse.statistics.filters import Filters, as_of_ms, filter_conditions
@@ -72,13 +73,47 @@ class Sources:
         """What is known now comes from the current-state facts; what was known on a past day, from the logs."""
         return cls.inline(db) if as_of is not None else cls.current(db)
 
+    def scoped(self, db: str, scope: DataScope) -> tuple[Sources, dict[str, Any]]:
+        """These relations narrowed to the rows a reader may see (`core.auth.DataScope`), and the parameters the
+        conditions bind. A CLB's scope keeps its own referrals (the referrer as amended) and what follows from them
+        (their trajectories and round tables; its group referrals); a provider's the trajectories and groups
+        dispatched to it and the referrals they belong to. Every statistic and ad hoc question reads its sources
+        through here, so no caller can widen them."""
+        if scope.unrestricted:
+            return self, {}
+        params: dict[str, Any] = {}
+        own_referrals, own_trajectories, own_groups = [], [], []
+        if scope.referrers is not None:
+            params["scope_referrers"] = sorted(scope.referrers)
+            own_referrals.append("referrer_id IN {scope_referrers:Array(String)}")
+            own_groups.append(f"group_referral_id IN (SELECT group_referral_id FROM {db}.group_request_log "
+                              "WHERE referrer_id IN {scope_referrers:Array(String)})")  # fmt: skip
+        if scope.providers is not None:
+            params["scope_providers"] = sorted(scope.providers)
+            own_trajectories.append("provider_id IN {scope_providers:Array(String)}")
+            own_referrals.append(f"referral_id IN (SELECT referral_id FROM {self.trajectories} "
+                                 "WHERE provider_id IN {scope_providers:Array(String)})")  # fmt: skip
+            own_groups.append("provider_id IN {scope_providers:Array(String)}")
+        referrals = _where(self.referrals, own_referrals)
+        of_own_referrals = f"referral_id IN (SELECT referral_id FROM {referrals})"
+        return Sources(
+            referrals=referrals,
+            trajectories=_where(self.trajectories, [*own_trajectories, of_own_referrals]),
+            round_tables=_where(self.round_tables, [of_own_referrals]),
+            groups=_where(self.groups, own_groups),
+        ), params
+
+
+def _where(relation: str, conditions: list[str]) -> str:
+    return f"(SELECT * FROM {relation} WHERE {' AND '.join(conditions)})" if conditions else relation
+
 
 class StatisticQuery:
     """One statistic's question: years, filters, as-of, the section's level; runs SQL on the warehouse."""
 
     def __init__(self, client: ClickHouseClient, database: str, years: Iterable[str], filters: Filters,
                  level: str | None, as_of: date | None, sources: Sources | None = None,
-                 tape: Tape | None = None) -> None:  # fmt: skip
+                 tape: Tape | None = None, scope: DataScope = EVERYTHING) -> None:  # fmt: skip
         self.client = client
         self.tape = tape
         self.database = database
@@ -86,9 +121,10 @@ class StatisticQuery:
         self.filters = filters
         self.level = level
         self.as_of = as_of
-        self.base = sources or Sources.for_question(database, as_of)
+        self.scope = scope
+        self.base, scope_params = (sources or Sources.for_question(database, as_of)).scoped(database, scope)
         where, params = filter_conditions(filters, level, provider_column=None, database=database)
-        self.params: dict[str, Any] = {"years": self.years, "as_of_ms": as_of_ms(as_of), **params}
+        self.params: dict[str, Any] = {"years": self.years, "as_of_ms": as_of_ms(as_of), **params, **scope_params}
         self._referral_where = where
         self._own_provider_where, _ = filter_conditions(filters, level, provider_column="provider_id",
                                                         database=database)  # fmt: skip

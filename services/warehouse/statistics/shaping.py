@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import date
 
+from core.auth import EVERYTHING, DataScope
 from services.warehouse.statistics.filters import Filters
 from services.warehouse.statistics.labels import LabelContext, domain, label_rows
 from services.warehouse.statistics.model import (
@@ -20,10 +21,17 @@ from services.warehouse.statistics.suppression import suppress, suppress_total
 LEVEL_NL: dict[tuple[str, ...], str] = {("primary",): "basisonderwijs", ("secondary",): "secundair onderwijs"}
 
 
-def population_text(definition: StatisticDef, filters: Filters) -> str:
+def population_text(definition: StatisticDef, filters: Filters, scope: DataScope = EVERYTHING) -> str:
     levels = filters.level or (definition.level,)
     level_nl = LEVEL_NL.get(tuple(levels), "basis- en secundair onderwijs")
-    return f"{definition.population_nl.format(level=level_nl)}, {filters.describe_nl()}"
+    return f"{definition.population_nl.format(level=level_nl)}, {filters.describe_nl()}{scope_nl(scope)}"
+
+
+def scope_nl(scope: DataScope) -> str:
+    """The reader's scope in the population text (a CLB's statistics count its own referrals only)."""
+    parts = [f"enkel verwijzer(s) {', '.join(sorted(scope.referrers))}"] if scope.referrers is not None else []
+    parts += [f"enkel aanbieder(s) {', '.join(sorted(scope.providers))}"] if scope.providers is not None else []
+    return "".join(f", {part}" for part in parts)
 
 
 def previous_school_year(school_year: str) -> str:
@@ -80,7 +88,8 @@ def _percentages(
 
 
 def shape(definition: StatisticDef, cells: Cells, school_year: str, *, filters: Filters, as_of: date | None,
-          audience: str, threshold: int, labels: LabelContext) -> StatisticResult:  # fmt: skip
+          audience: str, threshold: int, labels: LabelContext,
+          scope: DataScope = EVERYTHING) -> StatisticResult:  # fmt: skip
     """The response for one school year (a previous-year statistic shows both years as `school_year` rows)."""
     ctx = LabelContext(labels.providers, labels.modules, {**labels.own, **definition.labels})
     dimensions = definition.dimensions
@@ -120,7 +129,7 @@ def shape(definition: StatisticDef, cells: Cells, school_year: str, *, filters: 
         section=definition.section,
         report_ref=definition.report_ref,
         school_year=school_year,
-        population=population_text(definition, filters),
+        population=population_text(definition, filters, scope),
         filters=filters.given(),
         as_of=as_of,
         audience=audience,

@@ -1,0 +1,40 @@
+"""Who may use which route of the read API (DOMAIN §1, §9). What a role then sees is narrowed by its data scope in
+the data layer: a CLB its own referrals and what follows from them, a provider its own trajectories; statistics for
+anyone but the desk are the policy view (small cells suppressed, no per-school figures).
+
+- desk: everything.
+- clb: statistics, comparisons, report, ad hoc (its own referrals, policy view); its referrals' history; the live
+  status of their trajectories.
+- provider: the live views: its own load, waiting times and trajectories.
+- policy: statistics, comparisons, report, ad hoc (policy view).
+- source_system: nothing here (it submits through the ingest).
+"""
+
+from __future__ import annotations
+
+from core.access import PUBLIC, Rules, roles
+from core.auth import Role
+
+DESK, CLB, PROVIDER, POLICY = Role.desk, Role.clb, Role.provider, Role.policy
+STATISTICS = roles(DESK, CLB, POLICY)
+
+RULES: Rules = {
+    ("GET", "/health"): PUBLIC,
+    ("GET", "/ready"): PUBLIC,
+    ("GET", "/metrics"): PUBLIC,
+    ("GET", "/"): PUBLIC,  # the dashboard's page: no data, it calls the routes below with the user's token
+    ("GET", "/v1/live/provider-load"): roles(DESK, PROVIDER),
+    ("GET", "/v1/live/waiting-times"): roles(DESK, PROVIDER),
+    ("GET", "/v1/live/trajectories/{trajectory_id}"): roles(DESK, CLB, PROVIDER),
+    ("GET", "/v1/referrals/{referral_id}/events"): roles(DESK, CLB),
+    ("GET", "/v1/statistics"): STATISTICS,
+    ("GET", "/v1/stats/{school_year}"): STATISTICS,
+    ("GET", "/v1/stats/{school_year}/{statistic}"): STATISTICS,
+    ("GET", "/v1/stats/{school_year}/referrals-per-month"): roles(DESK),  # the desk's dashboard chart, unsuppressed
+    ("GET", "/v1/stats/compare/{statistic}"): STATISTICS,
+    ("GET", "/v1/stats/comparisons/exclusions"): STATISTICS,
+    ("POST", "/v1/stats/comparisons/exclusions"): STATISTICS,
+    ("GET", "/v1/query/catalogue"): STATISTICS,
+    ("POST", "/v1/query"): STATISTICS,
+    ("GET", "/v1/reports/annual/{school_year}"): STATISTICS,
+}
