@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from core.auth import TokenVerifier
 from core.http_errors import install_error_handlers
 from core.http_metrics import instrument_http
 from core.logs import configure_logging
@@ -21,8 +22,9 @@ DESCRIPTION = (
     "published to Kafka; `202` means the broker acknowledged it. `503` means not acknowledged: the events "
     "may or may not be in the log (a refused attempt can land when the broker comes back), and retrying the "
     "same submissions is safe (same event ids). Every request carries the source "
-    "system's API key in the header `X-API-Key` (401 without a known key; 403 when a submission's "
-    "source_system or referrer_id is outside the key's scope)."
+    "system's API key in the header `X-API-Key`, or a bearer token (`Authorization: Bearer <JWT>`) of the identity "
+    "provider the read API uses, with role source_system (or desk, for the desk tool); 401 without either, 403 for "
+    "another role or when a submission's source_system or referrer_id is outside the caller's scope."
 )
 
 
@@ -43,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings.log_level, "ingest")
     app = FastAPI(title="KANS ingest", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
+    app.state.tokens = TokenVerifier(settings)  # bearer tokens, as the read API
     app.state.registry = new_registry()  # /metrics: HTTP requests, submissions judged, records published
     instrument_http(app, app.state.registry)
     install_error_handlers(app)

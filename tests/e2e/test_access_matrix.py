@@ -286,3 +286,76 @@ def test_the_audience_follows_the_role_not_the_parameter(
     desk_as_policy = httpx.get(f"{api}/v1/stats/{YEAR}/R31", params={"audience": "policy"}, headers=callers["desk"])
     assert desk_as_policy.json()["audience"] == "policy"
 
+
+# -- the ingest: source systems (API key or token) and the desk tool submit; nobody else ----------------------------
+INGEST_PUBLIC = ("/health", "/ready", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
+SUBMITTERS = ("desk", "source_system")
+
+
+def ingest_rule(allowed: dict[str, int]) -> dict[str, int]:
+    return {**dict.fromkeys(UNAUTHENTICATED, 401), **dict.fromkeys(CALLERS, 403), **allowed}
+
+
+INGEST_EXPECTED: dict[tuple[str, str], dict[str, int]] = {
+    **{("GET", path): PUBLIC for path in INGEST_PUBLIC},
+    ("POST", "/v1/events"): ingest_rule(dict.fromkeys(SUBMITTERS, 202)),
+    ("POST", "/v1/events/batch"): ingest_rule(dict.fromkeys(SUBMITTERS, 202)),
+    ("POST", "/v1/imports/{mapping}"): ingest_rule(dict.fromkeys(SUBMITTERS, 200)),
+    # The error report belongs to its uploader (the source system's token here): another submitter gets a 404.
+    ("GET", "/v1/imports/{import_id}/errors.csv"): ingest_rule({"source_system": 200, "desk": 404}),
+}
+
+
+def _lars_csv() -> bytes:
+    from kans.bench_import import LARS_COLUMNS, lars_row
+
+    rows = [lars_row(0, 2025), {**lars_row(1, 2025), "Geslacht": "M"}]  # the second row is invalid
+    lines = [";".join(LARS_COLUMNS)] + [";".join(str(row[c]) for c in LARS_COLUMNS) for row in rows]
+    return ("\r\n".join(lines) + "\r\n").encode("utf-8-sig")
+
+
+def ingest_request(route: tuple[str, str], caller: str, n: int, import_id: str) -> Request:
+    """The request of `route` for `caller`: a submission it may make (a referral of CLB A, by LARS; the desk's own
+    for the desk); others send the same and must be refused before anything is read."""
+    submission = {**referral(f"RI{n}-{U}", referrer_id=CLB_A), "source_system": "desk" if caller == "desk" else "lars"}
+    upload: dict[str, Any] = {"files": {"file": ("lars.csv", _lars_csv(), "text/csv")}, "params": {"dry_run": "true"}}
+    requests: dict[tuple[str, str], Request] = {
+        ("POST", "/v1/events"): ("/v1/events", {"json": submission}),
+        ("POST", "/v1/events/batch"): ("/v1/events/batch", {"json": [submission]}),
+        ("POST", "/v1/imports/{mapping}"): ("/v1/imports/lars-individual", upload),
+        ("GET", "/v1/imports/{import_id}/errors.csv"): (f"/v1/imports/{import_id}/errors.csv", {}),
+    }
+    return requests.get(route, (route[1], {}))
+
+
+def test_every_ingest_route_answers_every_caller_as_its_rule_says(
+    platform: Platform, callers: dict[str, dict[str, str]]
+) -> None:
+    from services.ingest.main import create_app as create_ingest
+
+    routes = served_routes(create_ingest(platform.settings))
+    assert not routes - set(INGEST_EXPECTED), f"routes without a rule here: {sorted(routes - set(INGEST_EXPECTED))}"
+    failures: list[str] = []
+    with httpx.Client(base_url=platform.settings.ingest_base_url, timeout=120) as client:
+        url, options = ingest_request(("POST", "/v1/imports/{mapping}"), "source_system", 0, "")
+        uploaded = client.post(url, headers=callers["source_system"], **options)
+        assert uploaded.status_code == 200 and uploaded.json()["invalid_rows"] == 1, uploaded.text
+        import_id = uploaded.json()["import_id"]
+        for n, (route, (caller, headers)) in enumerate((r, c) for r in sorted(routes) for c in callers.items()):
+            url, options = ingest_request(route, caller, n, import_id)
+            response = client.request(route[0], url, headers=headers, **options)
+            expected = INGEST_EXPECTED[route][caller]
+            if response.status_code != expected:
+                failures.append(f"{route} {caller}: {response.status_code} (expected {expected}) {response.text[:300]}")
+            elif expected == 401 and not response.headers.get("WWW-Authenticate", "").startswith(
+                    'Bearer realm="kans-ingest"'):  # fmt: skip
+                failures.append(f"{route} {caller}: challenge {response.headers.get('WWW-Authenticate')!r}")
+    assert not failures, "\n".join(failures)
+    # What a source system's token submitted is stored under the token's identity (it is limited to CLB A).
+    n = sorted(routes).index(("POST", "/v1/events")) * len(callers) + list(callers).index("source_system")
+    def stored() -> list[dict[str, Any]] | None:
+        response = platform.api.get(f"/v1/referrals/RI{n}-{U}/events")
+        return response.json()["events"] if response.status_code == 200 else None
+
+    events = wait_for(stored, timeout_s=60, what="the referral a token submitted, in ClickHouse")
+    assert [e["source_ref"] for e in events] == [f"token:dev-source_system-lars/ref:RI{n}-{U}"]

@@ -136,7 +136,7 @@ def test_without_a_known_api_key_the_answer_is_401_and_nothing_is_published(
         response = ingest.post(path, json=body, headers={"X-API-Key": "", **headers})
         assert response.status_code == 401, response.text
         assert "X-API-Key" in response.json()["detail"]
-        assert response.headers["WWW-Authenticate"] == "APIKey"
+        assert response.headers["WWW-Authenticate"] == 'Bearer realm="kans-ingest", APIKey realm="kans-ingest"'
     # Authentication comes before validation: an invalid body without a key is 401 as well, not 422.
     assert ingest.post("/v1/events", json={"nonsense": 1}, headers={"X-API-Key": ""}).status_code == 401
     assert ingest.post("/v1/events", json=referral("R-10")).status_code == 202  # the fixture's key works

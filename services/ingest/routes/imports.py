@@ -116,8 +116,9 @@ async def _post(client: httpx.AsyncClient, submissions: list[dict[str, Any]]) ->
 
 
 async def _import_upload(request: Request, upload: Path, spec: Mapping, dry_run: bool) -> ImportSummary:
-    """Import a saved upload, its batches posted to this very app with the caller's key; 422 or 503 if it fails."""
-    headers = {k: v for k, v in request.headers.items() if k.lower() == "x-api-key"}
+    """Import a saved upload, its batches posted to this very app with the caller's credential (API key or bearer
+    token); 422 or 503 if it fails."""
+    headers = {k: v for k, v in request.headers.items() if k.lower() in ("x-api-key", "authorization")}
     transport = httpx.ASGITransport(app=request.app)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://ingest", headers=headers) as client:
