@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from schemas import groups, providers, referrals, referrals_v1, round_tables, trajectories
+from schemas import dispatch, groups, providers, referrals, referrals_v1, round_tables, trajectories, trajectories_v1
 from schemas.envelope import Envelope
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
@@ -23,6 +23,10 @@ EVENT_CLASSES: tuple[type[Envelope], ...] = (
     round_tables.RoundTableScheduled,
     round_tables.RoundTableHeld,
     round_tables.RoundTableCancelled,
+    dispatch.DispatchProposed,
+    dispatch.DispatchBlocked,
+    dispatch.WaitingListJoined,
+    dispatch.WaitingListLeft,
     trajectories.TrajectoryDispatched,
     trajectories.TrajectoryStarted,
     trajectories.TrajectoryNotStarted,
@@ -45,10 +49,14 @@ EVENT_CLASSES: tuple[type[Envelope], ...] = (
     providers.ProviderReachabilitySet,
 )
 # Older versions: still accepted on submission, stored as sent, upcast on read.
-LEGACY_EVENT_CLASSES: tuple[type[Envelope], ...] = (referrals_v1.ReferralSubmittedV1,)
+LEGACY_EVENT_CLASSES: tuple[type[Envelope], ...] = (
+    referrals_v1.ReferralSubmittedV1,
+    trajectories_v1.TrajectoryDispatchedV1,
+)
 # (event type, version) -> function turning that version's payload into the next version's payload.
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("ReferralSubmitted", 1): referrals_v1.upcast_referral_submitted_v1_to_v2,
+    ("TrajectoryDispatched", 1): trajectories_v1.upcast_trajectory_dispatched_v1_to_v2,
 }
 
 

@@ -17,6 +17,15 @@ _REFERRAL_V1 = {
     "referrer_id": "clb-brussel-1", "offer_type": "regular", "level": "secondary", "gender": "girl",
     "birth_year": 2010, "birth_month": 4,
 }  # fmt: skip
+_TRACE = [
+    {"rule": "minimum_age", "provider_id": "abrusco", "module_id": "individual", "verdict": "passed",
+     "facts": {"minimum_age": 0, "pupil_age": 15}},
+    {"rule": "capacity", "provider_id": "groep-intro", "module_id": "individual", "verdict": "full",
+     "facts": {"capacity": 12, "occupied": 11, "proposed": 1}},
+    {"rule": "capacity", "provider_id": "abrusco", "module_id": "individual", "verdict": "has_room",
+     "facts": {"capacity": 13, "occupied": 9, "proposed": 0}},
+    {"rule": "decision", "provider_id": "abrusco", "module_id": "individual", "verdict": "chosen", "facts": {}},
+]  # fmt: skip
 _CLASS_GROUP = {
     "group_id": f"{_GRP}-a", "school_id": "school-0421", "school_location": "brussels", "level": "secondary",
     "education_form": "secondary_a_stream", "grade": "grade_1", "group_kind": "class_group", "pupil_count": 22,
@@ -47,7 +56,24 @@ EXAMPLE_PAYLOADS: dict[str, dict[str, Any]] = {
     "RoundTableScheduled": {**_RT, "scheduled_for": "2025-10-20"},
     "RoundTableHeld": {**_RT, "outcomes": ["trajectories_to_start", "advice_youth_care"], "trajectories_to_start": 1},
     "RoundTableCancelled": {**_RT, "reason": "practical"},
-    "TrajectoryDispatched": {**_TR, "provider_id": "abrusco", "module_id": "individual", "offer_type": "regular"},
+    "DispatchProposed": {**_TR, "proposal_id": "P-kfhagnomcbdjlpie", "provider_id": "abrusco",
+                         "module_id": "individual", "offer_type": "regular", "trigger": "round_table",
+                         "trigger_event_id": "6a1f4c1e-2b3d-5e4f-8a9b-0c1d2e3f4a5b", "rule_set": "dispatch-rules-v1",
+                         "decided_on": "2025-10-06", "waiting_since": "2025-09-22", "trace": _TRACE},
+    "DispatchBlocked": {**_TR, "offer_type": "regular", "trigger": "round_table",
+                        "trigger_event_id": "6a1f4c1e-2b3d-5e4f-8a9b-0c1d2e3f4a5b", "rule_set": "dispatch-rules-v1",
+                        "decided_on": "2025-10-06", "waiting_since": "2025-09-22",
+                        "trace": [{"rule": "candidates", "verdict": "no_candidate",
+                                   "facts": {"module_kinds": ["therapeutic_day_care"], "level": "primary"}}]},
+    "WaitingListJoined": {**_TR, "offer_type": "regular", "trigger": "round_table",
+                          "trigger_event_id": "6a1f4c1e-2b3d-5e4f-8a9b-0c1d2e3f4a5b", "rule_set": "dispatch-rules-v1",
+                          "decided_on": "2025-10-06", "waiting_since": "2025-09-22", "trace": _TRACE,
+                          "places": [{"provider_id": "groep-intro", "module_id": "individual"}]},
+    "WaitingListLeft": {**_TR, "places": [{"provider_id": "groep-intro", "module_id": "individual"}],
+                        "reason": "proposed", "proposal_id": "P-kfhagnomcbdjlpie", "waiting_since": "2025-09-22",
+                        "left_on": "2025-10-06"},
+    "TrajectoryDispatched": {**_TR, "provider_id": "abrusco", "module_id": "individual", "offer_type": "regular",
+                             "proposal_id": "P-kfhagnomcbdjlpie", "overridden": False, "override_reason": None},
     "TrajectoryStarted": {**_TR, "half_days_per_week": 2},
     "TrajectoryNotStarted": {**_TR, "reason": "pupil_unwilling"},
     "TrajectoryProgressReported": {**_TR, "half_days_per_week": 2, "class_hours": 12,
@@ -78,7 +104,10 @@ EXAMPLE_PAYLOADS: dict[str, dict[str, Any]] = {
     "ProviderReachabilitySet": {"provider_id": "tigo", "reachable_via_desk": False, "valid_from": "2026-01-01"},
 }  # fmt: skip
 # Older versions still accepted on submission.
-LEGACY_EXAMPLE_PAYLOADS: dict[tuple[str, int], dict[str, Any]] = {("ReferralSubmitted", 1): _REFERRAL_V1}
+LEGACY_EXAMPLE_PAYLOADS: dict[tuple[str, int], dict[str, Any]] = {
+    ("ReferralSubmitted", 1): _REFERRAL_V1,
+    ("TrajectoryDispatched", 1): {**_TR, "provider_id": "abrusco", "module_id": "individual", "offer_type": "regular"},
+}
 
 
 def example_submission(event_type: str, version: int | None = None) -> dict[str, Any]:

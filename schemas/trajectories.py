@@ -3,6 +3,10 @@ closed, and carried over administratively to the next school year.
 
 The live projections (`services/projections/trajectory_state.py`) read the first five; their payload fields
 (referral_id, trajectory_id, provider_id, module_id, offer_type) are part of the contract.
+
+TrajectoryDispatched is version 2: the desk's decision names the dispatch service's proposal it answers, and whether
+(and why) the desk chose otherwise. Version 1 (`trajectories_v1`) stays accepted and is read as version 2 without a
+proposal.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from pydantic import Field, model_validator
 
 from schemas.codelists import Code
 from schemas.envelope import Envelope, Identifier, Payload, SchoolYear, next_school_year, school_year_of
+from schemas.privacy import FreeText
 
 
 class TrajectoryPayload(Payload):
@@ -25,11 +30,26 @@ class TrajectoryPayload(Payload):
 
 
 class TrajectoryDispatchedPayload(TrajectoryPayload):
-    """The desk offers a trajectory: dispatched to a provider and one of its modules."""
+    """The desk offers a trajectory: dispatched to a provider and one of its modules. When it answers a proposal of
+    the dispatch service, `proposal_id` names it and `overridden` says whether the desk chose another provider or
+    module (then `override_reason` says why; no names). Without a proposal both stay null."""
 
     provider_id: Identifier
     module_id: Identifier
     offer_type: Code("offer_type")  # type: ignore[valid-type]
+    proposal_id: Identifier | None = Field(None, description="The dispatch proposal this decision answers, if any.")
+    overridden: bool | None = Field(None, description="True: the desk chose otherwise than proposed.")
+    override_reason: FreeText | None = Field(None, description="Why the desk overrode the proposal; no names.")
+
+    @model_validator(mode="after")
+    def _decision_on_a_proposal(self) -> TrajectoryDispatchedPayload:
+        if self.proposal_id is None and (self.overridden is not None or self.override_reason is not None):
+            raise ValueError("overridden and override_reason are given only with a proposal_id")
+        if self.proposal_id is not None and self.overridden is None:
+            raise ValueError("a decision on a proposal says whether it was overridden (overridden true or false)")
+        if bool(self.overridden) != (self.override_reason is not None):
+            raise ValueError("override_reason is required when overridden is true, and only then")
+        return self
 
 
 class TrajectoryStartedPayload(TrajectoryPayload):
@@ -100,8 +120,10 @@ class TrajectoryCarriedOverPayload(TrajectoryPayload):
 
 
 class TrajectoryDispatched(Envelope):
+    """A trajectory dispatched, version 2 (what consumers read; stored version-1 events are upcast to it)."""
+
     event_type: Literal["TrajectoryDispatched"] = "TrajectoryDispatched"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     payload: TrajectoryDispatchedPayload
 
 

@@ -263,6 +263,12 @@ RULES: dict[str, Rule] = {
     "RoundTableScheduled": _DESK,
     "RoundTableHeld": _DESK,
     "RoundTableCancelled": _DESK,
+    # The dispatch service writes its proposals and waiting lists to the log itself; through the ingest only the
+    # desk may (e.g. to record a decision taken outside it).
+    "DispatchProposed": _DESK,
+    "DispatchBlocked": _DESK,
+    "WaitingListJoined": _DESK,
+    "WaitingListLeft": _DESK,
     "TrajectoryDispatched": _DESK,
     "TrajectoryStarted": _TRAJECTORY,
     "TrajectoryNotStarted": _TRAJECTORY,

@@ -26,10 +26,11 @@ NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 SECRET = b"unit-test-pupil-key-secret"
 STREAM_KEYS = {"Referral": "referral_id", "Advice": "referral_id", "RoundTable": "referral_id",
                "Trajectory": "referral_id", "Group": "group_referral_id", "Provider": "provider_id",
-               "Module": "provider_id"}  # fmt: skip
+               "Module": "provider_id", "Dispatch": "referral_id", "WaitingList": "referral_id"}  # fmt: skip
 REGISTRATIONS = {
     "ReferralSubmitted", "ReferralAmended", "ReferralWithdrawn", "AdviceGiven", "RoundTableScheduled", "RoundTableHeld",
-    "RoundTableCancelled", "TrajectoryDispatched", "TrajectoryStarted", "TrajectoryNotStarted",
+    "RoundTableCancelled", "DispatchProposed", "DispatchBlocked", "WaitingListJoined", "WaitingListLeft",
+    "TrajectoryDispatched", "TrajectoryStarted", "TrajectoryNotStarted",
     "TrajectoryProgressReported", "TrajectoryStoppedEarly", "TrajectoryClosed", "TrajectoryCarriedOver",
     "GroupReferralSubmitted", "GroupTrajectoryDispatched", "GroupTrajectoryStarted", "GroupTrajectoryNotStarted",
     "GroupTrajectoryStoppedEarly", "GroupTrajectoryCompleted", "ProviderRegistered", "ModuleOffered", "ModuleWithdrawn",
@@ -63,7 +64,8 @@ def test_events_are_frozen_versioned_past_tense_and_keyed_by_their_entity(event_
     assert cls.model_config["frozen"] and cls.model_config["extra"] == "forbid"
     assert payload.model_config["frozen"] and payload.model_config["extra"] == "forbid"  # type: ignore[union-attr]
     # The verb is past tense, optionally followed by one adverb (StoppedEarly, CarriedOver).
-    assert re.search(r"(ed|Set|Held|Given|Withdrawn)([A-Z][a-z]+)?$", event_type), f"{event_type} is not past tense"
+    past_tense = r"(ed|Set|Held|Given|Withdrawn|Left)([A-Z][a-z]+)?$"
+    assert re.search(past_tense, event_type), f"{event_type} is not past tense"
     prefix = next(p for p in STREAM_KEYS if event_type.startswith(p))
     assert payload.stream_field == STREAM_KEYS[prefix]  # type: ignore[union-attr]
     assert cls.__doc__ and payload.__doc__, "docstrings become the OpenAPI and JSON Schema text"
