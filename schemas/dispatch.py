@@ -21,7 +21,9 @@ from schemas.codelists import Code
 from schemas.envelope import Envelope, Frozen, Identifier, Payload
 
 # What the dispatch service writes to the log (sources submit the rest; the desk may submit these too).
-DISPATCH_SERVICE_EVENT_TYPES = frozenset({"DispatchProposed", "DispatchBlocked", "WaitingListJoined", "WaitingListLeft"})
+DISPATCH_SERVICE_EVENT_TYPES = frozenset(
+    {"DispatchProposed", "DispatchBlocked", "WaitingListJoined", "WaitingListLeft"}
+)
 RuleName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 RuleSetVersion = Annotated[
     str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,39}$"), Field(description="The rule set's version.")

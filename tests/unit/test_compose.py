@@ -233,6 +233,7 @@ def test_an_installed_package_carries_everything_the_services_read(tmp_path: Pat
         "assert load_key_ring(s.Settings().api_keys_file, production=False)\n"
         "assert sorted(p.stem for p in m.MAPPINGS_DIR.glob('*.yaml'))\n"
         "assert api.create_app and dashboard.DASHBOARD.is_file()\n"
+        "import services.dispatch.ruleset as rules\nassert rules.load_rule_set().version == 'dispatch-rules-v1'\n"
         "print('ok')\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("KANS_")}

@@ -1,0 +1,73 @@
+"""The providers of the desk's 2019-2020 report as provider-fact events, for the dispatch tests (unit and
+integration): Tigo (therapeutic day care, 12 places, 9 and out of the desk's reach from 1 January 2020), the day-care
+farms (Huppeldepup and Joert from age 10), the corona offer of Groep INTRO and Abrusco, class actions of both (closed
+after Easter), and the NAFT individual module of both."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from schemas.envelope import Envelope
+from schemas.registry import SUBMISSION_ADAPTER, seal
+
+NOW = datetime(2020, 6, 30, 12, 0, tzinfo=UTC)
+YEAR_START = "2019-09-01"
+EASTER_MONDAY = "2020-04-13"
+
+
+def submission(event_type: str, payload: dict[str, Any], occurred_at: str, ref: str,
+               source_system: str = "desk", **extra: Any) -> dict[str, Any]:  # fmt: skip
+    return {"event_type": event_type, "occurred_at": occurred_at, "source_system": source_system, "source_ref": ref,
+            "actor": "desk:kans", "payload": payload, **extra}  # fmt: skip
+
+
+def provider_fact(event_type: str, provider_id: str, valid_from: str = YEAR_START, **payload: Any) -> dict[str, Any]:
+    ref = f"{event_type}:{provider_id}:{payload.get('module_id', '*')}:{valid_from}"
+    return submission(event_type, {"provider_id": provider_id, "valid_from": valid_from, **payload},
+                      f"{valid_from}T07:30:00+02:00" if valid_from < "2019-10-27" else f"{valid_from}T07:30:00+01:00",
+                      ref)  # fmt: skip
+
+
+def module(provider_id: str, module_id: str, kind: str, levels: list[str], capacity: int,
+           valid_from: str = YEAR_START, minimum_age: int | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    facts = [
+        provider_fact("ModuleOffered", provider_id, valid_from, module_id=module_id, kind=kind, name="Module",
+                      levels=levels),
+        provider_fact("ProviderCapacitySet", provider_id, valid_from, module_id=module_id, capacity=capacity),
+    ]  # fmt: skip
+    if minimum_age is not None:
+        facts.append(provider_fact("ProviderMinimumAgeSet", provider_id, valid_from, module_id=module_id,
+                                   minimum_age=minimum_age))  # fmt: skip
+    return facts
+
+
+def report_catalogue(corona_intro: int = 3, corona_abrusco: int = 2, class_actions: int = 10) -> list[dict[str, Any]]:
+    """The 2019-2020 providers as submissions, in the order a desk would register them."""
+    both = ["primary", "secondary"]
+    return [
+        *module("tigo", "therapeutic-day-care", "therapeutic_day_care", both, 12),
+        provider_fact("ProviderCapacitySet", "tigo", "2020-01-01", module_id="therapeutic-day-care", capacity=9),
+        provider_fact("ProviderReachabilitySet", "tigo", "2020-01-01", reachable_via_desk=False),
+        *module("frambozenhof", "day-care", "day_care", both, 3),
+        *module("huppeldepup", "day-care", "day_care", both, 2, minimum_age=10),
+        *module("joert", "day-care", "day_care", both, 2, minimum_age=10),
+        *module("abrusco", "individual", "individual", ["secondary"], 13),
+        *module("groep-intro", "individual", "individual", ["secondary"], 12),
+        *module("groep-intro", "corona", "other", both, corona_intro, valid_from="2020-04-20"),
+        *module("abrusco", "corona", "other", both, corona_abrusco, valid_from="2020-04-20"),
+        *module("abrusco", "class-action", "class_action", both, class_actions),
+        *module("groep-intro", "class-action", "class_action", ["secondary"], class_actions),
+        provider_fact("ProviderAcceptingReferralsSet", "abrusco", EASTER_MONDAY, module_id="class-action",
+                      accepting=False, valid_until="2020-08-31"),
+        provider_fact("ProviderAcceptingReferralsSet", "groep-intro", EASTER_MONDAY, module_id="class-action",
+                      accepting=False, valid_until="2020-08-31"),
+    ]  # fmt: skip
+
+
+def sealed(submissions: list[dict[str, Any]], recorded_at: datetime = NOW) -> list[Envelope]:
+    return [seal(SUBMISSION_ADAPTER.validate_python(s), recorded_at) for s in submissions]
+
+
+def day(text: str) -> date:
+    return date.fromisoformat(text)
