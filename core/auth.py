@@ -34,6 +34,8 @@ REFERRERS_CLAIM, PROVIDERS_CLAIM = "kans_referrers", "kans_providers"
 DEV_ALGORITHM = "RS256"
 DEFAULT_TTL_S = 3600
 MAX_DEV_TTL_S = 30 * 86_400
+VERIFIED_CACHE_S = 60  # a verified token is trusted this long without checking its signature again (never past exp)
+VERIFIED_CACHE_MAX = 4096
 
 
 class Role(StrEnum):
@@ -224,7 +226,9 @@ def issue_development_token(settings: Settings, role: Role | str, scope: Iterabl
 class TokenVerifier:
     """Verifies bearer tokens: signature (the JWKS's key for the token's `kid`, or the development key), `iss`,
     `aud`, `exp`/`nbf`/`iat` with the configured leeway, and the KANS claims. The JWKS is cached (5 minutes) and
-    fetched again for a `kid` it does not know (key rotation)."""
+    fetched again for a `kid` it does not know (key rotation). A token that verified is remembered for at most
+    VERIFIED_CACHE_S and never past its `exp`, so a client polling with the same token (the dashboard) pays for one
+    signature check a minute; a key the identity provider withdraws stops working within that minute."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -232,6 +236,8 @@ class TokenVerifier:
         self._jwks = (jwt.PyJWKClient(settings.auth_jwks_url, cache_keys=True, lifespan=300, timeout=5)
                       if settings.auth_jwks_url else None)  # fmt: skip
         self.algorithms = list(settings.auth_algorithms) if self._jwks else [DEV_ALGORITHM]
+        self._dev_key: Any = None
+        self._verified: dict[str, tuple[Principal, float]] = {}
 
     @property
     def fetches_keys(self) -> bool:
@@ -240,7 +246,9 @@ class TokenVerifier:
 
     def _key(self, token: str) -> Any:
         if self._jwks is None:
-            return development_key(self.settings).public
+            if self._dev_key is None:
+                self._dev_key = development_key(self.settings).public
+            return self._dev_key
         try:
             return self._jwks.get_signing_key_from_jwt(token).key
         except jwt.PyJWKClientConnectionError as err:
@@ -250,6 +258,16 @@ class TokenVerifier:
 
     def verify(self, token: str) -> Principal:
         """The principal the token proves, or NotAuthenticated naming why not."""
+        now = time.time()
+        if (known := self._verified.get(token)) is not None and known[1] > now:
+            return known[0]
+        principal, expires = self._verify(token)
+        if len(self._verified) >= VERIFIED_CACHE_MAX:
+            self._verified.clear()
+        self._verified[token] = (principal, min(expires, now + VERIFIED_CACHE_S))
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             claims = jwt.decode(
                 token, self._key(token), algorithms=self.algorithms, audience=self.audience, issuer=self.issuer,
@@ -265,7 +283,7 @@ class TokenVerifier:
             raise NotAuthenticated("the token's signature does not verify") from err
         except jwt.InvalidTokenError as err:
             raise NotAuthenticated(f"the token is not valid: {err}") from err
-        return principal_from_claims(claims)
+        return principal_from_claims(claims), float(claims["exp"])
 
 
 def development_headers(settings: Settings, role: Role | str = Role.desk, scope: Iterable[str] = (),

@@ -123,3 +123,17 @@ def test_production_refuses_the_development_signing_key_and_issuer(tmp_path: Pat
         development_key(production)
     with pytest.raises(PermissionError):
         issue_development_token(production, "desk")
+
+
+def test_a_remembered_token_still_expires_and_a_changed_one_is_checked_again(tmp_path: Path) -> None:
+    dev = Settings(data_dir=tmp_path, auth_leeway_s=0)
+    verifier = TokenVerifier(dev)
+    token = issue_development_token(dev, "provider", ["abrusco"], ttl_s=3)
+    assert verifier.verify(token).scope == {"abrusco"}
+    assert verifier.verify(token).scope == {"abrusco"}  # remembered
+    head, body, sig = token.split(".")
+    with pytest.raises(NotAuthenticated, match="signature"):
+        verifier.verify(f"{head}.{body}.{sig[:-4]}AAAA")
+    time.sleep(3.2)
+    with pytest.raises(NotAuthenticated, match="expired"):
+        verifier.verify(token)
