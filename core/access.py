@@ -125,7 +125,8 @@ def install_access(app: FastAPI, rules: Rules, tokens: TokenVerifier, realm: str
 def check_rules(app: FastAPI) -> None:
     """Refuse to serve an app with a route no rule covers (called when the app starts)."""
     if missing := app.state.access.missing(app):
-        raise RuntimeError(f"routes without an access rule (core/access.py): {missing}")
+        raise RuntimeError(f"routes without an access rule: {missing}; give each one in the app's table of rules "
+                           "(services/api/access.py for the read API)")
 
 
 def _documented(app: FastAPI, access: Access) -> Callable[[], dict[str, Any]]:
