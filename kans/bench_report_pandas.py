@@ -1,7 +1,7 @@
 """The benchmark's reference: the same report computed naively in pandas from the raw events.
 
 Loads the raw events of the year, the year before and the year after (amendments and closures can come later),
-parses every payload, folds referrals (amendments in order, withdrawals out), trajectories, round tables and
+parses every payload, folds referrals (amendments in order, retractions out), trajectories, round tables and
 groups in pandas, then computes each statistic's table (a group-by over its dimensions) and total. The totals are
 compared with ClickHouse's (`bench_report._agreement`), so the reference is also a cross-check.
 """
@@ -9,6 +9,7 @@ compared with ClickHouse's (`bench_report._agreement`), so the reference is also
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pandas as pd
 
@@ -32,6 +33,13 @@ def _events(client: ClickHouseClient, database: str, school_year: str) -> pd.Dat
     return df
 
 
+def _retraction(payload: dict[str, Any]) -> bool:
+    """A stored withdrawal that retracts the registration: version 2 says so; version 1 (no kind) by its reason."""
+    if "kind" in payload:
+        return bool(payload["kind"] == "retracted")
+    return payload["reason"] in ("entered_in_error", "duplicate_referral")
+
+
 def _referrals(df: pd.DataFrame) -> pd.DataFrame:
     subs = df[df.event_type == "ReferralSubmitted"]
     ref = pd.DataFrame.from_records(list(subs.p), index=subs.stream_id.to_numpy()).astype(object)
@@ -43,7 +51,9 @@ def _referrals(df: pd.DataFrame) -> pd.DataFrame:
         if rid in ref.index:
             for field, value in changes["changes"].items():
                 ref.at[rid, field] = value
-    ref = ref.drop(index=list(set(df[df.event_type == "ReferralWithdrawn"].stream_id) & set(ref.index)))
+    withdrawals = df[df.event_type == "ReferralWithdrawn"]
+    retracted = {rid for rid, p in zip(withdrawals.stream_id, withdrawals.p, strict=True) if _retraction(p)}
+    ref = ref.drop(index=list(retracted & set(ref.index)))  # a referral withdrawn as its outcome stays
     ref["advised"] = ref.index.isin(set(df[df.event_type == "AdviceGiven"].stream_id))
     ref["month"] = ref.referred_at.dt.strftime("%Y-%m")
     ref["age"] = (ref.referred_at.dt.year * 12 + ref.referred_at.dt.month - ref.birth_year * 12 - ref.birth_month) // 12

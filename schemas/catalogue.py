@@ -51,11 +51,13 @@ EVENT_CLASSES: tuple[type[Envelope], ...] = (
 # Older versions: still accepted on submission, stored as sent, upcast on read.
 LEGACY_EVENT_CLASSES: tuple[type[Envelope], ...] = (
     referrals_v1.ReferralSubmittedV1,
+    referrals_v1.ReferralWithdrawnV1,
     trajectories_v1.TrajectoryDispatchedV1,
 )
 # (event type, version) -> function turning that version's payload into the next version's payload.
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("ReferralSubmitted", 1): referrals_v1.upcast_referral_submitted_v1_to_v2,
+    ("ReferralWithdrawn", 1): referrals_v1.upcast_referral_withdrawn_v1_to_v2,
     ("TrajectoryDispatched", 1): trajectories_v1.upcast_trajectory_dispatched_v1_to_v2,
 }
 

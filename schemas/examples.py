@@ -51,7 +51,7 @@ EXAMPLE_PAYLOADS: dict[str, dict[str, Any]] = {
         "residential_setting": "none", "support_network": False,
     },
     "ReferralAmended": {"referral_id": _REF, "changes": {"school_delay": "two_years", "residence_postcode": "1020"}},
-    "ReferralWithdrawn": {"referral_id": _REF, "reason": "no_longer_needed"},
+    "ReferralWithdrawn": {"referral_id": _REF, "kind": "withdrawn", "reason": "no_place_available"},
     "AdviceGiven": {"referral_id": _REF, "kind": "youth_care"},
     "RoundTableScheduled": {**_RT, "scheduled_for": "2025-10-20"},
     "RoundTableHeld": {**_RT, "outcomes": ["trajectories_to_start", "advice_youth_care"], "trajectories_to_start": 1},
@@ -106,6 +106,7 @@ EXAMPLE_PAYLOADS: dict[str, dict[str, Any]] = {
 # Older versions still accepted on submission.
 LEGACY_EXAMPLE_PAYLOADS: dict[tuple[str, int], dict[str, Any]] = {
     ("ReferralSubmitted", 1): _REFERRAL_V1,
+    ("ReferralWithdrawn", 1): {"referral_id": _REF, "reason": "no_longer_needed"},
     ("TrajectoryDispatched", 1): {**_TR, "provider_id": "abrusco", "module_id": "individual", "offer_type": "regular"},
 }
 

@@ -1,5 +1,5 @@
-"""Individual referral events, keyed by referral_id: submitted (version 2, full profile), amended, withdrawn,
-and advice given instead of a trajectory.
+"""Individual referral events, keyed by referral_id: submitted (version 2, full profile), amended, withdrawn (version 2:
+withdrawn as its outcome, or retracted as an error), and advice given instead of a trajectory.
 
 Versions of ReferralSubmitted: both are accepted on submission and stored as sent (the log never rewrites what
 a source said); reading upcasts version 1 to version 2 (`referrals_v1.upcast_referral_submitted_v1_to_v2`), so
@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
 
-from schemas.codelists import Code
+from schemas.codelists import Code, allowed
 from schemas.envelope import Envelope, Identifier, Payload, SealContext
 from schemas.privacy import FreeText
 from schemas.pseudonym import PupilId, PupilKey, pupil_key
@@ -57,7 +58,7 @@ class ReferralSubmitted(Envelope):
 class ReferralAmendedPayload(Payload):
     """A correction of a referral's profile: only the fields listed in `changes` change. The original event stays
     as it was; the current profile is the submission with its amendments applied in order. The pupil cannot be
-    changed by an amendment (withdraw the referral and refer again)."""
+    changed by an amendment (retract the referral and refer again)."""
 
     stream_field: ClassVar[str] = "referral_id"
     referral_id: Identifier
@@ -70,17 +71,47 @@ class ReferralAmended(Envelope):
     payload: ReferralAmendedPayload
 
 
+RETRACTION_REASONS = ("entered_in_error", "duplicate_referral", "other")
+
+
 class ReferralWithdrawnPayload(Payload):
-    """The referrer or the desk withdraws the referral before (or instead of) any trajectory."""
+    """The referral is taken back, and `kind` says what that means (the desk's annual report counts the two apart).
+    `withdrawn`: the referral reached the desk and this is what became of it (the CLB, the parents or the pupil
+    withdrew, it was put on hold for the youth-care access gate (ITP), no place was available ...): it still counts as
+    a referral received, with the outcome "withdrawn" and its reason. `retracted`: the registration itself was wrong
+    (entered in error, a duplicate of another referral): it disappears from every statistic. A retraction's reason is
+    entered_in_error, duplicate_referral or other; a withdrawal's is any other reason, or other."""
 
     stream_field: ClassVar[str] = "referral_id"
     referral_id: Identifier
+    kind: Code("withdrawal_kind")  # type: ignore[valid-type]
     reason: Code("withdraw_reason")  # type: ignore[valid-type]
+    other_specification: FreeText | None = Field(None, description="Short clarification of reason=other; no names.")
+
+    @model_validator(mode="after")
+    def _reason_fits_the_kind(self) -> ReferralWithdrawnPayload:
+        fits = RETRACTION_REASONS if self.kind == "retracted" else withdrawal_reasons()
+        if self.reason not in fits:
+            raise PydanticCustomError(
+                "withdraw_reason",
+                "reason '{value}' does not fit kind {kind}; allowed values: {allowed}",
+                {"value": self.reason, "kind": self.kind, "allowed": ", ".join(fits)},
+            )
+        return self
+
+
+def withdrawal_reasons() -> tuple[str, ...]:
+    """The reasons of a withdrawal as outcome: every withdraw_reason but the two that mean the registration was
+    wrong."""
+    return tuple(code for code in allowed("withdraw_reason") if code not in ("entered_in_error", "duplicate_referral"))
 
 
 class ReferralWithdrawn(Envelope):
+    """A referral withdrawn (counts as received, outcome withdrawn) or retracted (counts nowhere), version 2 (what
+    consumers read; stored version-1 events are upcast to it, their meaning read from their reason)."""
+
     event_type: Literal["ReferralWithdrawn"] = "ReferralWithdrawn"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     payload: ReferralWithdrawnPayload
 
 

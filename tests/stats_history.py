@@ -2,7 +2,7 @@
 `schemas.registry.seal` and inserted through `services.warehouse.writer.event_row` into a migrated database.
 
 School year 2019-2020 (and a little of 2018-2019): primary RP1-RP6 (RP5 is RP1's pupil referred again, RP6 is
-withdrawn, RP2 is amended), secondary RS1-RS6 (RS3 corona, RS4 intake, RS6 carried over from RQ3, RS5 recorded
+retracted, RP2 is amended), secondary RS1-RS6 (RS3 corona, RS4 intake, RS6 carried over from RQ3, RS5 recorded
 late), round tables, trajectories of every outcome, group referrals (G3 asked in May 2019 for 2019-2020). Every
 event is recorded one hour after it occurred, unless `recorded` says otherwise. The expected figures are written
 by hand in the tests.

@@ -27,7 +27,7 @@ def providers(h: History) -> None:
 
 
 def primary(h: History) -> None:
-    """2019-2020: RP1-RP5 (RP5 = RP1's pupil again), RP6 withdrawn; 2018-2019: RQ1, RQ2."""
+    """2019-2020: RP1-RP5 (RP5 = RP1's pupil again), RP6 retracted (entered in error); 2018-2019: RQ1, RQ2."""
     mainstream = {"education_form": "primary_mainstream", "school_location": "brussels", "residential_setting": "none"}
     h.referral("RP1", "2019-09-16", "P1", "primary", **mainstream, grade="grade_1", gender="boy", birth_year=2012,
                residence_postcode="1030", home_language="french", school_delay="none", primary_schools_attended=1,
@@ -53,7 +53,8 @@ def primary(h: History) -> None:
                discipline="excluded", ambulant_care=[], support_network=True)
     h.referral("RP6", "2019-11-04", "P6", "primary", **mainstream, grade="grade_2", gender="boy", birth_year=2012,
                school_delay="none")
-    h.add("ReferralWithdrawn", "w:RP6", "2019-11-20", {"referral_id": "RP6", "reason": "no_longer_needed"})
+    h.add("ReferralWithdrawn", "w:RP6", "2019-11-20", {"referral_id": "RP6", "kind": "retracted",
+          "reason": "entered_in_error"}, version=2)
     h.add("ReferralAmended", "a:RP2", "2019-12-02", {"referral_id": "RP2", "changes": {
           "school_delay": "two_years", "residence_postcode": "1070"}})
     h.add("ReferralAmended", "a:RP1", "2020-02-03", {"referral_id": "RP1", "changes": {

@@ -1,8 +1,9 @@
 """The generator's own totals per school year, counted from the submissions as they go out.
 
 Counted the way the platform's statistics count (so the two can be compared after an ingest): individual
-referrals per month of the school year (Brussels time, September -> August) per offer type, withdrawn referrals
-left out, as R01 (and `GET /v1/stats/{year}/referrals-per-month`) answers; group referrals and groups by the school
+referrals per month of the school year (Brussels time, September -> August) per offer type, retracted registrations
+left out (a referral withdrawn as its outcome still counts), as R01 (and `GET /v1/stats/{year}/referrals-per-month`)
+answers; group referrals and groups by the school
 year they are for; events per type; trajectories by how they went.
 """
 
@@ -13,10 +14,20 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from schemas.codelists import allowed
+from schemas.referrals_v1 import upcast_referral_withdrawn_v1_to_v2
 
 OUTCOMES = {"TrajectoryDispatched": "dispatched", "TrajectoryCarriedOver": "carried_over",
             "TrajectoryStarted": "started", "TrajectoryNotStarted": "not_started",
             "TrajectoryStoppedEarly": "stopped_early", "TrajectoryClosed": "closed"}  # fmt: skip
+
+
+def retracted(submission: dict[str, Any]) -> bool:
+    """Whether a ReferralWithdrawn submission retracts the registration (it counts nowhere) rather than withdraws the
+    referral as its outcome (it still counts as received): version 2 says so, version 1 is read by its reason."""
+    payload = submission["payload"]
+    if submission.get("schema_version", 1) == 1:
+        payload = upcast_referral_withdrawn_v1_to_v2(payload)
+    return bool(payload["kind"] == "retracted")
 
 
 def school_year_months(school_year: str) -> list[str]:
@@ -35,7 +46,7 @@ class Summary:
     """Totals of the submissions observed; `watch()` passes a stream through while counting it."""
 
     def __init__(self) -> None:
-        self.referrals: Counter[tuple[str, str, str]] = Counter()  # (month, level, offer type), not withdrawn
+        self.referrals: Counter[tuple[str, str, str]] = Counter()  # (month, level, offer type), not retracted
         self._referral_keys: dict[str, tuple[str, str, str]] = {}  # referral id -> its key in `referrals`
         self.groups: Counter[tuple[str, str]] = Counter()  # (school year, "referrals" | "groups" | "pupils")
         self.events: dict[str, Counter[str]] = defaultdict(Counter)  # school year -> event type -> count
@@ -49,8 +60,8 @@ class Summary:
         if kind == "ReferralSubmitted":
             key = self._referral_keys[payload["referral_id"]] = (month, payload["level"], payload["offer_type"])
             self.referrals[key] += 1
-        elif kind == "ReferralWithdrawn" and payload["referral_id"] in self._referral_keys:
-            # R01 leaves a withdrawn referral out (the generator never amends a level or an offer type)
+        elif kind == "ReferralWithdrawn" and retracted(submission) and payload["referral_id"] in self._referral_keys:
+            # R01 leaves a retracted registration out (the generator never amends a level or an offer type)
             self.referrals[self._referral_keys.pop(payload["referral_id"])] -= 1
         elif kind == "GroupReferralSubmitted":
             target = payload.get("for_school_year") or year

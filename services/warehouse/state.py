@@ -159,9 +159,28 @@ def _tombstones(client: ClickHouseClient, database: str, table: str, where: str,
     _insert(client, database, table, f"SELECT * FROM {database}.{table} FINAL WHERE {where}", version, 1, params)
 
 
+# Fact-log columns that migrations after 0008 added and the folds read. A rebuild asked by an earlier migration (0008,
+# on a store that held events before it) on logs without them is left to the later migration that adds them and
+# refolds (0011 for withdraw_kind): the folds of this code cannot read those logs yet.
+LATER_LOG_COLUMNS = {"referral_log": ("withdraw_kind",)}
+
+
+def _logs_lack_later_columns(client: ClickHouseClient, database: str) -> bool:
+    for table, needed in LATER_LOG_COLUMNS.items():
+        rows = client.query("SELECT name FROM system.columns WHERE database = {db:String} AND table = {table:String}",
+                            parameters={"db": database, "table": table}).result_rows  # fmt: skip
+        if set(needed) - {name for (name,) in rows}:
+            return True
+    return False
+
+
 def rebuild(client: ClickHouseClient, database: str) -> int:
-    """Refold every school year from the fact logs into empty state tables; returns the referrals folded."""
+    """Refold every school year from the fact logs into empty state tables; returns the referrals folded (0 when the
+    logs still lack columns a later migration adds: that migration refolds)."""
+    if _logs_lack_later_columns(client, database):
+        return 0
     for table in TABLES:
+        _columns_cache.pop((database, table), None)  # a migration may just have added columns
         client.command(f"TRUNCATE TABLE IF EXISTS {database}.{table}")
     years = sorted(
         {y for (y,) in client.query(f"SELECT DISTINCT school_year FROM {database}.referral_log").result_rows}

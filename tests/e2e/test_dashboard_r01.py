@@ -1,6 +1,6 @@
 """The dashboard's referrals per month are the registry's R01, end to end: the chart's own request (read from the
 served page) answers the same figures as `/v1/stats/{year}/R01` for the same year and levels. The events include
-what a second, raw definition would count differently: a withdrawn referral and an offer type amended later.
+what a second, raw definition would count differently: a retracted registration and an offer type amended later.
 School year 2016-2017: no other test uses it."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from tests.factories import referral
 
 YEAR = "2016-2017"
 BOTH = {"level": ["primary", "secondary"]}
-# R01 for both levels, every other cell 0: M3 withdrawn (out), M4 amended from regular to corona.
+# R01 for both levels, every other cell 0: M3 retracted (out), M4 amended from regular to corona.
 EXPECTED = {("2016-10", "regular"): 2, ("2017-01", "corona"): 1, ("2017-05", "corona"): 1}
 
 
@@ -48,14 +48,14 @@ def year(platform: Platform) -> Platform:
         referral("M2", "2016-10-10T10:00:00+02:00", channel="external_clb"),
         referral("M3", "2016-11-07T10:00:00+01:00"),
         desk("ReferralWithdrawn", "withdrawn:M3", "2016-11-21T10:00:00+01:00",
-             {"referral_id": "M3", "reason": "no_longer_needed"}),
+             {"referral_id": "M3", "reason": "entered_in_error"}),  # a retraction: M3 counts nowhere
         referral("M4", "2017-01-09T10:00:00+01:00", **primary),
         desk("ReferralAmended", "amended:M4", "2017-01-16T10:00:00+01:00",
              {"referral_id": "M4", "changes": {"offer_type": "corona"}}),
         referral("M5", "2017-05-08T10:00:00+02:00", offer_type="corona"),
     )  # fmt: skip
     wait_for(lambda: {k: v for k, v in r01_cells(get(platform, f"/v1/stats/{YEAR}/R01", **BOTH)).items() if v}
-             == EXPECTED, timeout_s=60, what="R01 with the withdrawal and the amendment applied")  # fmt: skip
+             == EXPECTED, timeout_s=60, what="R01 with the retraction and the amendment applied")  # fmt: skip
     return platform
 
 

@@ -96,7 +96,9 @@ def _count(client: Any, db: str, table: str, where: str = "1") -> int:
     return int(client.query(f"SELECT count() FROM {db}.{table} FINAL WHERE {where}").result_rows[0][0])
 
 
-def test_amendment_moves_a_referral_and_its_trajectory_a_withdrawal_removes_them(clickhouse: Any) -> None:
+def test_amendment_moves_a_referral_and_its_trajectory_a_withdrawal_keeps_them_a_retraction_removes_them(
+    clickhouse: Any,
+) -> None:
     name = f"state_{uuid.uuid4().hex[:8]}"
     migrate(clickhouse, name)
     h = History()
@@ -117,8 +119,17 @@ def test_amendment_moves_a_referral_and_its_trajectory_a_withdrawal_removes_them
         assert _count(clickhouse, name, table, "level = 'primary'") == 0, table
         assert _count(clickhouse, name, table, "level = 'secondary'") == 1, table
 
-    h.events.clear()
+    h.events.clear()  # withdrawn as its outcome (a version-1 event, read by its reason): still a referral received
     h.add("ReferralWithdrawn", "w:RX", "2019-10-25", {"referral_id": "RX", "reason": "no_longer_needed"})
+    state.store(clickhouse, name, rows_of(h.events), COLUMNS)
+    for table in ("referral_state", "trajectory_state", "round_table_state"):
+        assert _count(clickhouse, name, table) == 1, table
+    assert _count(clickhouse, name, "referral_state", "withdrawn AND withdraw_reason = 'no_longer_needed'") == 1
+    assert engine.statistic(clickhouse, name, "R31", "2019-2020", engine.Question()).total == 1
+
+    h.events.clear()  # the registration was an error after all: it disappears with everything it had
+    h.add("ReferralWithdrawn", "r:RX", "2019-10-28", {"referral_id": "RX", "kind": "retracted",
+                                                      "reason": "entered_in_error"}, version=2)  # fmt: skip
     state.store(clickhouse, name, rows_of(h.events), COLUMNS)
     for table in ("referral_state", "trajectory_state", "round_table_state"):
         assert _count(clickhouse, name, table) == 0, table

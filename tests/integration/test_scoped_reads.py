@@ -24,7 +24,8 @@ CLB1, CLB2 = DataScope(referrers=frozenset({"clb-1"})), DataScope(referrers=froz
 
 
 def other_clb(h: History) -> None:
-    """clb-2's referrals (one withdrawn, one with a trajectory at abrusco) and group referral, in 2019-2020."""
+    """clb-2's referrals (one withdrawn as its outcome, one with a trajectory at abrusco) and group referral, in
+    2019-2020."""
     mainstream = {"education_form": "primary_mainstream", "school_location": "brussels", "residential_setting": "none"}
     h.referral("RC1", "2019-10-01", "C1", "primary", **mainstream, referrer_id="clb-2", grade="grade_2",
                gender="girl", birth_year=2011, school_delay="none")  # fmt: skip
@@ -93,9 +94,10 @@ def test_a_clbs_ad_hoc_question_reads_its_own_referrals_whatever_it_filters(
 ) -> None:
     question = AdhocQuestion(measures=["referrals"], dimensions=["referrer_id"], years=[YEAR])
     desk = answer(clickhouse, stores["shared"], question, "desk", 5, EVERYTHING)
-    assert {r["referrer_id"]: r["referrals"] for r in desk.rows} == {"clb-1": 11, "clb-2": 2}
+    # RC3 was withdrawn as its outcome: still a referral received (rule 1 of the report)
+    assert {r["referrer_id"]: r["referrals"] for r in desk.rows} == {"clb-1": 11, "clb-2": 3}
     clb2 = answer(clickhouse, stores["shared"], question, "desk", 5, CLB2)
-    assert [(r["referrer_id"], r["referrals"]) for r in clb2.rows] == [("clb-2", 2)]
+    assert [(r["referrer_id"], r["referrals"]) for r in clb2.rows] == [("clb-2", 3)]
     asks_for_another = AdhocQuestion(measures=["referrals"], years=[YEAR], filters={"referrer_id": ["clb-1"]})
     assert answer(clickhouse, stores["shared"], asks_for_another, "desk", 5, CLB2).rows == [{"referrals": 0}]
     groups = AdhocQuestion(measures=["groups"], dimensions=["school_year"], years=[YEAR])

@@ -1,4 +1,4 @@
-"""As-of, corrections, withdrawals, duplicates, filters, suppression and comparisons on the known history."""
+"""As-of, corrections, retractions, duplicates, filters, suppression and comparisons on the known history."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def test_duplicate_rows_are_stored_but_change_no_statistic(clickhouse: Any, once
 
 
 def test_as_of_gives_what_was_known_then(clickhouse: Any, twice: str) -> None:
-    # 10 November 2019: RP6 was referred (4 Nov) and not yet withdrawn (20 Nov); RP3-RP5 were not referred yet.
+    # 10 November 2019: RP6 was referred (4 Nov) and not yet retracted (20 Nov); RP3-RP5 were not referred yet.
     before = stat(clickhouse, twice, "R01", as_of=date(2019, 11, 10))
     assert (nonzero(before), before.total) == (
         {("2019-09", "regular"): 1, ("2019-10", "regular"): 1, ("2019-11", "regular"): 1},
@@ -74,7 +74,7 @@ def test_as_of_uses_recording_time_not_occurrence(clickhouse: Any, twice: str) -
     assert nonzero(stat(clickhouse, twice, "R30", as_of=date(2020, 9, 15)))[("lars",)] == 3
 
 
-def test_withdrawn_referral_drops_out_with_everything_it_had(clickhouse: Any, twice: str) -> None:
+def test_retracted_registration_drops_out_with_everything_it_had(clickhouse: Any, twice: str) -> None:
     assert stat(clickhouse, twice, "R01", as_of=date(2019, 11, 19)).total == 3
     assert stat(clickhouse, twice, "R01", as_of=date(2019, 11, 20)).total == 2
 

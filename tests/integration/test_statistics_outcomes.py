@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from schemas.referrals import withdrawal_reasons
 from services.warehouse.statistics import engine
 from tests.stats_history import NA, history, load, nonzero
 
@@ -20,8 +21,26 @@ def db(clickhouse: Any) -> str:
 
 
 Expected = tuple[dict[tuple[Any, ...], float], float, dict[str, float]]
+# The history has no referral withdrawn as its outcome (RP6 is retracted: it counts nowhere).
+NO_WITHDRAWALS = {"withdrawn": 0, **{f"withdrawn_{reason}": 0 for reason in withdrawal_reasons()}}
 EXPECTED: dict[str, Expected] = {
-    "R14": ({("youth_care",): 1}, 1, {"referrals": 5}),
+    "R14": (
+        {("youth_care",): 1},
+        1,
+        {
+            "referrals": 5,
+            "with_trajectory": 4,
+            "without_started_trajectory": 3,
+            "advice_only": 1,
+            "round_table_no_start": 0,
+            "not_started": 2,
+            "round_table_cancelled": 0,
+            **NO_WITHDRAWALS,
+            "no_decision_yet": 0,
+            "advice_youth_care": 0,
+            "reorientation": 0,
+        },
+    ),
     "R15": (
         {("held", NA): 1, ("cancelled", "practical"): 1},
         2,
@@ -84,6 +103,7 @@ EXPECTED: dict[str, Expected] = {
             "round_table_no_start": 1,
             "not_started": 0,
             "round_table_cancelled": 1,
+            **NO_WITHDRAWALS,
             "no_decision_yet": 0,
             "advice_youth_care": 1,
             "reorientation": 0,

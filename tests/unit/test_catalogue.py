@@ -111,6 +111,36 @@ def test_an_invalid_stored_v1_event_is_refused_not_upcast() -> None:
         parse_event(json.dumps(stored))
 
 
+@pytest.mark.parametrize(
+    ("reason", "kind"),
+    [("entered_in_error", "retracted"), ("duplicate_referral", "retracted"), ("no_longer_needed", "withdrawn"),
+     ("pupil_unwilling", "withdrawn"), ("parents_unwilling", "withdrawn"), ("other_help_started", "withdrawn"),
+     ("moved", "withdrawn"), ("other", "withdrawn")],
+)  # fmt: skip
+def test_a_version_1_withdrawal_is_read_as_what_its_reason_meant(reason: str, kind: str) -> None:
+    """Version 1 said only why: a registration error is a retraction, every other reason the referral's outcome."""
+    stored = seal(submit("ReferralWithdrawn", 1, reason=reason), NOW)
+    assert json.loads(stored.model_dump_json())["schema_version"] == 1  # stored as sent
+    event = parse_event(stored.model_dump_json())
+    assert event.schema_version == 2 and event.event_id == stored.event_id
+    assert (event.payload.kind, event.payload.reason) == (kind, reason)  # type: ignore[attr-defined]
+
+
+def test_a_withdrawal_states_its_kind_and_a_reason_that_fits_it() -> None:
+    assert submit("ReferralWithdrawn", kind="withdrawn", reason="redirected_youth_care_gate").schema_version == 2
+    assert submit("ReferralWithdrawn", kind="retracted", reason="entered_in_error").payload.kind == "retracted"
+    refused("ReferralWithdrawn", "reason 'entered_in_error' does not fit kind withdrawn; allowed values: .*clb",
+            kind="withdrawn", reason="entered_in_error")  # fmt: skip
+    refused("ReferralWithdrawn", "allowed values: entered_in_error, duplicate_referral, other", kind="retracted",
+            reason="no_place_available")  # fmt: skip
+    refused("ReferralWithdrawn", "'gone' is not a withdrawal_kind code; allowed values: withdrawn, retracted",
+            kind="gone")  # fmt: skip
+    v2 = example_submission("ReferralWithdrawn")
+    del v2["schema_version"]
+    with pytest.raises(ValidationError, match="kind"):  # read as version 1, where kind is an unknown field
+        SUBMISSION_ADAPTER.validate_python(v2)
+
+
 # -- the referral profile ------------------------------------------------------------------------------------------
 def test_the_full_profile_is_stored_and_missing_fields_are_explicitly_unknown() -> None:
     full = seal(submit("ReferralSubmitted"), NOW, SECRET).payload

@@ -9,13 +9,17 @@ from kans.synthetic.params import GeneratorParams, year_range
 from kans.synthetic.summary import Summary
 
 
-def test_referrals_per_month_counts_every_referral_not_withdrawn_in_its_brussels_month() -> None:
+def test_referrals_per_month_counts_every_referral_not_retracted_in_its_brussels_month() -> None:
     summary = Summary()
-    events = list(summary.watch(generate(GeneratorParams(years=year_range("2019-2020"), seed=2))))
-    withdrawn = {s["payload"]["referral_id"] for s in events if s["event_type"] == "ReferralWithdrawn"}
+    events = list(summary.watch(generate(GeneratorParams(years=year_range("2019-2020"), seed=3))))  # both kinds
+    withdrawals = [s for s in events if s["event_type"] == "ReferralWithdrawn"]
+    # The generator sends version 1: a registration error or a duplicate is a retraction, any other reason an outcome.
+    retracted = {s["payload"]["referral_id"] for s in withdrawals
+                 if s["payload"]["reason"] in ("entered_in_error", "duplicate_referral")}  # fmt: skip
+    assert retracted and len(retracted) < len(withdrawals)
     submitted = [s for s in events if s["event_type"] == "ReferralSubmitted"]
-    referrals = [s for s in submitted if s["payload"]["referral_id"] not in withdrawn]
-    assert withdrawn and len(referrals) == len(submitted) - len(withdrawn)  # R01 leaves withdrawn referrals out
+    referrals = [s for s in submitted if s["payload"]["referral_id"] not in retracted]
+    assert len(referrals) == len(submitted) - len(retracted)  # R01 leaves retracted registrations out, not withdrawn
     stat = summary.referrals_per_month("2019-2020")
     assert [m["month"] for m in stat["months"]] == ["2019-09", "2019-10", "2019-11", "2019-12", "2020-01",
                                                      "2020-02", "2020-03", "2020-04", "2020-05", "2020-06",

@@ -7,7 +7,9 @@ the given `{referral_ids}` / `{group_referral_ids}` (the writer refolding what a
 The latest row wins by `seq` (occurred_at, then recorded_at, as one number): the base row of an entity (its
 submission or dispatch) is picked with `ORDER BY ... seq DESC LIMIT 1 BY id`, which also makes an event delivered
 twice harmless; the few later facts (amendments, outcomes) are folded with argMaxIf and joined. An amendment
-replaces only the fields it carries (`set_fields`); a withdrawal drops the referral. Each fold gives `row_id`, a
+replaces only the fields it carries (`set_fields`); a referral withdrawn as its outcome stays (it was received:
+`withdrawn`, `withdraw_reason`), a retracted registration is dropped (`withdraw_kind`, migration 0010). Each fold
+gives `row_id`, a
 number unique per row, so statistics can count distinct units exactly and fast (the current-state tables replace
 it with a hash of the entity's key).
 """
@@ -24,12 +26,14 @@ YEARS = "school_year IN {years:Array(String)}"
 BRUSSELS_DAY = "toDate(toTimeZone({column}, 'Europe/Brussels'))"
 
 DISPATCH = "('TrajectoryDispatched', 'TrajectoryCarriedOver')"
+WITHDRAWN = "event_type = 'ReferralWithdrawn' AND withdraw_kind = 'withdrawn'"  # the referral's outcome: it counts
+RETRACTED = "event_type = 'ReferralWithdrawn' AND withdraw_kind = 'retracted'"  # a registration error: it does not
 
 
 @dataclass(frozen=True)
 class Scope:
     """Which referrals and group referrals a fold covers: those submitted in the school years `{years}`, or exactly
-    the ids bound as `{referral_ids}` and `{group_referral_ids}` (withdrawn ones included: the folds drop them)."""
+    the ids bound as `{referral_ids}` and `{group_referral_ids}` (retracted ones included: the folds drop them)."""
 
     by_ids: bool = False
 
@@ -60,7 +64,8 @@ IDS_SCOPE = Scope(by_ids=True)
 
 
 def referrals_fold(db: str, scope: Scope = YEARS_SCOPE) -> str:
-    """One row per referral in scope, not withdrawn, with its current profile."""
+    """One row per referral in scope, not retracted, with its current profile, whether it got advice only and whether
+    it was withdrawn as its outcome (the latest withdrawal's reason)."""
     fields = ", ".join(PROFILE_FIELDS)
     patches = ", ".join(f"argMaxIf(tuple({f}), seq, has(set_fields, '{f}')).1 AS new_{f}, "
                         f"max(has(set_fields, '{f}')) AS set_{f}" for f in PROFILE_FIELDS)  # fmt: skip
@@ -73,7 +78,8 @@ def referrals_fold(db: str, scope: Scope = YEARS_SCOPE) -> str:
               - birth_year * 12 - birth_month, 12)) AS age
     FROM (
         SELECT s.referral_id AS referral_id, s.school_year AS school_year, s.occurred_at AS referred_at,
-               s.pupil_key AS pupil_key, {merged}, adv.kind != '' AS advised, adv.kind AS advice_kind
+               s.pupil_key AS pupil_key, {merged}, adv.kind != '' AS advised, adv.kind AS advice_kind,
+               wd.reason != '' AS withdrawn, wd.reason AS withdraw_reason
         FROM (
             SELECT referral_id, school_year, occurred_at, pupil_key, {fields} FROM {db}.referral_log
             WHERE {known(db, "referral_log", f"event_type = 'ReferralSubmitted' AND {scope.submissions()}")}
@@ -89,9 +95,14 @@ def referrals_fold(db: str, scope: Scope = YEARS_SCOPE) -> str:
             WHERE {known(db, "referral_log", f"event_type = 'AdviceGiven' AND {scope.referrals(db)}")}
             GROUP BY referral_id
         ) AS adv ON adv.referral_id = s.referral_id
+        LEFT JOIN (
+            SELECT referral_id, argMax(withdraw_reason, seq) AS reason FROM {db}.referral_log
+            WHERE {known(db, "referral_log", f"{WITHDRAWN} AND {scope.referrals(db)}")}
+            GROUP BY referral_id
+        ) AS wd ON wd.referral_id = s.referral_id
         WHERE s.referral_id NOT IN (
             SELECT referral_id FROM {db}.referral_log
-            WHERE {known(db, "referral_log", f"event_type = 'ReferralWithdrawn' AND {scope.referrals(db)}")})
+            WHERE {known(db, "referral_log", f"{RETRACTED} AND {scope.referrals(db)}")})
     )"""
 
 

@@ -1,11 +1,14 @@
 """Triage: advice instead of a trajectory, round tables, and what happened to referrals without a started
-trajectory (R14, R15, R46, and the summary of R47)."""
+trajectory (R14, R15, R46, and the summary of R14 and R47), withdrawn referrals among them with their reason (a
+withdrawn referral was received and counts; a retracted registration is not in the folds at all)."""
 
 from __future__ import annotations
 
+from schemas.codelists import label
+from schemas.referrals import withdrawal_reasons
 from services.warehouse.statistics.model import Cells, Section, StatisticDef
 from services.warehouse.statistics.query import StatisticQuery
-from services.warehouse.statistics.sql_parts import REFERRALS, ROUND_TABLES
+from services.warehouse.statistics.sql_parts import ROUND_TABLES
 
 OUTCOMES = {
     "referrals": ("count()", "Aanmeldingen"),
@@ -17,7 +20,11 @@ OUTCOMES = {
     "not_started": ("countIf(NOT started AND dispatched)", "… waarvan traject(en) niet opgestart"),
     "round_table_cancelled": ("countIf(NOT started AND NOT dispatched AND cancelled)",
                               "… waarvan rondetafel geannuleerd"),
-    "no_decision_yet": ("countIf(NOT dispatched AND NOT advised AND NOT no_start AND NOT cancelled)",
+    "withdrawn": ("countIf(NOT started AND withdrawn)", "… waarvan aanmelding ingetrokken"),
+    **{f"withdrawn_{reason}": (f"countIf(NOT started AND withdrawn AND withdraw_reason = '{reason}')",
+                               f"… ingetrokken, reden: {label('withdraw_reason', reason)}")
+       for reason in withdrawal_reasons()},
+    "no_decision_yet": ("countIf(NOT dispatched AND NOT advised AND NOT no_start AND NOT cancelled AND NOT withdrawn)",
                         "… waarvan nog geen traject, advies of beslissing"),
     "advice_youth_care": ("countIf(youth_care)", "Rondetafels met advies naar hulpverlening (aanmeldingen)"),
     "reorientation": ("countIf(reorientation)", "Rondetafels met heroriëntering naar alternatieve leerweg"),
@@ -46,16 +53,18 @@ def referral_outcomes(q: StatisticQuery, cells: Cells) -> Cells:
     select = ", ".join(expr for expr, _ in OUTCOMES.values())
     sql = f"""
         SELECT school_year, {select}
-        FROM (SELECT school_year, advised, {", ".join(f"{expr} AS {name}" for name, expr in flags.items())}
+        FROM (SELECT school_year, advised, withdrawn, withdraw_reason,
+                     {", ".join(f"{expr} AS {name}" for name, expr in flags.items())}
               FROM {q.referrals()})
         GROUP BY school_year"""
     return q.add_summary(cells, sql, list(OUTCOMES))
 
 
 def advice(q: StatisticQuery) -> Cells:
-    """R14: referrals that got advice only, by kind; the population's referrals as a summary figure."""
-    cells = q.count(q.referrals("advised"), {"advice_kind": "advice_kind"}, REFERRALS)
-    return q.summary(cells, q.referrals(), {"referrals": REFERRALS})
+    """R14: referrals that got advice only, by kind; what became of the population's referrals (withdrawn ones with
+    their reason) as summary figures."""
+    cells = q.count(q.referrals("advised"), {"advice_kind": "advice_kind"}, "count()")
+    return referral_outcomes(q, cells)
 
 
 def round_tables(q: StatisticQuery) -> Cells:
@@ -94,7 +103,7 @@ TRIAGE_STATISTICS = [
         code="R14", title_nl="Adviesverstrekking zonder traject (basisonderwijs)", section=Section.primary_individual,
         unit="referrals", dimensions=("advice_kind",), compute=advice,
         population_nl="individuele aanmeldingen {level} met enkel een advies", fill=True,
-        summary_labels={"referrals": "Aanmeldingen in de populatie"}, report_note_nl=ADVICE_NOTE,
+        summary_labels=OUTCOME_LABELS, report_note_nl=ADVICE_NOTE,
     ),
     _round_tables("R15", Section.primary_individual, "basisonderwijs"),
     _round_tables("R46", Section.secondary_individual, "secundair onderwijs"),
