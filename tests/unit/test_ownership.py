@@ -1,16 +1,29 @@
 """Ownership on the way in (services/ingest/ownership.py): for every event type of the catalogue, who may submit it
-about a stream the log knows, who may not, and what the refusal says; batches judged in order."""
+about a stream the log knows, who may not, and what the refusal says; batches judged in order; the facts the
+ownership index reads from a stored event."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from schemas.catalogue import EVENT_TYPES
-from schemas.registry import SUBMISSION_ADAPTER, example_submission
+from schemas.registry import SUBMISSION_ADAPTER, example_submission, seal
 from services.ingest.credentials import ApiKey
-from services.ingest.ownership import FACT_EVENT_TYPES, RULES, KnownOwners, facts_of, judge, submittable
+from services.ingest.ownership import (
+    FACT_EVENT_TYPES,
+    RULES,
+    KnownOwners,
+    facts_in_record,
+    facts_of,
+    judge,
+    submittable,
+)
+from tests.factories import TEST_PUPIL_SECRET
 
 REF, TRJ, GRP, GTR = "R-2025-0042", "T-2025-0042-1", "G-2025-0007", "GT-G-2025-0007-a"  # the examples' ids
 DESK = ApiKey("desk", frozenset({"desk"}), frozenset({"*"}), frozenset({"*"}), desk=True)
@@ -183,3 +196,30 @@ def test_what_each_kind_of_caller_may_submit_at_all() -> None:
     assert "TrajectoryStarted" in submittable(ABRUSCO) and "ReferralWithdrawn" not in submittable(ABRUSCO)
     (refusal,) = judge(NOBODY, [sub("ReferralWithdrawn")], LOG)
     assert refusal.allowed == ("nothing: the key acts for no referrer, no provider and not as the desk",)
+
+
+def test_the_index_reads_the_same_facts_from_a_stored_event_as_from_the_whole_event() -> None:
+    now = datetime.now(UTC)
+    for event_type in EVENT_TYPES:
+        event = seal(sub(event_type), now, TEST_PUPIL_SECRET)
+        raw = event.model_dump_json().encode()
+        if event_type in FACT_EVENT_TYPES:
+            assert facts_in_record(raw) == facts_of(event_type, event.payload), event_type
+        else:
+            with pytest.raises(ValidationError):
+                facts_in_record(raw)
+    handover = seal(sub("ReferralAmended", changes={"referrer_id": "clb-brussel-2"}), now, TEST_PUPIL_SECRET)
+    assert facts_in_record(handover.model_dump_json().encode()) == [(("referral", REF), "clb-brussel-2")]
+    v1 = seal(SUBMISSION_ADAPTER.validate_python(example_submission("ReferralSubmitted", 1)), now, TEST_PUPIL_SECRET)
+    assert facts_in_record(v1.model_dump_json().encode()) == [(("referral", REF), "clb-brussel-1")]
+
+
+def test_a_record_whose_owner_fields_are_not_valid_establishes_nothing() -> None:
+    stored = json.loads(seal(sub("TrajectoryDispatched"), datetime.now(UTC), TEST_PUPIL_SECRET).model_dump_json())
+    with pytest.raises(ValueError, match="stream_id"):
+        facts_in_record(json.dumps({**stored, "stream_id": "R-OTHER"}).encode())
+    for field, value in (("provider_id", "jan.janssens@example.org"), ("provider_id", None), ("trajectory_id", "")):
+        with pytest.raises(ValidationError):
+            facts_in_record(json.dumps({**stored, "payload": {**stored["payload"], field: value}}).encode())
+    with pytest.raises(ValidationError):
+        facts_in_record(b"not json")
