@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_PUPIL_SECRET = "development-only-pupil-key-secret"
 # Shipped as package data, so an installed package (the Docker image) needs no checkout.
 DEV_API_KEYS_FILE = Path(__file__).resolve().with_name("dev-api-keys.yaml")
+DEV_DISPATCH_API_KEY = "kans-dev-dispatch"  # listed in dev-api-keys.yaml
 # The issuer of the development tokens (`kans token`), signed with a key generated in the data directory.
 DEV_TOKEN_ISSUER = "kans-development"
 
@@ -57,6 +58,8 @@ class Settings(BaseSettings):
     projections_url: str = Field("", description="Where the API finds the projections worker; default from host/port.")
     inbound_host: str = "127.0.0.1"
     inbound_port: int = Field(6067, description="The inbound worker's web port (readiness page).")
+    dispatch_host: str = "127.0.0.1"
+    dispatch_port: int = Field(6069, description="The dispatch worker's web port (proposals, waiting lists, ready).")
 
     writer_in_api: bool = Field(
         True, description="Run the ClickHouse writer inside the API process (required with embedded chDB)."
@@ -100,6 +103,15 @@ class Settings(BaseSettings):
 
     projections_app_id: str = "kans-projections"
     inbound_app_id: str = "kans-inbound"
+    dispatch_app_id: str = "kans-dispatch"
+    dispatch_rules: Path | None = Field(
+        None, description="The dispatch rule set (YAML); default the packaged services/dispatch/rules/v1.yaml."
+    )
+    dispatch_api_key: SecretStr = Field(
+        SecretStr(DEV_DISPATCH_API_KEY), description="The API key the dispatch worker sends its proposals and waiting "
+        "lists with (to the ingest's Kafka way in, source system dispatch, as the desk). The default is a public "
+        "development key: the dispatch worker refuses it in production."
+    )
     inbound_batch_max: int = Field(500, ge=1, description="Inbound messages validated and published per batch.")
     inbound_batch_wait_ms: int = Field(200, ge=1, description="How long the inbound worker waits to fill a batch.")
     publish_timeout_s: float = Field(10.0, gt=0, description="How long the ingest waits for broker acks.")

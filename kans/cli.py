@@ -118,6 +118,14 @@ def serve_projections() -> None:
     main()
 
 
+@serve_app.command("dispatch")
+def serve_dispatch() -> None:
+    """The faust dispatch worker: the rules propose a provider for each trajectory to place, or a waiting list."""
+    from services.dispatch.worker import main
+
+    main()
+
+
 @serve_app.command("inbound")
 def serve_inbound() -> None:
     """The faust inbound worker: submissions produced to Kafka -> checked -> the event log or the dead letters."""

@@ -37,6 +37,7 @@ def isolated_settings(data_dir: Path, bootstrap: str, **overrides: Any) -> Setti
         api_port=free_port(),
         projections_port=free_port(),
         inbound_port=free_port(),
+        dispatch_port=free_port(),
         **overrides,
     )
 
@@ -53,6 +54,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "KANS_API_PORT": str(settings.api_port),
         "KANS_PROJECTIONS_PORT": str(settings.projections_port),
         "KANS_INBOUND_PORT": str(settings.inbound_port),
+        "KANS_DISPATCH_PORT": str(settings.dispatch_port),
         "KANS_API_KEYS_FILE": str(settings.api_keys_file),
         "KANS_AUTH_ISSUER": settings.auth_issuer,
         "KANS_AUTH_AUDIENCE": settings.auth_audience,
@@ -74,7 +76,8 @@ class ServiceProcesses:
     def ready_url(self, name: str) -> str:
         base = {"ingest": self.settings.ingest_base_url, "api": self.settings.api_base_url,
                 "projections": self.settings.projections_base_url,
-                "inbound": self.settings.inbound_base_url}[name]  # fmt: skip
+                "inbound": self.settings.inbound_base_url,
+                "dispatch": f"http://{self.settings.dispatch_host}:{self.settings.dispatch_port}"}[name]  # fmt: skip
         return f"{base}/ready"
 
     def start(self, name: str, timeout_s: float = 90.0) -> None:

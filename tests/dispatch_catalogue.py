@@ -10,6 +10,7 @@ from typing import Any
 
 from schemas.envelope import Envelope
 from schemas.registry import SUBMISSION_ADAPTER, seal
+from tests.factories import TEST_PUPIL_SECRET
 
 NOW = datetime(2020, 6, 30, 12, 0, tzinfo=UTC)
 YEAR_START = "2019-09-01"
@@ -66,7 +67,51 @@ def report_catalogue(corona_intro: int = 3, corona_abrusco: int = 2, class_actio
 
 
 def sealed(submissions: list[dict[str, Any]], recorded_at: datetime = NOW) -> list[Envelope]:
-    return [seal(SUBMISSION_ADAPTER.validate_python(s), recorded_at) for s in submissions]
+    return [seal(SUBMISSION_ADAPTER.validate_python(s), recorded_at, TEST_PUPIL_SECRET) for s in submissions]
+
+
+def at(day_text: str, time: str = "10:00") -> str:
+    """A moment of that day in Brussels (summer or winter time)."""
+    moment = datetime.fromisoformat(f"{day_text}T{time}:00+01:00")
+    summer = date(moment.year, 3, 25) <= moment.date() < date(moment.year, 10, 25)
+    return f"{day_text}T{time}:00{'+02:00' if summer else '+01:00'}"
+
+
+def referral(rid: str, on: str, offer_type: str = "regular", level: str = "secondary",
+             born: tuple[int, int] = (2005, 3), **overrides: Any) -> dict[str, Any]:  # fmt: skip
+    payload = {"referral_id": rid, "pupil_id": f"LARS-PUPIL-{rid}", "channel": "lars", "referrer_id": "clb-brussel-1",
+               "offer_type": offer_type, "level": level, "gender": "boy", "birth_year": born[0],
+               "birth_month": born[1], **overrides}  # fmt: skip
+    return submission("ReferralSubmitted", payload, at(on, "09:00"), f"ref:{rid}", "lars", schema_version=2)
+
+
+def round_table(rid: str, on: str, trajectories: int = 1) -> dict[str, Any]:
+    payload = {"referral_id": rid, "round_table_id": f"RT-{rid}", "outcomes": ["trajectories_to_start"],
+               "trajectories_to_start": trajectories}  # fmt: skip
+    return submission("RoundTableHeld", payload, at(on, "11:00"), f"rt:{rid}")
+
+
+def ended(event_type: str, rid: str, tid: str, on: str, **payload: Any) -> dict[str, Any]:
+    reason = {"TrajectoryStoppedEarly": {"reason": "pupil_drops_out"}, "TrajectoryClosed": {
+        "perspective": "back_full_time_current_school"}, "TrajectoryNotStarted": {"reason": "pupil_unwilling"}}
+    body = {"referral_id": rid, "trajectory_id": tid, **reason[event_type], **payload}
+    return submission(event_type, body, at(on, "15:00"), f"{event_type}:{tid}", "provider_portal")
+
+
+def withdrawn(rid: str, on: str) -> dict[str, Any]:
+    payload = {"referral_id": rid, "kind": "withdrawn", "reason": "no_longer_needed"}
+    return submission("ReferralWithdrawn", payload, at(on, "12:00"), f"withdrawn:{rid}", "lars", schema_version=2)
+
+
+def decision(rid: str, tid: str, provider: str, module: str, on: str, proposal_id: str | None,
+             override_reason: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """The desk's TrajectoryDispatched (version 2): on a proposal (confirmed, or overridden with a reason), or without
+    one (proposal_id None: a dispatch decided outside the dispatch service)."""
+    payload = {"referral_id": rid, "trajectory_id": tid, "provider_id": provider, "module_id": module,
+               "offer_type": "regular", "proposal_id": proposal_id,
+               "overridden": None if proposal_id is None else override_reason is not None,
+               "override_reason": override_reason}  # fmt: skip
+    return submission("TrajectoryDispatched", payload, at(on, "14:00"), f"dispatched:{tid}", schema_version=2)
 
 
 def day(text: str) -> date:

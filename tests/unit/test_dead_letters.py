@@ -28,6 +28,7 @@ from core.settings import Settings
 from core.topics import event_dead_letter_topic, topic_specs
 from kans.paths import REPO_ROOT
 from schemas.projections import MembershipChanged, dump_load_change
+from services.dispatch import agents as dispatch_agents
 from services.projections import agents
 from services.projections.bootstrap import bootstrap
 from services.projections.load_changes import read_load_change
@@ -216,5 +217,6 @@ def test_the_dead_letter_topic_is_declared_and_described_as_the_code_writes_it()
     assert doc["channels"]["eventDeadLetters"]["address"] == spec.name
     headers = doc["components"]["schemas"]["EventDeadLetterHeaders"]["properties"]
     assert headers["error-type"]["enum"] == list(REASONS)
-    assert headers["consumer"]["enum"] == [CONSUMER_NAME, agents.TRACK, agents.AGGREGATE]
+    assert headers["consumer"]["enum"] == [CONSUMER_NAME, agents.TRACK, agents.AGGREGATE, dispatch_agents.ROUTE,
+                                             dispatch_agents.DECIDE]
     assert set(headers) == {name for name, _ in dead_letter(BadRecord("x", "y"), None, None, ORIGIN).headers}

@@ -1,0 +1,60 @@
+"""The dispatch worker's one wiring place: the faust app, its topics, tables, rule set, agents and pages, built once
+from Settings. Nothing connects until the worker starts (`worker.py`)."""
+
+from __future__ import annotations
+
+import faust
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from mode import CrashingSupervisor
+
+from core.faust_apps import new_faust_app
+from core.metrics import ConsumerMetrics, new_registry
+from core.settings import DEV_DISPATCH_API_KEY, Settings
+from core.topics import event_dead_letter_topic, events_topic, inbound_topic
+from services.dispatch.agents import decide, route_events
+from services.dispatch.ruleset import DEFAULT_RULES, load_rule_set
+from services.dispatch.store import TABLES
+from services.dispatch.topology import Seen, Topology, attach
+from services.dispatch.views import (
+    metrics_page,
+    placement_page,
+    proposals_page,
+    ready_page,
+    waiting_lists_page,
+)
+
+
+def feed_topic(settings: Settings) -> str:
+    """The internal one-partition topic between the two agents (faust's naming of an app's internal topics)."""
+    return f"{settings.topic_prefix}{settings.dispatch_app_id}-feed"
+
+
+def bootstrap(settings: Settings) -> faust.App:
+    api_key = settings.dispatch_api_key.get_secret_value()
+    if settings.environment == "production" and api_key == DEV_DISPATCH_API_KEY:
+        raise ValueError("KANS_DISPATCH_API_KEY must be the dispatch service's own key: the development key is public")
+    # A worker killed without leaving the group holds its partitions until the broker gives up on it: 10 s.
+    app = new_faust_app(settings, settings.dispatch_app_id, "faust-dispatch", settings.dispatch_host,
+                        settings.dispatch_port, table_standby_replicas=0, broker_session_timeout=10.0)  # fmt: skip
+    events = app.topic(events_topic(settings), key_serializer="raw", value_serializer="raw")
+    feed = app.topic(feed_topic(settings), partitions=1, internal=True, key_serializer="raw",
+                     value_serializer="raw")  # fmt: skip
+    inbound = app.topic(inbound_topic(settings), key_serializer="raw", value_serializer="raw")
+    dead_letters = app.topic(event_dead_letter_topic(settings), key_serializer="raw", value_serializer="raw")
+    # One partition, like the feed that writes them: every table of the desk's state in one order.
+    tables = {name: app.Table(name, default=None, key_type=str, partitions=1) for name in TABLES}
+    registry = new_registry()
+    app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, "kans_dispatch"))
+    rules = load_rule_set(settings.dispatch_rules or DEFAULT_RULES)
+    attach(app, Topology(feed, inbound, api_key, dead_letters, tables, rules, events_topic(settings),
+                         feed_topic(settings), Seen(metrics=ConsumerMetrics(registry)), registry))  # fmt: skip
+    # A bug in an agent stops the worker (its supervisor restarts it from the committed offsets) rather than skip the
+    # event that triggered it; a bad record is not a bug (dead-lettered, agents.py).
+    app.agent(events, supervisor_strategy=CrashingSupervisor)(route_events)
+    app.agent(feed, supervisor_strategy=CrashingSupervisor)(decide)
+    app.page("/proposals")(proposals_page)
+    app.page("/waiting-lists")(waiting_lists_page)
+    app.page("/placements/{trajectory_id}")(placement_page)
+    app.page("/ready")(ready_page)
+    app.page("/metrics")(metrics_page)
+    return app

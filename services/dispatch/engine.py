@@ -1,0 +1,343 @@
+"""The dispatch service's state machine: one event of the log in, the dispatch events it causes out. Pure (tables in,
+writes to the tables and events out); the worker's agent and the what-if replay both drive it.
+
+- Provider facts update the catalogue; a place that may have freed (capacity, a module offered again, accepting,
+  reachable) gives its waiting list a chance (`reconsider`).
+- A referral whose offer skips the round table (the corona offer, primary) asks for one trajectory at once; a round
+  table that decides to start trajectories asks for as many. Each is a placement with a trajectory id derived from
+  the event, decided by the rules (`decide`) on the event's day: a proposal (which holds its place until the desk
+  decides), the waiting lists of the best candidates, or blocked.
+- TrajectoryDispatched (the desk's decision on a proposal, a dispatch without one, or an auto-confirmed proposal)
+  takes a place; a stop, a closure or a trajectory that never started frees it, and so does a proposal the desk
+  overrode: the longest-waiting trajectory on that list is decided again (trigger `place_freed`).
+- A withdrawn referral leaves every list and frees its proposals' places.
+
+Every handler is idempotent: an event seen twice finds its effects already in the tables and causes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, MutableMapping
+from datetime import date, datetime
+from typing import Any
+
+from schemas.envelope import BRUSSELS, Envelope, school_year_of
+from services.dispatch.catalogue import PROVIDER_FACTS, empty_record, fold_fact, kind_of, module_on, modules_on
+from services.dispatch.decide import decide
+from services.dispatch.outputs import (
+    Output,
+    decision_fields,
+    places_of,
+    proposal_id_for,
+    sealed,
+    submission,
+    trajectory_id_for,
+)
+from services.dispatch.rules import Occupancy, Placement, age_at, balance_key_of, has_room, verdict
+from services.dispatch.ruleset import RuleSet
+
+OPEN = ("awaiting_referral", "proposed", "waiting", "blocked")
+ENDINGS = frozenset({"TrajectoryNotStarted", "TrajectoryStoppedEarly", "TrajectoryClosed"})
+
+
+def day_of(event: Envelope) -> date:
+    return event.occurred_at.astimezone(BRUSSELS).date()
+
+
+class Engine:
+    """Applies events to `tables` (name -> mapping, see `store.TABLES`) under `rules`; `now` stamps recorded_at."""
+
+    def __init__(self, tables: Mapping[str, MutableMapping[str, Any]], rules: RuleSet,
+                 now: Callable[[], datetime]) -> None:  # fmt: skip
+        self.t, self.rules, self.now = tables, rules, now
+        self.outputs: list[Output] = []
+
+    # -- entry -----------------------------------------------------------------------------------------------------
+    def apply(self, event: Envelope) -> list[Output]:
+        """The events `event` causes (also applied to the tables, as they will be read back from the log)."""
+        start = len(self.outputs)
+        kind = event.event_type
+        if kind in PROVIDER_FACTS:
+            self._provider_fact(event)
+        elif kind == "ReferralSubmitted":
+            self._referral_submitted(event)
+        elif kind == "ReferralAmended":
+            self._referral_amended(event)
+        elif kind == "ReferralWithdrawn":
+            self._referral_withdrawn(event)
+        elif kind == "RoundTableHeld":
+            self._round_table_held(event)
+        elif kind in ("TrajectoryDispatched", "TrajectoryCarriedOver"):
+            self._dispatched(event)
+        elif kind in ENDINGS:
+            self._ended(event)
+        elif kind == "GroupTrajectoryDispatched":
+            self._group_dispatched(event)
+        return self.outputs[start:]
+
+    def _emit(self, event_type: str, ref: str, cause: Envelope, payload: dict[str, Any],
+              version: int | None = None) -> Envelope:  # fmt: skip
+        data = submission(event_type, ref, cause.occurred_at, payload, version)
+        event = sealed(data, self.now())
+        self.outputs.append(Output(data, event))
+        return event
+
+    # -- provider facts --------------------------------------------------------------------------------------------
+    def _provider_fact(self, event: Envelope) -> None:
+        providers, pid = self.t["providers"], event.stream_id
+        record = providers.get(pid) or empty_record(pid)
+        folded = fold_fact(record, event)
+        if folded != record:
+            providers[pid] = folded
+        module_id = getattr(event.payload, "module_id", None)
+        modules = [module_id] if module_id else sorted(folded["modules"])
+        for module in modules:
+            self.reconsider(f"{pid}|{module}", event)
+
+    # -- referrals and round tables --------------------------------------------------------------------------------
+    def _referral_submitted(self, event: Envelope) -> None:
+        p: Any = event.payload
+        referrals = self.t["referrals"]
+        known = referrals.get(p.referral_id) or {"placements": []}
+        if known.get("submitted"):
+            return
+        referrals[p.referral_id] = {**known, "submitted": True, "offer_type": p.offer_type, "level": p.level,
+                                    "birth_year": p.birth_year, "birth_month": p.birth_month,
+                                    "referred_on": day_of(event).isoformat(), "withdrawn": False}  # fmt: skip
+        offer = self.rules.offer_for(p.offer_type, p.level)
+        if offer is not None and offer.placed_on == "referral":
+            self._new_placement(p.referral_id, trajectory_id_for(str(event.event_id), 0), event, "referral")
+        for tid in known["placements"]:  # asked for by a round table before the referral was known here
+            placement: dict[str, Any] = self.t["placements"][tid]
+            if placement["status"] == "awaiting_referral":
+                if offer is not None and offer.placed_on == "round_table":
+                    self._decide(self._described(placement), event, placement["trigger"])
+                else:
+                    self.t["placements"][tid] = {**placement, "status": "closed"}
+
+    def _referral_amended(self, event: Envelope) -> None:
+        p: Any = event.payload
+        known = self.t["referrals"].get(p.referral_id)
+        changes = {f: getattr(p.changes, f) for f in ("offer_type", "level", "birth_year", "birth_month")
+                   if f in p.changes.model_fields_set and getattr(p.changes, f) is not None}  # fmt: skip
+        if known is not None and changes and any(known.get(f) != v for f, v in changes.items()):
+            self.t["referrals"][p.referral_id] = {**known, **changes}
+
+    def _referral_withdrawn(self, event: Envelope) -> None:
+        rid = event.stream_id
+        known = self.t["referrals"].get(rid) or {"placements": []}
+        if known.get("withdrawn"):
+            return
+        self.t["referrals"][rid] = {**known, "withdrawn": True}
+        for tid in known["placements"]:
+            self._settle(self.t["placements"][tid], event, "withdrawn", None)
+
+    def _round_table_held(self, event: Envelope) -> None:
+        p: Any = event.payload
+        if "trajectories_to_start" not in p.outcomes:
+            return
+        known = self.t["referrals"].get(p.referral_id)
+        if known is not None and known.get("submitted"):
+            offer = self.rules.offer_for(known["offer_type"], known["level"])
+            if offer is None or offer.placed_on != "round_table" or known.get("withdrawn"):
+                return
+        for index in range(p.trajectories_to_start or 1):
+            self._new_placement(p.referral_id, trajectory_id_for(str(event.event_id), index), event, "round_table")
+
+    def _new_placement(self, referral_id: str, tid: str, event: Envelope, trigger: str) -> None:
+        if tid in self.t["placements"]:
+            return
+        known = self.t["referrals"].get(referral_id) or {"placements": []}
+        self.t["referrals"][referral_id] = {**known, "placements": [*known["placements"], tid]}
+        placement: dict[str, Any] = {"trajectory_id": tid, "referral_id": referral_id, "trigger": trigger,
+                                     "status": "awaiting_referral", "proposal": None, "places": []}  # fmt: skip
+        if known.get("submitted"):
+            self._decide(self._described(placement), event, trigger)
+        else:
+            self.t["placements"][tid] = placement
+
+    def _described(self, placement: dict[str, Any]) -> dict[str, Any]:
+        """The placement with what the rules read about its referral."""
+        r = self.t["referrals"][placement["referral_id"]]
+        referred_on = date.fromisoformat(r["referred_on"])
+        return {**placement, "offer_type": r["offer_type"], "level": r["level"], "waiting_since": r["referred_on"],
+                "pupil_age": age_at(r["birth_year"], r["birth_month"], referred_on)}  # fmt: skip
+
+    # -- deciding --------------------------------------------------------------------------------------------------
+    def _occupancy(self, place: str) -> Occupancy:
+        row = self.t["places"].get(place)
+        return Occupancy() if row is None else Occupancy(len(row["occupied"]), len(row["proposed"]))
+
+    def _place_row(self, place: str) -> dict[str, Any]:
+        row = self.t["places"].get(place)
+        return {"occupied": [], "proposed": [], "waiting": []} if row is None else row
+
+    def _update_place(self, place: str, field: str, change: Callable[[list[Any]], list[Any]]) -> None:
+        row = self._place_row(place)
+        self.t["places"][place] = {**row, field: change(row[field])}
+
+    def _decide(self, placement: dict[str, Any], event: Envelope, trigger: str) -> None:
+        day, tid = day_of(event), placement["trajectory_id"]
+        offer = self.rules.offer_for(placement["offer_type"], placement["level"])
+        if offer is None:
+            trace = [verdict("candidates", None, "no_candidate", offer=None, level=placement["level"],
+                             offer_type=placement["offer_type"]).model_dump(mode="json")]  # fmt: skip
+            self._block(placement, event, trigger, day, trace)
+            return
+        candidates = modules_on(self.t["providers"].values(), day, offer.modules.fit)
+        year = school_year_of(day)
+        counts = {balance_key_of(m.provider_id, m.kind or ""): self.t["counts"].get(
+            f"{year}|{m.provider_id}|{m.kind}", 0) for m in candidates}  # fmt: skip
+        occupancy = {m.place: self._occupancy(m.place) for m in candidates}
+        who = Placement(tid, placement["referral_id"], placement["offer_type"], placement["level"],
+                        placement["pupil_age"], date.fromisoformat(placement["waiting_since"]))  # fmt: skip
+        decision = decide(who, offer, candidates, occupancy, counts, day)
+        trace = [v.model_dump(mode="json") for v in decision.trace]
+        fields = decision_fields(placement, trigger, str(event.event_id), self.rules.version, day, trace)
+        if decision.outcome == "blocked":
+            self._block(placement, event, trigger, day, trace)
+            return
+        if decision.outcome == "waiting":
+            if placement["status"] != "waiting":
+                places = list(decision.places)
+                for place in places:
+                    self._update_place(place, "waiting", lambda w: sorted([*w, [placement["waiting_since"], tid]]))
+                self.t["placements"][tid] = {**placement, "status": "waiting", "places": places}
+                self._emit("WaitingListJoined", f"joined:{tid}:{event.event_id}:{self.rules.version}", event,
+                           {**fields, "places": places_of(places)})  # fmt: skip
+            return
+        chosen = decision.chosen
+        assert chosen is not None
+        proposal_id = proposal_id_for(str(event.event_id), tid, self.rules.version)
+        if placement["status"] == "waiting":
+            self._leave(placement, event, "proposed", proposal_id)
+        self._update_place(chosen.place, "proposed", lambda ids: sorted({*ids, tid}))
+        proposal = {"proposal_id": proposal_id, "provider_id": chosen.provider_id, "module_id": chosen.module_id,
+                    "decided_on": day.isoformat(), "trigger": trigger, "auto_confirm": offer.auto_confirm,
+                    "trace": trace}  # fmt: skip
+        self.t["placements"][tid] = {**placement, "status": "proposed", "places": [], "proposal": proposal}
+        self._emit("DispatchProposed", f"proposed:{proposal_id}", event,
+                   {**fields, "proposal_id": proposal_id, "provider_id": chosen.provider_id,
+                    "module_id": chosen.module_id, "auto_confirm": offer.auto_confirm})  # fmt: skip
+        if offer.auto_confirm:
+            dispatched = self._emit("TrajectoryDispatched", f"dispatched:{proposal_id}", event, {
+                "referral_id": placement["referral_id"], "trajectory_id": tid, "provider_id": chosen.provider_id,
+                "module_id": chosen.module_id, "offer_type": placement["offer_type"], "proposal_id": proposal_id,
+                "overridden": False, "override_reason": None}, version=2)  # fmt: skip
+            self._dispatched(dispatched)
+
+    def _block(self, placement: dict[str, Any], event: Envelope, trigger: str, day: date,
+               trace: list[dict[str, Any]]) -> None:  # fmt: skip
+        tid = placement["trajectory_id"]
+        if placement["status"] == "waiting":
+            self._leave(placement, event, "no_longer_eligible", None)
+        if placement["status"] != "blocked":
+            self.t["placements"][tid] = {**placement, "status": "blocked", "places": []}
+            fields = decision_fields(placement, trigger, str(event.event_id), self.rules.version, day, trace)
+            self._emit("DispatchBlocked", f"blocked:{tid}:{event.event_id}:{self.rules.version}", event, fields)
+
+    def _leave(self, placement: dict[str, Any], event: Envelope, reason: str, proposal_id: str | None) -> None:
+        tid = placement["trajectory_id"]
+        for place in placement["places"]:
+            self._drop_waiting(place, tid)
+        self.t["placements"][tid] = {**placement, "places": []}
+        self._emit("WaitingListLeft", f"left:{tid}:{event.event_id}", event, {
+            "referral_id": placement["referral_id"], "trajectory_id": tid, "places": places_of(placement["places"]),
+            "reason": reason, "waiting_since": placement["waiting_since"], "left_on": day_of(event).isoformat(),
+            "proposal_id": proposal_id})  # fmt: skip
+
+    def _drop_waiting(self, place: str, tid: str) -> None:
+        self._update_place(place, "waiting", lambda w: [entry for entry in w if entry[1] != tid])
+
+    def reconsider(self, place: str, event: Envelope) -> None:
+        """Room may have freed at `place`: decide its waiting trajectories again, longest-waiting first, while it
+        has room."""
+        row = self.t["places"].get(place)
+        provider_id, module_id = place.split("|", 1)
+        record = self.t["providers"].get(provider_id)
+        if row is None or not row["waiting"] or record is None:
+            return
+        for _, tid in list(row["waiting"]):
+            module = module_on(record, module_id, day_of(event))
+            if not (module.offered and has_room(module, self._occupancy(place))):
+                return
+            placement = self.t["placements"].get(tid)
+            if placement is None or placement["status"] != "waiting":
+                self._drop_waiting(place, tid)
+                continue
+            self._decide(placement, event, "place_freed")
+
+    # -- dispatches and endings ------------------------------------------------------------------------------------
+    def _dispatched(self, event: Envelope) -> None:
+        p: Any = event.payload
+        tid, place = p.trajectory_id, f"{p.provider_id}|{p.module_id}"
+        trajectories = self.t["trajectories"]
+        known = trajectories.get(tid)
+        if known is None or known["place"] != place:
+            record = self.t["providers"].get(p.provider_id)
+            kind = None if record is None else kind_of(record, p.module_id)
+            ended = known is not None and known["ended"]
+            trajectories[tid] = {"place": place, "kind": kind, "ended": ended}
+            if known is not None and known["place"] and not known["ended"]:  # dispatched again, elsewhere
+                self._update_place(known["place"], "occupied", lambda ids: [i for i in ids if i != tid])
+                self.reconsider(known["place"], event)
+            if not ended:
+                self._update_place(place, "occupied", lambda ids: sorted({*ids, tid}))
+            if known is None and event.event_type == "TrajectoryDispatched" and kind is not None:
+                key = f"{school_year_of(day_of(event))}|{p.provider_id}|{kind}"
+                self.t["counts"][key] = self.t["counts"].get(key, 0) + 1
+        if event.event_type != "TrajectoryDispatched":
+            return
+        placement = self.t["placements"].get(tid) or self._open_placement_of(p.referral_id)
+        if placement is not None and placement["status"] in OPEN:
+            self._settle(placement, event, "dispatched_by_desk", place)
+
+    def _open_placement_of(self, referral_id: str) -> dict[str, Any] | None:
+        """A dispatch without a proposal (the source's own trajectory id): it answers the referral's oldest open
+        placement."""
+        known = self.t["referrals"].get(referral_id) or {"placements": []}
+        for tid in known["placements"]:
+            placement = self.t["placements"][tid]
+            if placement["status"] in OPEN:
+                return placement  # type: ignore[no-any-return]
+        return None
+
+    def _settle(self, placement: dict[str, Any], event: Envelope, reason: str, dispatched_to: str | None) -> None:
+        """The placement is decided (dispatched: to `dispatched_to`) or withdrawn: its proposal's place is released,
+        it leaves its waiting lists."""
+        tid, status = placement["trajectory_id"], placement["status"]
+        if status not in OPEN:
+            return
+        freed = None
+        if status == "proposed":
+            proposed_at = f"{placement['proposal']['provider_id']}|{placement['proposal']['module_id']}"
+            self._update_place(proposed_at, "proposed", lambda ids: [i for i in ids if i != tid])
+            freed = proposed_at if proposed_at != dispatched_to else None
+        if status == "waiting":
+            self._leave(placement, event, reason, None)
+            placement = self.t["placements"][tid]
+        proposal = placement["proposal"] and {k: v for k, v in placement["proposal"].items() if k != "trace"}
+        self.t["placements"][tid] = {**placement, "status": "placed" if dispatched_to else "closed", "places": [],
+                                     "proposal": proposal}  # fmt: skip
+        if freed:
+            self.reconsider(freed, event)
+
+    def _ended(self, event: Envelope) -> None:
+        tid = getattr(event.payload, "trajectory_id")  # noqa: B009 - every ending has one
+        known = self.t["trajectories"].get(tid)
+        if known is not None and known["ended"]:
+            return
+        self.t["trajectories"][tid] = {"place": None, "kind": None, **(known or {}), "ended": True}
+        if known is not None and known["place"]:
+            self._update_place(known["place"], "occupied", lambda ids: [i for i in ids if i != tid])
+            self.reconsider(known["place"], event)
+
+    def _group_dispatched(self, event: Envelope) -> None:
+        """Group trajectories are placed by the desk for now; their dispatches count in the balance."""
+        p: Any = event.payload
+        gtid = f"group:{p.group_trajectory_id}"
+        if gtid in self.t["trajectories"]:
+            return
+        self.t["trajectories"][gtid] = {"place": None, "kind": p.module, "ended": True}
+        key = f"{school_year_of(day_of(event))}|{p.provider_id}|{p.module}"
+        self.t["counts"][key] = self.t["counts"].get(key, 0) + 1

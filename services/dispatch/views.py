@@ -1,0 +1,111 @@
+"""The dispatch worker's HTTP pages (internal; the desk's API serves them to users): open proposals with their rule
+trace explained, the waiting lists (who, since when, position), one placement, readiness and metrics. Pages answer
+503 until the tables are restored from their changelogs."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from faust.types import AppT
+from faust.web import Request, Response, View
+
+from core.metrics import CONTENT_TYPE_LATEST, exposition
+from schemas.dispatch import RuleVerdict
+from services.dispatch.rules import explain
+from services.dispatch.topology import topology_of
+
+
+def is_ready(app: AppT) -> bool:
+    """Tables restored from their changelogs, partitions assigned, no rebalance under way."""
+    return (
+        app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]
+        and not getattr(app, "in_recovery", False)
+        and not app.rebalancing
+        and bool(app.consumer.assignment())
+    )
+
+
+def _restoring(view: View) -> Response:
+    return view.json({"detail": "the dispatch state is being restored from its changelogs"}, status=503)
+
+
+def explained(trace: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**v, "explanation": explain(RuleVerdict.model_validate(v))} for v in trace]
+
+
+def open_proposals(placements: Any) -> list[dict[str, Any]]:
+    """Proposals the desk has not decided on yet (auto-confirmed ones are decided), oldest referral first."""
+    found = []
+    for tid, placement in placements.items():
+        proposal = placement.get("proposal")
+        if placement["status"] != "proposed" or proposal is None or proposal.get("auto_confirm"):
+            continue
+        found.append({"trajectory_id": tid, "referral_id": placement["referral_id"],
+                      "waiting_since": placement["waiting_since"], "offer_type": placement["offer_type"],
+                      **{k: v for k, v in proposal.items() if k != "trace"},
+                      "trace": explained(proposal.get("trace", []))})  # fmt: skip
+    return sorted(found, key=lambda p: (p["waiting_since"], p["trajectory_id"]))
+
+
+def waiting_lists(places: Any, placements: Any, today: date) -> list[dict[str, Any]]:
+    """Per provider and module: who waits (trajectory, referral), since when, for how many days, in which position."""
+    lists = []
+    for place, row in sorted(places.items()):
+        if not row["waiting"]:
+            continue
+        provider_id, module_id = place.split("|", 1)
+        entries = []
+        for position, (since, tid) in enumerate(row["waiting"], start=1):
+            referral_id = (placements.get(tid) or {}).get("referral_id")
+            days = (today - date.fromisoformat(since)).days
+            entries.append({"position": position, "trajectory_id": tid, "referral_id": referral_id,
+                            "waiting_since": since, "days_waiting": days})  # fmt: skip
+        lists.append({"provider_id": provider_id, "module_id": module_id, "waiting": entries})
+    return lists
+
+
+async def proposals_page(view: View, request: Request) -> Response:
+    """Open proposals, each with its rule trace and every verdict explained."""
+    if not is_ready(view.app):
+        return _restoring(view)
+    topology = topology_of(view.app)
+    return view.json({"rule_set": topology.rules.version, "proposals": open_proposals(topology.tables["placements"])})
+
+
+async def waiting_lists_page(view: View, request: Request) -> Response:
+    if not is_ready(view.app):
+        return _restoring(view)
+    tables = topology_of(view.app).tables
+    today = date.fromisoformat(request.query.get("date") or date.today().isoformat())
+    lists = waiting_lists(tables["places"], tables["placements"], today)
+    return view.json({"as_of": today.isoformat(), "lists": lists})
+
+
+async def placement_page(view: View, request: Request, trajectory_id: str) -> Response:
+    """Where one placement stands: awaiting its referral, proposed, waiting, blocked, placed or closed."""
+    if not is_ready(view.app):
+        return _restoring(view)
+    placement = topology_of(view.app).tables["placements"].get(trajectory_id)
+    if placement is None:
+        return view.json({"detail": f"unknown placement {trajectory_id}"}, status=404)
+    proposal = placement.get("proposal")
+    if proposal is not None and "trace" in proposal:
+        placement = {**placement, "proposal": {**proposal, "trace": explained(proposal["trace"])}}
+    return view.json(placement)
+
+
+async def ready_page(view: View, request: Request) -> Response:
+    """Readiness, the messages each agent processed, the dispatch events written and the dead letters sent."""
+    ready = is_ready(view.app)
+    topology = topology_of(view.app)
+    seen = topology.seen
+    body = {"ready": ready, "rule_set": topology.rules.version, "processed": dict(seen.processed),
+            "published": dict(seen.published),
+            "dead_letters": {c: dict(n) for c, n in sorted(seen.dead_letters.items())}}  # fmt: skip
+    return view.json(body, status=200 if ready else 503)
+
+
+async def metrics_page(view: View, request: Request) -> Response:
+    topology = topology_of(view.app)
+    return view.bytes(exposition(topology.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})

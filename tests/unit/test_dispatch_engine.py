@@ -1,0 +1,185 @@
+"""The dispatch service's state machine (services/dispatch/engine.py) on plain tables: which events a history of the
+log causes, that the ids are derived from the history (the same again on replay), that waiting lists keep the referral
+date and move when a place frees, and that the desk's decisions settle proposals."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from schemas.envelope import Envelope
+from services.dispatch.engine import Engine
+from services.dispatch.ruleset import load_rule_set
+from services.dispatch.store import commit_all, new_tables, overlays
+from tests.dispatch_catalogue import (
+    decision,
+    ended,
+    module,
+    referral,
+    report_catalogue,
+    round_table,
+    sealed,
+    withdrawn,
+)
+
+CLOCK = datetime(2020, 6, 30, 12, 0, tzinfo=UTC)
+NAFT = [*module("abrusco", "individual", "individual", ["secondary"], 1),
+        *module("groep-intro", "individual", "individual", ["secondary"], 1)]  # fmt: skip
+
+
+class Desk:
+    """A dispatch engine fed event by event, as the worker feeds it (each event's writes committed after it)."""
+
+    def __init__(self) -> None:
+        self.tables = new_tables()
+        self.log: list[Envelope] = []
+
+    def feed(self, *submissions: dict[str, Any]) -> list[Envelope]:
+        out: list[Envelope] = []
+        for event in sealed(list(submissions)):
+            out.extend(self.apply(event))
+        return out
+
+    def apply(self, event: Envelope) -> list[Envelope]:
+        staged = overlays(self.tables)
+        outputs = [o.event for o in Engine(staged, load_rule_set(), lambda: CLOCK).apply(event)]
+        commit_all(staged)
+        self.log.extend(outputs)
+        return outputs
+
+
+def kinds(events: list[Envelope]) -> list[str]:
+    return [e.event_type for e in events]
+
+
+def payload(event: Envelope) -> dict[str, Any]:
+    return event.payload.model_dump(mode="json")
+
+
+def test_a_round_table_gets_a_proposal_with_a_trace_and_the_place_is_held() -> None:
+    desk = Desk()
+    desk.feed(*NAFT)
+    (proposal,) = desk.feed(referral("R-1", "2019-10-01"), round_table("R-1", "2019-10-08"))
+    body = payload(proposal)
+    assert proposal.event_type == "DispatchProposed" and proposal.source_system == "dispatch"
+    assert (body["provider_id"], body["trigger"], body["rule_set"]) == ("abrusco", "round_table", "dispatch-rules-v1")
+    assert (body["decided_on"], body["waiting_since"]) == ("2019-10-08", "2019-10-01")
+    assert proposal.stream_id == "R-1" and body["trajectory_id"].startswith("T-")
+    assert [v["rule"] for v in body["trace"]][-1] == "decision"
+    # The proposal holds abrusco's only place: the next pupil is proposed Groep INTRO.
+    (second,) = desk.feed(referral("R-2", "2019-10-02"), round_table("R-2", "2019-10-09"))
+    assert payload(second)["provider_id"] == "groep-intro"
+
+
+def test_full_providers_a_waiting_list_and_a_freed_place_goes_to_the_longest_waiting() -> None:
+    desk = Desk()
+    desk.feed(*NAFT, referral("R-1", "2019-10-01"), round_table("R-1", "2019-10-08"),
+              referral("R-2", "2019-10-02"), round_table("R-2", "2019-10-08"))  # fmt: skip
+    first, second = (payload(e) for e in desk.log)
+    desk.feed(decision("R-1", first["trajectory_id"], "abrusco", "individual", "2019-10-09", first["proposal_id"]),
+              decision("R-2", second["trajectory_id"], "groep-intro", "individual", "2019-10-09",
+                       second["proposal_id"]))  # fmt: skip
+    # Both places taken. Two more pupils: the one referred earlier waits longer, whatever the round tables' order.
+    joined_late = desk.feed(referral("R-4", "2019-11-04"), round_table("R-4", "2019-11-12"))
+    joined_early = desk.feed(referral("R-3", "2019-10-21"), round_table("R-3", "2019-11-14"))
+    assert kinds(joined_late) == kinds(joined_early) == ["WaitingListJoined"]
+    places = [(p["provider_id"], p["module_id"]) for p in payload(joined_early[0])["places"]]
+    assert places == [("abrusco", "individual"), ("groep-intro", "individual")]
+    early, late = payload(joined_early[0])["trajectory_id"], payload(joined_late[0])["trajectory_id"]
+    assert desk.tables["places"]["abrusco|individual"]["waiting"] == [["2019-10-21", early], ["2019-11-04", late]]
+    # Abrusco's trajectory stops: its place goes to R-3 (referred 21 October), who leaves both lists.
+    freed = desk.feed(ended("TrajectoryStoppedEarly", "R-1", first["trajectory_id"], "2019-12-02"))
+    assert kinds(freed) == ["WaitingListLeft", "DispatchProposed"]
+    left, proposal = (payload(e) for e in freed)
+    assert (left["referral_id"], left["reason"], left["proposal_id"]) == ("R-3", "proposed", proposal["proposal_id"])
+    assert len(left["places"]) == 2 and left["waiting_since"] == "2019-10-21"
+    assert (proposal["referral_id"], proposal["provider_id"], proposal["trigger"]) == ("R-3", "abrusco", "place_freed")
+    assert proposal["waiting_since"] == "2019-10-21"  # the clock never restarts
+    assert desk.tables["places"]["groep-intro|individual"]["waiting"] == [
+        ["2019-11-04", payload(joined_late[0])["trajectory_id"]]]  # fmt: skip
+
+
+def test_the_same_history_again_gives_the_same_ids_and_a_duplicate_causes_nothing() -> None:
+    history = sealed([*NAFT, referral("R-1", "2019-10-01"), round_table("R-1", "2019-10-08"),
+                      referral("R-2", "2019-10-02"), round_table("R-2", "2019-10-08"),
+                      referral("R-3", "2019-10-03"), round_table("R-3", "2019-10-08")])  # fmt: skip
+    one, two = Desk(), Desk()
+    for event in history:
+        one.apply(event)
+    for event in history:
+        two.apply(event)
+        assert two.apply(event) == []  # every event twice: the copy changes nothing
+    assert [e.event_id for e in one.log] == [e.event_id for e in two.log]
+    assert [payload(e) for e in one.log] == [payload(e) for e in two.log]
+    assert one.tables == two.tables
+    assert kinds(one.log) == ["DispatchProposed", "DispatchProposed", "WaitingListJoined"]
+    for output in one.log:  # its own events come back from the log: nothing happens
+        assert one.apply(output) == []
+
+
+def test_the_desk_overriding_a_proposal_frees_the_proposed_place() -> None:
+    desk = Desk()
+    desk.feed(*NAFT, referral("R-1", "2019-10-01"), round_table("R-1", "2019-10-08"),
+              referral("R-2", "2019-10-02"), round_table("R-2", "2019-10-08"),
+              referral("R-3", "2019-10-03"), round_table("R-3", "2019-10-08"))  # fmt: skip
+    first = payload(desk.log[0])
+    assert first["provider_id"] == "abrusco"
+    # The desk sends R-1 to Groep INTRO instead (its place was held by R-2's proposal: both occupied now, abrusco
+    # free): R-3, waiting, is proposed abrusco.
+    out = desk.feed(decision("R-1", first["trajectory_id"], "groep-intro", "individual", "2019-10-10",
+                             first["proposal_id"], override_reason="the pupil knows the coach there"))  # fmt: skip
+    assert kinds(out) == ["WaitingListLeft", "DispatchProposed"]
+    assert (payload(out[1])["referral_id"], payload(out[1])["provider_id"]) == ("R-3", "abrusco")
+    assert desk.tables["placements"][first["trajectory_id"]]["status"] == "placed"
+    assert desk.tables["places"]["groep-intro|individual"]["occupied"] == [first["trajectory_id"]]
+
+
+def test_a_dispatch_without_a_proposal_answers_the_referrals_open_placement() -> None:
+    desk = Desk()
+    desk.feed(*NAFT, referral("R-1", "2019-10-01"), round_table("R-1", "2019-10-08"))
+    proposal = payload(desk.log[0])
+    desk.feed(decision("R-1", "T-LARS-77", "groep-intro", "individual", "2019-10-09", None))
+    assert desk.tables["placements"][proposal["trajectory_id"]]["status"] == "placed"
+    assert desk.tables["places"]["abrusco|individual"]["proposed"] == []
+    assert desk.tables["places"]["groep-intro|individual"]["occupied"] == ["T-LARS-77"]
+
+
+def test_a_withdrawn_referral_leaves_its_waiting_lists() -> None:
+    desk = Desk()
+    desk.feed(*NAFT[:2], referral("R-1", "2019-10-01"), round_table("R-1", "2019-10-08"),
+              referral("R-2", "2019-10-02"), round_table("R-2", "2019-10-08"))  # fmt: skip
+    assert kinds(desk.log) == ["DispatchProposed", "WaitingListJoined"]
+    out = desk.feed(withdrawn("R-2", "2019-10-20"))
+    assert kinds(out) == ["WaitingListLeft"] and payload(out[0])["reason"] == "withdrawn"
+    assert desk.tables["places"]["abrusco|individual"]["waiting"] == []
+    assert desk.feed(withdrawn("R-2", "2019-10-20")) == []
+
+
+def test_the_corona_offer_is_dispatched_the_same_day_without_the_desk() -> None:
+    desk = Desk()
+    desk.feed(*report_catalogue(corona_intro=1, corona_abrusco=1))
+    out = desk.feed(referral("C-1", "2020-05-04", "corona", "primary", (2009, 5)),
+                    referral("C-2", "2020-05-04", "corona", "primary", (2009, 5)),
+                    referral("C-3", "2020-05-04", "corona", "primary", (2009, 5)))  # fmt: skip
+    assert kinds(out) == ["DispatchProposed", "TrajectoryDispatched"] * 2 + ["WaitingListJoined"]
+    dispatched = [e for e in out if e.event_type == "TrajectoryDispatched"]
+    assert [(e.schema_version, payload(e)["provider_id"], payload(e)["overridden"]) for e in dispatched] == [
+        (2, "groep-intro", False), (2, "abrusco", False)]  # fmt: skip
+    assert payload(dispatched[0])["proposal_id"] == payload(out[0])["proposal_id"]
+    assert all(e.occurred_at.date().isoformat() == "2020-05-04" for e in out)
+
+
+def test_tigo_after_new_year_is_not_proposed_and_no_fitting_provider_blocks() -> None:
+    desk = Desk()
+    desk.feed(*report_catalogue())
+    (december,) = desk.feed(referral("P-1", "2019-12-09", level="primary", born=(2011, 2)))
+    assert payload(december)["provider_id"] == "tigo"
+    (january,) = desk.feed(referral("P-2", "2020-01-13", level="primary", born=(2011, 2)))
+    assert payload(january)["provider_id"] == "frambozenhof"
+    tigo_only = Desk()
+    tigo_only.feed(*report_catalogue()[:3])
+    (blocked,) = tigo_only.feed(referral("S-1", "2020-01-13"), round_table("S-1", "2020-01-20"))
+    assert blocked.event_type == "DispatchBlocked"
+    assert [(v["rule"], v["verdict"]) for v in payload(blocked)["trace"]] == [
+        ("candidates", "no_candidate"), ("decision", "no_candidate")]  # fmt: skip
+    assert tigo_only.feed(round_table("S-1", "2020-01-20")) == []  # the same round table again: nothing new
