@@ -4,8 +4,8 @@
 School year 2019-2020 (and a little of 2018-2019): primary RP1-RP6 (RP5 is RP1's pupil referred again, RP6 is
 retracted, RP2 is amended), secondary RS1-RS6 (RS3 corona, RS4 intake, RS6 carried over from RQ3, RS5 recorded
 late), round tables, trajectories of every outcome, group referrals (G3 asked in May 2019 for 2019-2020). Every
-event is recorded one hour after it occurred, unless `recorded` says otherwise. The expected figures are written
-by hand in the tests.
+event is recorded one hour after it occurred, unless `recorded` says otherwise, and comes from LARS unless `system`
+says otherwise. The expected figures are written by hand in the tests.
 """
 
 from __future__ import annotations
@@ -45,13 +45,14 @@ class History:
         self.events: list[bytes] = []
 
     def add(
-        self, kind: str, ref: str, day: str, payload: dict[str, Any], recorded: str | None = None, version: int = 1
+        self, kind: str, ref: str, day: str, payload: dict[str, Any], recorded: str | None = None, version: int = 1,
+        system: str = "lars",
     ) -> None:
         sub = {
             "event_type": kind,
             "schema_version": version,
             "occurred_at": at(day),
-            "source_system": "lars",
+            "source_system": system,
             "source_ref": ref,
             "actor": "desk:test",
             "payload": payload,
@@ -65,6 +66,7 @@ class History:
 
     def referral(self, rid: str, day: str, pupil_id: str, level: str, **profile: Any) -> None:
         recorded = profile.pop("recorded", None)
+        system = profile.pop("system", "lars")
         payload = {
             "referral_id": rid,
             "pupil_id": pupil(pupil_id),
@@ -75,7 +77,7 @@ class History:
             "birth_month": 1,
             **profile,
         }
-        self.add("ReferralSubmitted", f"ref:{rid}", day, payload, recorded, version=2)
+        self.add("ReferralSubmitted", f"ref:{rid}", day, payload, recorded, version=2, system=system)
 
     def trajectory(self, rid: str, tid: str, day: str, provider: str, module: str, offer: str = "regular") -> None:
         self.add(
@@ -98,11 +100,13 @@ class History:
         self.add(kind, f"{kind}:{rt}", day, {"referral_id": rid, "round_table_id": rt, **fields})
 
     def groups(self, grid: str, day: str, *groups: dict[str, Any], **extra: Any) -> None:
+        system = extra.pop("system", "lars")
         self.add(
             "GroupReferralSubmitted",
             f"g:{grid}",
             day,
             {"group_referral_id": grid, "channel": "lars", "referrer_id": "clb-1", "groups": list(groups), **extra},
+            system=system,
         )
 
     def group_event(self, kind: str, grid: str, gid: str, day: str, **fields: Any) -> None:

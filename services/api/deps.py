@@ -70,6 +70,9 @@ def checked_year(value: str, field: str) -> str:
 
 
 Audience = Literal["desk", "policy"]
+REGISTRATION_HELP = ("The report's views by the system a referral was registered in: lars (registered in LARS) or "
+                     "outside_lars (the external-CLB form, the group tool, spreadsheets, the desk ...); default both. "
+                     "Independent of channel / exclude_channel. The answer's population says which view it shows.")
 AUDIENCE_HELP = ("policy: small cells suppressed, no per-school figures (the default, and the only choice, for every "
                  "role but the desk). desk: every cell (the desk's default).")  # fmt: skip
 
@@ -99,6 +102,7 @@ def question(
     exclude_education_form: Annotated[Codes, Query(description="e.g. secondary_part_time (L&W).")] = None,
     provider: Annotated[list[str] | None, Query(description="Provider ids.", max_length=20)] = None,
     until: Annotated[str | None, Query(pattern=r"^\d{2}-\d{2}$", description="Cut-off day MM-DD, e.g. 03-31.")] = None,
+    registration: Annotated[Literal["lars", "outside_lars"] | None, Query(description=REGISTRATION_HELP)] = None,
     as_of: Annotated[date | None, Query(description="As known at the end of this day (recorded_at).")] = None,
     audience: Annotated[Audience | None, Query(description=AUDIENCE_HELP)] = None,
 ) -> engine.Question:
@@ -114,6 +118,7 @@ def question(
             exclude_education_form=_t(exclude_education_form),
             provider=_t(provider),
             until=until,
+            registration=registration,
         )
     except ValidationError as err:
         raise RequestValidationError([{**e, "loc": ("query", *e["loc"])} for e in err.errors()]) from err

@@ -32,7 +32,8 @@ class ReferralsPerMonth(BaseModel):
 
     statistic: str = Field(examples=["R01"], description="The registry's statistic these figures are.")
     school_year: str = Field(examples=["2019-2020"])
-    population: str = Field(examples=["individuele aanmeldingen basis- en secundair onderwijs, alle kanalen"])
+    population: str = Field(examples=["individuele aanmeldingen basis- en secundair onderwijs, alle "
+                                      "kanalen, in en buiten LARS geregistreerd"])
     offer_types: list[OfferType]
     months: list[MonthCount] = Field(description="Twelve months, September to August.")
     total: int

@@ -71,9 +71,14 @@ def cells(result: dict[str, Any]) -> dict[tuple[Any, ...], Any]:
 def test_one_statistic_with_filters_as_of_and_audience(stats: Platform) -> None:
     r02 = get(stats, f"/v1/stats/{YEAR}/R02")
     assert cells(r02) == {("regular", "boy"): 3, ("regular", "girl"): 1, ("corona", "boy"): 1}
-    assert r02["population"] == "individuele aanmeldingen basisonderwijs, alle kanalen"
+    assert r02["population"] == "individuele aanmeldingen basisonderwijs, alle kanalen, in en buiten LARS geregistreerd"
     lars_only = get(stats, f"/v1/stats/{YEAR}/R02", exclude_channel=["external_clb", "intake"])
     assert (lars_only["total"], lars_only["filters"]) == (4, {"exclude_channel": ["external_clb", "intake"]})
+    in_lars = get(stats, f"/v1/stats/{YEAR}/R02", registration="lars")  # every referral here came from LARS
+    assert in_lars["total"] == 5 and in_lars["population"].endswith("alle kanalen, geregistreerd in LARS")
+    assert get(stats, f"/v1/stats/{YEAR}/R22", registration="outside_lars")["total"] == 2  # the group tool's
+    refused = stats.api.get(f"/v1/stats/{YEAR}/R02", params={"registration": "elsewhere"})
+    assert refused.status_code == 422 and "'lars' or 'outside_lars'" in refused.text
     yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
     assert get(stats, f"/v1/stats/{YEAR}/R02", as_of=yesterday)["total"] == 0  # everything was recorded today
     policy = get(stats, f"/v1/stats/{YEAR}/R02", audience="policy")

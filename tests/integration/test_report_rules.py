@@ -13,6 +13,7 @@ from core.settings import Settings
 from core.topics import events_topic
 from services.warehouse.clickhouse import migrate
 from services.warehouse.statistics import engine
+from services.warehouse.statistics.filters import Filters
 from services.warehouse.writer import ClickHouseWriter
 from tests.conftest import wait_for
 from tests.kafka_helpers import produce
@@ -113,3 +114,69 @@ def test_rule_1_a_withdrawn_referral_counts_as_received_a_retracted_registration
     assert (known_then["referrals"], known_then["withdrawn"]) == (6, 2)  # RA-RF; RB, RC withdrawn, RD not yet
     assert summary(stat(clickhouse, db, "R14", as_of=date(2019, 11, 30)))["withdrawn"] == 3
     assert stat(clickhouse, db, "R01", as_of=date(2019, 11, 30)).total == 4  # RE, RF retracted; RG not yet referred
+
+
+# -- rule 2: "outside LARS" is about the registration system, not the channel -------------------------------------
+def _registrations(h: History) -> None:
+    """Primary 2019-2020: RL1, RL2 referred by Brussels CLBs in LARS; RX2 by a CLB outside Brussels but typed into
+    LARS by the desk; RX1 by a CLB outside Brussels on its own form; RI1 an intake the desk registered itself. Group
+    referrals: GL from LARS (one group), GT from the group tool (two groups)."""
+    mainstream = {"education_form": "primary_mainstream", "grade": "grade_4", "gender": "girl", "birth_year": 2010}
+    h.referral("RL1", "2019-10-01", "P-RL1", "primary", **mainstream)
+    h.referral("RL2", "2019-10-02", "P-RL2", "primary", **mainstream)
+    h.referral("RX2", "2019-10-03", "P-RX2", "primary", **mainstream, channel="external_clb")
+    h.referral("RX1", "2019-10-04", "P-RX1", "primary", **mainstream, channel="external_clb",
+               system="external_clb_form")  # fmt: skip
+    h.referral("RI1", "2019-10-07", "P-RI1", "primary", **mainstream, channel="intake", system="desk")
+    h.trajectory("RX2", "TX2", "2019-10-14", "tigo", "day-care")
+    h.trajectory("RX1", "TX1", "2019-10-15", "frambozenhof", "day-care")
+    h.round_table("RL1", "RTL1", "RoundTableHeld", "2019-10-10", outcomes=["trajectories_to_start"],
+                  trajectories_to_start=1)  # fmt: skip
+    h.round_table("RI1", "RTI1", "RoundTableHeld", "2019-10-11", outcomes=["decision_not_to_start"])
+    class_group = {"school_id": "school-x", "level": "primary", "education_form": "primary_mainstream",
+                   "grade": "grade_5", "group_kind": "class_group", "pupil_count": 20,
+                   "requested_module": "class_action"}
+    h.groups("GL", "2019-11-04", {**class_group, "group_id": "gl-a"})
+    h.groups("GT", "2019-11-05", {**class_group, "group_id": "gt-a"}, {**class_group, "group_id": "gt-b"},
+             system="group_referral_tool")  # fmt: skip
+
+
+def test_rule_2_the_lars_views_are_by_registration_system_beside_the_channel_filters(
+    settings: Settings, clickhouse: Any
+) -> None:
+    """"65 aanmeldingen gebeurden door Brusselse CLB's, zes kinderen woonachtig te Brussel werden aangemeld vanuit een
+    niet-Brussels CLB. De aanmeldingen uit de niet-Brusselse CLB's zijn niet opgenomen in de grafieken, aangezien deze
+    niet via de registratietool in LARS gegenereerd kunnen worden." What is left out is what LARS cannot generate:
+    RX1 (the external form) and RI1 (the desk's intake), not RX2, a non-Brussels CLB's referral that is in LARS. The
+    LARS view counts RL1, RL2, RX2 (3); outside LARS RX1, RI1 (2); the channel view without external CLBs and intake
+    RL1, RL2 (2)."""
+    h = History()
+    _registrations(h)
+    db = through_the_log(settings, clickhouse, h.events)
+
+    lars, outside = Filters(registration="lars"), Filters(registration="outside_lars")
+    in_lars = stat(clickhouse, db, "R01", filters=lars)
+    assert (in_lars.total, in_lars.filters) == (3, {"registration": "lars"})
+    assert in_lars.population == "individuele aanmeldingen basisonderwijs, alle kanalen, geregistreerd in LARS"
+    assert stat(clickhouse, db, "R01", filters=outside).total == 2
+    channels = stat(clickhouse, db, "R01", filters=Filters(exclude_channel=("external_clb", "intake")))
+    assert channels.total == 2
+    assert channels.population.endswith("zonder CLB buiten Brussel en Intake, in en buiten LARS geregistreerd")
+    everything = stat(clickhouse, db, "R01")
+    assert (everything.total, everything.population) == (
+        5, "individuele aanmeldingen basisonderwijs, alle kanalen, in en buiten LARS geregistreerd")  # fmt: skip
+    both = Filters(registration="lars", channel=("external_clb",))
+    assert nonzero(stat(clickhouse, db, "R01", filters=both)) == {("2019-10", "regular"): 1}  # RX2
+
+    # Every source carries its referral's system: trajectories, round tables, groups; and as known on a past day.
+    assert nonzero(stat(clickhouse, db, "R16", filters=lars)) == {("tigo", "regular"): 1}
+    assert nonzero(stat(clickhouse, db, "R16", filters=outside)) == {("frambozenhof", "regular"): 1}
+    assert nonzero(stat(clickhouse, db, "R15", filters=lars)) == {("held", None): 1}
+    r15 = stat(clickhouse, db, "R15", filters=outside)
+    assert {s.measure: s.value for s in r15.summary}["decision_not_to_start"] == 1
+    assert stat(clickhouse, db, "R22", filters=lars).total == 1
+    assert stat(clickhouse, db, "R22", filters=outside).total == 2
+    assert stat(clickhouse, db, "R01", filters=lars, as_of=date(2019, 10, 2)).total == 2  # RX2 not yet referred
+    report = engine.report(clickhouse, db, YEAR, engine.Question(filters=outside))
+    assert all(s.population.endswith("buiten LARS geregistreerd") for part in report.sections
+               for s in part.statistics)  # fmt: skip

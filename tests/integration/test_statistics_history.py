@@ -83,7 +83,8 @@ def test_common_filters(clickhouse: Any, twice: str) -> None:
     lars_only = Filters(exclude_channel=("external_clb", "intake"))
     r02 = stat(clickhouse, twice, "R02", filters=lars_only)
     assert (nonzero(r02), r02.total) == ({("regular", "boy"): 2, ("corona", "boy"): 1, ("corona", "girl"): 1}, 4)
-    assert r02.population == "individuele aanmeldingen basisonderwijs, zonder CLB buiten Brussel en Intake"
+    assert r02.population == ("individuele aanmeldingen basisonderwijs, zonder CLB buiten Brussel en Intake, "
+                             "in en buiten LARS geregistreerd")
     assert stat(clickhouse, twice, "R31", filters=Filters(until="03-31")).total == 4
     assert stat(clickhouse, twice, "R31", filters=Filters(offer_type=("corona",))).total == 1
     assert stat(clickhouse, twice, "R01", filters=Filters(level=("secondary",))).total == 6  # a level overrides

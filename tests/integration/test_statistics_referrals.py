@@ -116,7 +116,7 @@ def test_labels_are_dutch(clickhouse: Any, db: str) -> None:
     r02 = engine.statistic(clickhouse, db, "R02", "2019-2020", engine.Question())
     first = r02.rows[0].model_extra
     assert (first["offer_type_label_nl"], first["gender_label_nl"]) == ("Regulier aanbod", "Jongen")
-    assert r02.population == "individuele aanmeldingen basisonderwijs, alle kanalen"
+    assert r02.population == "individuele aanmeldingen basisonderwijs, alle kanalen, in en buiten LARS geregistreerd"
     r06 = engine.statistic(clickhouse, db, "R06", "2019-2020", engine.Question())
     labels = {r.model_extra["residence_postcode"]: r.model_extra["residence_postcode_label_nl"] for r in r06.rows}
     assert labels == {

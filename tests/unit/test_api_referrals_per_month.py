@@ -37,7 +37,8 @@ def test_every_month_from_september_to_august_with_r01s_count_per_offer_type() -
     assert rows["2019-10"] == ("oktober", 0, 0, 0) and rows["2020-08"] == ("augustus", 0, 0, 0)
     assert both.total == 18 == sum(m.total for m in both.months)
     assert (both.statistic, both.school_year) == ("R01", YEAR)
-    assert both.population == "individuele aanmeldingen basis- en secundair onderwijs, alle kanalen"
+    assert both.population == ("individuele aanmeldingen basis- en secundair onderwijs, alle kanalen, in en buiten "
+                               "LARS geregistreerd")
     offer_types = [(o.code, o.label_nl) for o in both.offer_types]
     assert offer_types == [("regular", "Regulier aanbod"), ("corona", "Corona-aanbod")]
 

@@ -67,6 +67,20 @@ def test_as_of_is_the_end_of_the_day_in_brussels() -> None:
 
 
 def test_population_text_says_what_is_counted() -> None:
-    assert Filters().describe_nl() == "alle kanalen"
+    assert Filters().describe_nl() == "alle kanalen, in en buiten LARS geregistreerd"
     text = Filters(exclude_channel=("external_clb", "intake"), until="03-31").describe_nl()
-    assert text == "zonder CLB buiten Brussel en Intake, tot en met 31/03"
+    assert text == "zonder CLB buiten Brussel en Intake, in en buiten LARS geregistreerd, tot en met 31/03"
+    assert Filters(registration="lars").describe_nl() == "alle kanalen, geregistreerd in LARS"
+    both = Filters(channel=("external_clb",), registration="outside_lars").describe_nl()
+    assert both == "kanalen: CLB buiten Brussel, buiten LARS geregistreerd"
+
+
+@pytest.mark.parametrize(("view", "condition"), [("lars", "source_system = {f_registration:String}"),
+                                                 ("outside_lars", "source_system != {f_registration:String}")])
+def test_the_registration_views_are_by_source_system_beside_the_channel_filters(view: str, condition: str) -> None:
+    where, params = filter_conditions(Filters(registration=view, exclude_channel=("intake",)), "primary",  # type: ignore[arg-type]
+                                      provider_column=None, database="db")  # fmt: skip
+    assert condition in where and "channel NOT IN {f_exclude_channel:Array(String)}" in where
+    assert params["f_registration"] == "lars"
+    with pytest.raises(ValidationError, match="'lars' or 'outside_lars'"):
+        Filters(registration="external")  # type: ignore[arg-type]

@@ -75,7 +75,7 @@ def test_shaping_orders_by_code_list_labels_in_dutch_and_computes_percentages_wi
     rows = [(r.model_extra["offer_type"], r.model_extra["gender"], r.value, r.pct) for r in result.rows]
     assert rows == [("regular", "boy", 3, 75.0), ("regular", "girl", 1, 25.0), ("corona", "boy", 4, 100.0)]
     assert result.rows[0].model_extra["gender_label_nl"] == "Jongen" and result.total == 8
-    assert result.population == "aanmeldingen secundair onderwijs, alle kanalen"
+    assert result.population == "aanmeldingen secundair onderwijs, alle kanalen, in en buiten LARS geregistreerd"
 
 
 def test_shaping_fills_zero_rows_from_the_code_lists() -> None:

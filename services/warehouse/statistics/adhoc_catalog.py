@@ -59,6 +59,7 @@ MEASURES: dict[str, Measure] = {
 }  # fmt: skip
 
 _COMMON = {"school_year": Dimension("school_year"), "level": Dimension("level"), "channel": Dimension("channel"),
+           "source_system": Dimension("source_system"),  # where the referral was registered (LARS or elsewhere)
            "offer_type": Dimension("offer_type"), "education_form": Dimension("education_form"),
            "school_id": Dimension("ifNull(school_id, '')", per_school=True)}  # fmt: skip
 _SCHOOLING = {

@@ -1,6 +1,7 @@
 """The common filters of every statistic, and how they become SQL conditions with bound parameters (pure).
 
-Every folded source (`folds.py`) exposes the same filter columns: `level`, `offer_type`, `channel`, `date_key`
+Every folded source (`folds.py`) exposes the same filter columns: `level`, `offer_type`, `channel`, `source_system`
+(the system the referral or group referral was registered in: the report's LARS / outside-LARS views), `date_key`
 (the day within the school year of the unit's own date: referral or group-request date) and, for referral-based
 sources, `referral_id` (the provider filter keeps referrals with a trajectory dispatched to the provider).
 Values are never put in the SQL text: each becomes a `{name:Type}` parameter.
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
@@ -21,6 +22,10 @@ from services.warehouse.statistics.as_of import known
 
 UNTIL = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
 FAR_FUTURE_MS = 7_258_118_400_000  # 2200-01-01: "everything recorded so far"
+# The report's views by registration system (DOMAIN §8: figures "outside LARS" are about the system a referral was
+# registered in, not its channel: a non-Brussels CLB's referral the desk typed into LARS is in the LARS view).
+REGISTRATION_VIEWS_NL = {"lars": "geregistreerd in LARS", "outside_lars": "buiten LARS geregistreerd"}
+ALL_REGISTRATIONS_NL = "in en buiten LARS geregistreerd"
 
 
 def school_day_key(month: int, day: int) -> int:
@@ -56,6 +61,10 @@ class Filters(BaseModel):
     provider: tuple[str, ...] | None = Field(None, description="Provider ids (trajectories at, or referrals with a "
                                              "trajectory at, one of them).")  # fmt: skip
     until: str | None = Field(None, description="Cut-off day of the school year, MM-DD (e.g. 03-31).")
+    registration: Literal["lars", "outside_lars"] | None = Field(
+        None, description="The report's views by the system a referral was registered in (the event's source_system): "
+        "lars = registered in LARS; outside_lars = registered elsewhere (the external-CLB form, the group tool, a "
+        "spreadsheet, the desk ...). Default: both. Independent of the channel filters.")  # fmt: skip
 
     @field_validator("level", "offer_type", "channel", "exclude_channel", "education_form", "exclude_education_form")
     @classmethod
@@ -100,6 +109,7 @@ class Filters(BaseModel):
             parts.append(f"zonder {names('channel', self.exclude_channel)}")
         if not self.channel and not self.exclude_channel:
             parts.append("alle kanalen")
+        parts.append(REGISTRATION_VIEWS_NL[self.registration] if self.registration else ALL_REGISTRATIONS_NL)
         if self.education_form:
             parts.append(f"onderwijsvorm: {names('education_form', self.education_form)}")
         if self.exclude_education_form:
@@ -138,6 +148,10 @@ def filter_conditions(
             where.append(f"referral_id IN ({provider_referrals_sql(database, prefix)})")
         else:
             member(provider_column, "provider", filters.provider)
+    if filters.registration:
+        params[f"{prefix}_registration"] = "lars"
+        operator = "=" if filters.registration == "lars" else "!="
+        where.append(f"source_system {operator} {{{prefix}_registration:String}}")
     if filters.until:
         params[f"{prefix}_until"] = school_day_key(int(filters.until[:2]), int(filters.until[3:]))
         where.append(f"date_key <= {{{prefix}_until:UInt16}}")

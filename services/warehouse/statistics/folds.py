@@ -8,9 +8,9 @@ The latest row wins by `seq` (occurred_at, then recorded_at, as one number): the
 submission or dispatch) is picked with `ORDER BY ... seq DESC LIMIT 1 BY id`, which also makes an event delivered
 twice harmless; the few later facts (amendments, outcomes) are folded with argMaxIf and joined. An amendment
 replaces only the fields it carries (`set_fields`); a referral withdrawn as its outcome stays (it was received:
-`withdrawn`, `withdraw_reason`), a retracted registration is dropped (`withdraw_kind`, migration 0010). Each fold
-gives `row_id`, a
-number unique per row, so statistics can count distinct units exactly and fast (the current-state tables replace
+`withdrawn`, `withdraw_reason`), a retracted registration is dropped (`withdraw_kind`, migration 0010). Every row
+carries `source_system`, the system its referral (group referral) was registered in (0012). Each fold gives `row_id`,
+a number unique per row, so statistics can count distinct units exactly and fast (the current-state tables replace
 it with a hash of the entity's key).
 """
 
@@ -78,10 +78,10 @@ def referrals_fold(db: str, scope: Scope = YEARS_SCOPE) -> str:
               - birth_year * 12 - birth_month, 12)) AS age
     FROM (
         SELECT s.referral_id AS referral_id, s.school_year AS school_year, s.occurred_at AS referred_at,
-               s.pupil_key AS pupil_key, {merged}, adv.kind != '' AS advised, adv.kind AS advice_kind,
-               wd.reason != '' AS withdrawn, wd.reason AS withdraw_reason
+               s.source_system AS source_system, s.pupil_key AS pupil_key, {merged}, adv.kind != '' AS advised,
+               adv.kind AS advice_kind, wd.reason != '' AS withdrawn, wd.reason AS withdraw_reason
         FROM (
-            SELECT referral_id, school_year, occurred_at, pupil_key, {fields} FROM {db}.referral_log
+            SELECT referral_id, school_year, occurred_at, source_system, pupil_key, {fields} FROM {db}.referral_log
             WHERE {known(db, "referral_log", f"event_type = 'ReferralSubmitted' AND {scope.submissions()}")}
             ORDER BY referral_id, seq DESC LIMIT 1 BY referral_id
         ) AS s
@@ -117,7 +117,7 @@ def trajectories_fold(db: str, referrals: str, scope: Scope = YEARS_SCOPE) -> st
            o.stopped_early AS stopped_early, o.early_stop_reason AS early_stop_reason, o.closed AS closed,
            o.perspective AS perspective, o.ended_at AS ended_at, o.duration_bucket AS duration_bucket,
            o.half_days_per_week AS half_days_per_week, o.class_hours AS class_hours, r.school_year AS school_year,
-           r.level AS level, r.channel AS channel, r.date_key AS date_key,
+           r.level AS level, r.channel AS channel, r.source_system AS source_system, r.date_key AS date_key,
            r.pupil_key AS pupil_key, r.school_id AS school_id, r.education_form AS education_form,
            r.offer_type AS referral_offer_type, r.referred_at AS referred_at, rowNumberInAllBlocks() AS row_id,
            (o.has_start OR d.carried_over OR o.stopped_early OR o.closed) AND NOT o.not_started AS started,
@@ -156,7 +156,7 @@ def round_tables_fold(db: str, referrals: str, scope: Scope = YEARS_SCOPE) -> st
     """One row per round table of the referrals in scope: held (with outcomes), cancelled (reason) or planned."""
     return f"""
     SELECT rt.*, r.referral_id AS referral_id, r.school_year AS school_year, r.level AS level, r.channel AS channel,
-           r.date_key AS date_key,
+           r.source_system AS source_system, r.date_key AS date_key,
            r.offer_type AS offer_type, r.education_form AS education_form, rowNumberInAllBlocks() AS row_id,
            multiIf(rt.cancelled, 'cancelled', rt.held, 'held', 'scheduled') AS status
     FROM (
@@ -184,7 +184,7 @@ def groups_fold(db: str, scope: Scope = YEARS_SCOPE) -> str:
                    gt.stopped_early, 'stopped_early', gt.completed, 'completed', gt.started, 'running',
                    'waiting') AS status
     FROM (
-        SELECT group_referral_id, group_id, school_year, occurred_at AS referred_at, channel, school_id,
+        SELECT group_referral_id, group_id, school_year, occurred_at AS referred_at, channel, source_system, school_id,
                school_location, level, education_form, grade, bubao_type, buso_type, buso_training_form,
                group_kind, pupil_count, requested_module
         FROM {db}.group_request_log WHERE {known(db, "group_request_log", scope.group_requests())}

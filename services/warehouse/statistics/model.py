@@ -129,8 +129,10 @@ class StatisticResult(BaseModel):
     report_ref: str = Field("", description="The report's own table/chart number (T1, G5 ...).")
     school_year: str = Field(examples=["2019-2020"])
     population: str = Field(description="Which population is counted, in Dutch.",
-                            examples=["individuele aanmeldingen basisonderwijs, alle kanalen"])  # fmt: skip
-    filters: dict[str, Any] = Field(description="The filters applied (level, offer_type, channel, provider, until).")
+                            examples=["individuele aanmeldingen basisonderwijs, alle kanalen, in en buiten "
+                                      "LARS geregistreerd"])  # fmt: skip
+    filters: dict[str, Any] = Field(description="The filters applied (level, offer_type, channel, provider, until, "
+                                    "registration).")
     as_of: date | None = Field(None, description="Computed from the events recorded until the end of this day.")
     audience: str = Field("desk", description="desk sees every cell; policy gets small cells suppressed.")
     unit: str = Field(examples=["referrals"])
@@ -146,7 +148,8 @@ class StatisticResult(BaseModel):
 EXAMPLE_RESULT: dict[str, Any] = {
     "statistic": "R02", "title_nl": "Aanmeldingen naar geslacht en aanbod (basisonderwijs)",
     "section": "primary_individual", "report_ref": "T1", "school_year": "2019-2020",
-    "population": "individuele aanmeldingen basisonderwijs, alle kanalen", "filters": {}, "as_of": None,
+    "population": "individuele aanmeldingen basisonderwijs, alle kanalen, in en buiten LARS geregistreerd",
+    "filters": {}, "as_of": None,
     "audience": "desk", "unit": "referrals", "dimensions": ["offer_type", "gender"],
     "rows": [{"offer_type": "regular", "offer_type_label_nl": "Regulier aanbod", "gender": "boy",
               "gender_label_nl": "Jongen", "value": 27, "pct": None, "suppressed": False}],
