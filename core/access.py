@@ -87,12 +87,12 @@ class Access:
             principal = await verify(self.tokens, bearer.credentials)
         except NotAuthenticated as err:
             raise unauthorized(self.realm, err) from err
+        request.state.principal = principal  # who asked, also when refused below (the audit records it)
         allowed = self.rules.get(key)
         if allowed is None:  # a route without a rule (the app refuses to start with one): nobody
             raise forbidden(principal, f"{key[0]} {key[1]}", ())
         if principal.role not in allowed:
             raise forbidden(principal, f"{key[0]} {key[1]}", allowed)
-        request.state.principal = principal
         return principal
 
 

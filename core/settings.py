@@ -130,6 +130,22 @@ class Settings(BaseSettings):
         5, ge=1, le=100, description="Statistics for the policy audience hide counts below this (small cells)."
     )
     log_level: str = "INFO"
+    rate_limit: str = Field(
+        "600/minute", description="Requests per caller on the read API's /v1 routes (a token's subject, else the "
+        "client address), in the notation of the `limits` package: `600/minute`, several with `;` "
+        "(`600/minute;20/second`). Over it: 429 with Retry-After."
+    )
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError as err:
+            raise ValueError(f"KANS_RATE_LIMIT={value!r} is not a rate limit such as 600/minute: {err}") from err
+        return value
 
     @field_validator("data_dir", "cache_dir", "api_keys_file")
     @classmethod

@@ -43,7 +43,14 @@ def event_dead_letter_topic(settings: Settings) -> str:
     return f"{settings.topic_prefix}kans.events.dlq.v1"
 
 
+def audit_topic(settings: Settings) -> str:
+    """Who read a pupil's history or per-pupil rows, and who was refused (the read API's audit records)."""
+    return f"{settings.topic_prefix}kans.audit.v1"
+
+
+AUDIT_WRITER_GROUP = "kans-audit-writer"  # the consumer group storing the audit trail in ClickHouse (after the prefix)
 DAY_MS = 24 * 60 * 60 * 1000
+AUDIT_RETENTION_DAYS = 10 * 366  # ten years: longer than a pupil is of school age and any complaint period after it
 
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
@@ -85,6 +92,14 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             {"cleanup.policy": "delete", "retention.ms": str(365 * DAY_MS),
              "min.insync.replicas": str(settings.min_insync_replicas)},
             "Event-log records a consumer could not take: reason, origin and consumer in headers, value redacted.",
+        ),
+        TopicSpec(
+            audit_topic(settings),
+            settings.event_partitions,
+            # Append-only and long-lived: deleted only after the retention, never compacted (each record is its own).
+            {"cleanup.policy": "delete", "retention.ms": str(AUDIT_RETENTION_DAYS * DAY_MS), "retention.bytes": "-1",
+             "min.insync.replicas": str(settings.min_insync_replicas)},
+            "Reads of pupils' histories and per-pupil rows, and refused attempts: who, what, when, why (read API).",
         ),
     ]
 

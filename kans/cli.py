@@ -141,6 +141,7 @@ def serve_writer() -> None:
     from prometheus_client import start_http_server
 
     from core.metrics import new_registry
+    from services.warehouse.audit import AuditWriter
     from services.warehouse.clickhouse import get_client, migrate
     from services.warehouse.writer import ClickHouseWriter, WriterMetrics
 
@@ -150,12 +151,16 @@ def serve_writer() -> None:
     migrate(client, settings.clickhouse_database)
     registry = new_registry()
     writer = ClickHouseWriter(settings, client, metrics=WriterMetrics(registry))
+    audit = AuditWriter(settings, client, writer._client_lock)  # kans.audit.v1 -> audit_log, beside the events
     start_http_server(settings.writer_metrics_port, settings.writer_metrics_host, registry=registry)
     signal.signal(signal.SIGTERM, lambda *_: writer.stop())
+    audit.start()
     try:
         writer.run()
     except KeyboardInterrupt:
         writer.stop()
+    finally:
+        audit.stop()
 
 
 # -- the platform ------------------------------------------------------------------------------------------------

@@ -26,6 +26,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+UNTHROTTLED = "1000000/minute"  # tests and benchmarks: one token asks far more than a person (KANS_RATE_LIMIT)
+
+
 def isolated_settings(data_dir: Path, bootstrap: str, **overrides: Any) -> Settings:
     """Settings of a platform that shares nothing with another: topic prefix, database, ports, data folder."""
     return Settings(
@@ -38,7 +41,7 @@ def isolated_settings(data_dir: Path, bootstrap: str, **overrides: Any) -> Setti
         projections_port=free_port(),
         inbound_port=free_port(),
         dispatch_port=free_port(),
-        **overrides,
+        **{"rate_limit": UNTHROTTLED, **overrides},
     )
 
 
@@ -54,6 +57,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "KANS_API_PORT": str(settings.api_port),
         "KANS_PROJECTIONS_PORT": str(settings.projections_port),
         "KANS_INBOUND_PORT": str(settings.inbound_port),
+        "KANS_RATE_LIMIT": settings.rate_limit,
         "KANS_DISPATCH_PORT": str(settings.dispatch_port),
         "KANS_API_KEYS_FILE": str(settings.api_keys_file),
         "KANS_AUTH_ISSUER": settings.auth_issuer,

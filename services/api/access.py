@@ -8,6 +8,7 @@ anyone but the desk are the policy view (small cells suppressed, no per-school f
 - provider: the live views: its own load, waiting times and trajectories.
 - policy: statistics, comparisons, report, ad hoc (policy view).
 - source_system: nothing here (it submits through the ingest).
+- the audit trail (who read which pupil's history): the desk only.
 """
 
 from __future__ import annotations
@@ -37,4 +38,5 @@ RULES: Rules = {
     ("GET", "/v1/query/catalogue"): STATISTICS,
     ("POST", "/v1/query"): STATISTICS,
     ("GET", "/v1/reports/annual/{school_year}"): STATISTICS,
+    ("GET", "/v1/audit"): roles(DESK),
 }

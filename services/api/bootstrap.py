@@ -14,7 +14,9 @@ from prometheus_client import CollectorRegistry
 
 from core.metrics import new_registry
 from core.settings import Settings
+from services.api.audit import AuditLog
 from services.api.warehouse import Warehouse
+from services.warehouse.audit import AuditWriter
 from services.warehouse.clickhouse import ClickHouseClient, get_client, migrate
 from services.warehouse.writer import ClickHouseWriter, WriterMetrics
 
@@ -31,6 +33,8 @@ class Api:
     warehouse: Warehouse
     writer: ClickHouseWriter | None
     projections: httpx.AsyncClient
+    audit: AuditLog | None = None  # the audit records' publisher: without it no audited read is served (503)
+    audit_writer: AuditWriter | None = None  # kans.audit.v1 -> ClickHouse audit_log (with the writer)
     _started: bool = field(default=False, repr=False)
 
     def start(self) -> None:
@@ -38,6 +42,8 @@ class Api:
         migrate(self.client, self.settings.clickhouse_database)
         if self.writer is not None:
             self.writer.start()
+        if self.audit_writer is not None:
+            self.audit_writer.start()
         self._started = True
 
     async def stop(self) -> None:
@@ -48,6 +54,10 @@ class Api:
             try:
                 if self.writer is not None and self._started:
                     self.writer.stop()
+                if self.audit_writer is not None and self._started:
+                    self.audit_writer.stop()
+                if self.audit is not None:
+                    self.audit.close()
             finally:
                 self.client.close()
 
@@ -57,8 +67,9 @@ def bootstrap(settings: Settings, registry: CollectorRegistry | None = None) -> 
     writer's metrics go to `registry`, the one the process serves on /metrics."""
     client = get_client(settings)
     warehouse = Warehouse(client, settings.clickhouse_database)
-    writer = None
+    writer = audit_writer = None
     if settings.writer_in_api:
         writer = ClickHouseWriter(settings, client, warehouse.lock, WriterMetrics(registry or new_registry()))
+        audit_writer = AuditWriter(settings, client, warehouse.lock)
     projections = httpx.AsyncClient(base_url=settings.projections_base_url, timeout=PROJECTIONS_TIMEOUT_S)
-    return Api(settings, client, warehouse, writer, projections)
+    return Api(settings, client, warehouse, writer, projections, AuditLog(settings), audit_writer)

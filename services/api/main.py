@@ -16,9 +16,11 @@ from core.logs import configure_logging
 from core.metrics import new_registry
 from core.settings import Settings, get_settings
 from services.api.access import RULES
+from services.api.audit import AuditMiddleware
 from services.api.bootstrap import bootstrap
+from services.api.rate_limit import install_rate_limit
 from services.api.report.router import router as report_router
-from services.api.routes import adhoc, dashboard, history, live, operations, statistics
+from services.api.routes import adhoc, audit, dashboard, history, live, operations, statistics
 
 DESCRIPTION = (
     "Live views of the referral desk (provider load, waiting times), statistics of the annual report "
@@ -50,7 +52,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="KANS API", version="1", description=DESCRIPTION, lifespan=lifespan,
                   dependencies=[Depends(guard)])
     app.state.settings = settings
-    install_access(app, RULES, TokenVerifier(settings), realm="kans")
+    tokens = TokenVerifier(settings)
+    install_access(app, RULES, tokens, realm="kans")
+    # Reads of pupils' histories and per-pupil rows are recorded before they are answered; innermost, so the HTTP
+    # metrics count the 503 of a read that could not be audited.
+    app.add_middleware(AuditMiddleware)
     app.state.registry = new_registry()  # /metrics: HTTP requests, and the writer's when this process hosts it
     instrument_http(app, app.state.registry)
     install_error_handlers(app)
@@ -61,4 +67,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(report_router)
     app.include_router(operations.router)
     app.include_router(dashboard.router)
+    app.include_router(audit.router)
+    install_rate_limit(app, settings.rate_limit, tokens)  # outermost: a caller over its limit costs nothing more
     return app

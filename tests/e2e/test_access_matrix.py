@@ -100,6 +100,7 @@ REQUESTS: dict[tuple[str, str], Request] = {
     ("POST", "/v1/query"): ("/v1/query", {"json": {"measures": ["referrals"], "dimensions": ["referrer_id"],
                                                    "years": [YEAR]}}),
     ("GET", "/v1/reports/annual/{school_year}"): (f"/v1/reports/annual/{YEAR}", {}),
+    ("GET", "/v1/audit"): ("/v1/audit", {"params": {"referral_id": RA[0], "limit": 5}}),
 }  # fmt: skip
 
 
@@ -122,6 +123,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
                                                           outside={"clb_b": 404, "provider_q": 404}),
     ("GET", "/v1/referrals/{referral_id}/events"): rule("desk", "clb_a", outside={"clb_b": 404}),
     ("GET", "/v1/stats/{school_year}/referrals-per-month"): rule("desk"),
+    ("GET", "/v1/audit"): rule("desk"),
     **{route: STATISTICS for route in REQUESTS if route[1].startswith(("/v1/stat", "/v1/query", "/v1/reports"))
        and route[1] != "/v1/stats/{school_year}/referrals-per-month"},
 }  # fmt: skip
@@ -201,6 +203,11 @@ def report(caller: str, html: str) -> None:
     assert ("beleid: aantallen kleiner dan" in html) is (caller != "desk")
 
 
+def audit_trail(caller: str, body: dict[str, Any]) -> None:
+    """The desk sees who read RA[0]'s history (the fixture's polls at least), newest first."""
+    assert body["records"] and {r["referral_id"] for r in body["records"]} == {RA[0]}, body
+
+
 def history(caller: str, body: dict[str, Any]) -> None:
     assert body["referral_id"] == RA[0] and len(body["events"]) == 3
     assert {e["payload"]["referral_id"] for e in body["events"]} == {RA[0]}
@@ -211,6 +218,7 @@ CHECKS: dict[tuple[str, str], Callable[[str, Any], None]] = {
     ("GET", "/v1/live/waiting-times"): waiting_times,
     ("GET", "/v1/live/trajectories/{trajectory_id}"): trajectory,
     ("GET", "/v1/referrals/{referral_id}/events"): history,
+    ("GET", "/v1/audit"): audit_trail,
     ("GET", "/v1/stats/{school_year}"): year_report,
     ("GET", "/v1/stats/{school_year}/{statistic}"): r31,
     ("GET", "/v1/stats/compare/{statistic}"): compared,

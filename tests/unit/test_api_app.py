@@ -28,6 +28,7 @@ ROUTES = {
     ("GET", "/v1/query/catalogue"), ("POST", "/v1/query"),
     ("GET", "/v1/referrals/{referral_id}/events"),
     ("GET", "/v1/reports/annual/{school_year}"),
+    ("GET", "/v1/audit"),
 }  # fmt: skip
 
 

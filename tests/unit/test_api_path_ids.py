@@ -15,6 +15,7 @@ from core.auth import development_headers
 from core.settings import Settings
 from services.api.bootstrap import Api
 from services.api.main import create_app
+from tests.unit.audit_fakes import RecordingAudit
 
 PATTERN = "^[A-Za-z0-9][A-Za-z0-9._:/-]{0,79}$"  # schemas.envelope.Identifier
 BAD = {
@@ -36,7 +37,8 @@ def api(asked: list[bytes]) -> TestClient:
 
     app = create_app(Settings())
     projections = httpx.AsyncClient(transport=httpx.MockTransport(worker), base_url="http://worker")
-    app.state.api = Api(app.state.settings, None, None, None, projections)  # type: ignore[arg-type]
+    audit = RecordingAudit()  # every request to these routes is audited: no audit log, no answer (503)
+    app.state.api = Api(app.state.settings, None, None, None, projections, audit)  # type: ignore[arg-type]
     return TestClient(app, headers=development_headers(app.state.settings))  # the desk
 
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from core.access import PrincipalDep
 from core.http_errors import FieldError, responses, validation_refusal
+from services.api.audit import note
 from services.api.deps import AUDIENCE_HELP, Audience, SettingsDep, WarehouseDep, audience_for
 from services.warehouse.statistics.adhoc import MAX_SECONDS, AdhocError, AdhocQuestion
 from services.warehouse.statistics.adhoc_answer import AdhocAnswer, answer
@@ -35,13 +36,15 @@ async def query_catalogue() -> dict[str, Any]:
     "/query",
     response_model=AdhocAnswer,
     responses=responses(
-        422, 504,
+        422, 503, 504,
         s422="Unknown measure, dimension or filter (the error names the field and the allowed values), or not "
         "allowed for the audience.",
+        s503="The desk's unsuppressed answer could not be recorded in the audit trail (Kafka away): not served.",
         s504=f"The question took longer than {MAX_SECONDS} s.",
     ),
 )
 async def ad_hoc(
+    request: Request,
     warehouse: WarehouseDep,
     settings: SettingsDep,
     question: AdhocQuestion,
@@ -51,10 +54,11 @@ async def ad_hoc(
     """Answer an ad hoc question from ClickHouse, e.g. referrals and pupils by school year and gender for secondary
     without the corona offer. Measures must share one source (referrals, trajectories, round_tables, groups);
     per-school dimensions are for the desk audience only; the policy audience gets small cells suppressed. A CLB asks
-    about its own referrals only."""
+    about its own referrals only. The desk's unsuppressed answers (cells down to one pupil) are recorded in the audit
+    trail before they leave."""
+    chosen = audience_for(principal, audience)
     try:
-        return await warehouse.run(answer, question, audience_for(principal, audience), settings.suppression_threshold,
-                                   principal.data_scope)
+        result = await warehouse.run(answer, question, chosen, settings.suppression_threshold, principal.data_scope)
     except AdhocError as err:
         error = FieldError(field=err.field, message=err.message, type="not_allowed", allowed=err.allowed or None)
         return validation_refusal([error], "invalid question: nothing was run")
@@ -62,3 +66,7 @@ async def ad_hoc(
         if "TIMEOUT_EXCEEDED" in str(err):
             return JSONResponse(status_code=504, content={"detail": f"the question took longer than {MAX_SECONDS} s"})
         raise
+    if chosen == "desk":
+        note(request, detail=f"audience=desk measures={','.join(question.measures)} "
+                             f"dimensions={','.join(question.dimensions)}")  # fmt: skip
+    return result

@@ -7,12 +7,13 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import httpx
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from core.access import PrincipalDep
 from core.http_errors import responses
 from schemas.envelope import Identifier
+from services.api.audit import access_reason, note
 from services.api.deps import ProjectionsDep, WarehouseDep
 from services.api.live_scope import may_see_trajectory, visible_rows
 
@@ -104,15 +105,17 @@ class TrajectoryStatus(BaseModel):
     events_applied: int
 
 
-@router.get("/trajectories/{trajectory_id}", response_model=TrajectoryStatus,
+@router.get("/trajectories/{trajectory_id}", response_model=TrajectoryStatus, dependencies=[Depends(access_reason)],
             responses=responses(404, s404="No such trajectory in the projections (not known, or not yet)."))
 async def trajectory_status(
-    projections: ProjectionsDep, warehouse: WarehouseDep, principal: PrincipalDep,
+    request: Request, projections: ProjectionsDep, warehouse: WarehouseDep, principal: PrincipalDep,
     trajectory_id: Annotated[Identifier, Path(examples=["T-2025-0042-1"])]
 ) -> Any:
     """L4: the live status of one trajectory, as the projections know it now. The id is an identifier of the contract
     (422 otherwise: no control characters, no `..`, at most 80 characters). A trajectory outside the caller's scope
-    (a provider: not dispatched to it; a CLB: not of its own referrals) answers 404 like an unknown one."""
+    (a provider: not dispatched to it; a CLB: not of its own referrals) answers 404 like an unknown one. Every request
+    here, served or refused, is recorded in the audit trail before the answer leaves (503 when it cannot be); give the
+    reason in `X-Access-Reason` or `reason`."""
     try:  # one path segment of the worker's URL, whatever it holds
         response = await projections.get(f"/trajectories/{quote(trajectory_id, safe='')}")
     except httpx.HTTPError as err:
@@ -124,6 +127,7 @@ async def trajectory_status(
     status = response.json()
     if not await may_see_trajectory(status, principal.data_scope, warehouse):
         raise HTTPException(404, f"unknown trajectory {trajectory_id}")
+    note(request, referral_id=status.get("referral_id"))
     return status
 
 
