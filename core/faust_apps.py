@@ -7,6 +7,7 @@ from typing import Any
 
 import faust
 
+from core.kafka_security import faust_credentials
 from core.logs import configure_logging
 from core.settings import Settings
 
@@ -17,6 +18,7 @@ def new_faust_app(settings: Settings, app_id: str, datadir: str, host: str, port
     return faust.App(
         f"{settings.topic_prefix}{app_id}",
         broker=f"kafka://{settings.kafka_bootstrap}",
+        broker_credentials=faust_credentials(settings),
         store="memory://",
         datadir=str(settings.data_dir / datadir),
         topic_partitions=settings.event_partitions,

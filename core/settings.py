@@ -33,6 +33,18 @@ class Settings(BaseSettings):
     kafka_controller_port: int = 9093
     kafka_version: str = "4.1.1"
     kafka_heap: str = "512m"
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT"] = Field(
+        "PLAINTEXT", description="SASL_PLAINTEXT: every client authenticates (SCRAM) as KANS_KAFKA_USERNAME and the "
+        "broker's ACLs decide what it may do (the local broker and compose run so); PLAINTEXT is refused in production."
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-256"
+    kafka_username: str = Field("", description="The Kafka principal this process acts as (ingest, projections, ...).")
+    kafka_password: SecretStr = Field(SecretStr(""), description="That principal's SCRAM password.")
+    kafka_credentials_file: Path | None = Field(
+        None, description="Tools only (`kans up`, `kans serve`, the test platform): an env file of every principal's "
+        "password (`INGEST_KAFKA_PASSWORD=...`) from which each service process is given its own. The local broker "
+        "generates <data_dir>/kafka/credentials.env; services read only KANS_KAFKA_USERNAME/PASSWORD."
+    )
     topic_prefix: str = Field("", description="Prefix for every topic name; tests use a unique one per session.")
     event_partitions: int = Field(6, ge=1)
     replication_factor: int = Field(
@@ -151,6 +163,18 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _kafka_authenticates(self) -> Settings:
+        if self.environment == "production" and self.kafka_security_protocol == "PLAINTEXT":
+            raise ValueError("KANS_KAFKA_SECURITY_PROTOCOL=PLAINTEXT is refused in production: anyone who reaches the "
+                             "broker could write the event log; use SASL_PLAINTEXT with a principal per service")
+        if self.kafka_security_protocol != "PLAINTEXT" and not (
+            self.kafka_username and self.kafka_password.get_secret_value()
+        ):
+            raise ValueError(f"KANS_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs KANS_KAFKA_USERNAME "
+                             "and KANS_KAFKA_PASSWORD (the principal this process acts as)")
+        return self
 
     @model_validator(mode="after")
     def _no_development_secrets_in_production(self) -> Settings:

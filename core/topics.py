@@ -9,6 +9,7 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from core.kafka_security import client_config, sasl_enabled
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -105,8 +106,15 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
 
 
 def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> list[str]:
-    """Create missing topics (default: the project's); existing ones are left as they are. Returns those created."""
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="kans-topics")
+    """Create missing topics (default: the project's); existing ones are left as they are. Returns those created.
+
+    The project's topics come with their ACLs on a secured broker (`core.kafka_acls`): a topic prefix's grants are
+    made where its topics are, so every platform (a test's, a benchmark's) is locked down like `make up`'s."""
+    if specs is None and sasl_enabled(settings):
+        from core.kafka_acls import ensure_acls  # it names the topics of this module
+
+        ensure_acls(settings)
+    admin = KafkaAdminClient(**client_config(settings), client_id="kans-topics")
     try:
         existing = set(admin.list_topics())
         created: list[str] = []

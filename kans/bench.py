@@ -15,8 +15,10 @@ import httpx
 from kafka import KafkaProducer
 
 from core.auth import development_headers
-from core.settings import get_settings
+from core.kafka_security import client_config
+from core.settings import Settings, get_settings
 from core.topics import TopicSpec, ensure_topics
+from kans.kafka_credentials import security_of
 from kans.kafka_local import LocalKafka
 from kans.paths import REPO_ROOT
 from kans.processes import ServiceProcesses, isolated_settings
@@ -55,12 +57,12 @@ def measure_http(client: httpx.Client, submissions: list[dict[str, Any]]) -> flo
     return len(submissions) / (time.perf_counter() - started)
 
 
-def measure_raw(bootstrap: str, topic: str, submissions: list[dict[str, Any]]) -> float:
+def measure_raw(settings: Settings, topic: str, submissions: list[dict[str, Any]]) -> float:
     """The reference: the sealed events the ingest would publish, sent by kafka-python with the same settings."""
     now, secret = datetime.now(UTC), get_settings().pupil_key_secret.get_secret_value().encode()
     sealed = [seal(s, now, secret) for s in SUBMISSION_LIST_ADAPTER.validate_python(submissions)]
     records = [(e.stream_id.encode(), e.model_dump_json().encode()) for e in sealed]
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=2,
+    producer = KafkaProducer(**client_config(settings), acks="all", enable_idempotence=True, linger_ms=2,
                              compression_type="lz4")  # fmt: skip
     try:
         started = time.perf_counter()
@@ -112,10 +114,13 @@ def measure_freshness(ingest: httpx.Client, api: httpx.Client, n: int) -> dict[s
 
 def run_bench(events: int, freshness_events: int) -> dict[str, Any]:
     base = get_settings()
-    LocalKafka(base).start()
+    kafka = LocalKafka(base)
+    kafka.start()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     workdir = base.data_dir / "bench" / stamp
-    settings = isolated_settings(workdir, base.kafka_bootstrap, log_level="WARNING")
+    # The tools act as admin; each service process as its own principal (ServiceProcesses).
+    settings = isolated_settings(workdir, base.kafka_bootstrap, log_level="WARNING",
+                                 **security_of(kafka.client_settings()))
     ensure_topics(settings)
     raw_topic = f"{settings.topic_prefix}bench.raw-producer"
     ensure_topics(settings, [TopicSpec(raw_topic, settings.event_partitions)])
@@ -128,7 +133,7 @@ def run_bench(events: int, freshness_events: int) -> dict[str, Any]:
         ):
             print(f"throughput: {events} ReferralSubmitted events, HTTP batches of {BATCH} vs raw producer")
             http_eps = measure_http(ingest, submissions)
-            raw_eps = measure_raw(settings.kafka_bootstrap, raw_topic, submissions)
+            raw_eps = measure_raw(settings, raw_topic, submissions)
             print(f"freshness: {freshness_events} TrajectoryStarted events, one at a time")
             fresh = measure_freshness(ingest, api, freshness_events)
     result = {

@@ -25,6 +25,7 @@ import typer
 from core.auth import development_headers
 from core.settings import get_settings
 from core.topics import ensure_topics
+from kans.kafka_credentials import security_of
 from kans.kafka_local import LocalKafka
 from kans.paths import REPO_ROOT
 from kans.processes import ServiceProcesses, isolated_settings, settings_env
@@ -136,11 +137,13 @@ def run_bench_import(rows: int, file_format: str = "csv", api_key: str = "kans-d
     """Generate a LARS export of `rows` rows, import it with `kans import` in its own process, and wait until the
     API counts every referral in ClickHouse. A dry run first measures the importer alone (read, map, validate)."""
     base = get_settings()
-    LocalKafka(base).start()
+    kafka = LocalKafka(base)
+    kafka.start()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     workdir = base.data_dir / "bench" / f"import-{stamp}"
     workdir.mkdir(parents=True, exist_ok=True)
-    settings = isolated_settings(workdir, base.kafka_bootstrap, log_level="WARNING")
+    settings = isolated_settings(workdir, base.kafka_bootstrap, log_level="WARNING",
+                                 **security_of(kafka.client_settings()))
     ensure_topics(settings)
     start_year, school_year = 2013, "2013-2014"
     source = _rows(rows, start_year)

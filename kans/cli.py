@@ -15,7 +15,8 @@ import typer
 
 from core.broker import broker_reachable
 from core.logs import configure_logging
-from core.settings import get_settings
+from core.settings import Settings, get_settings
+from kans.kafka_credentials import act_as, tool_settings
 from kans.kafka_local import KafkaLocalError, LocalKafka
 from kans.paths import REPO_ROOT
 
@@ -71,11 +72,47 @@ def kafka_stop() -> None:
 @kafka_app.command("status")
 def kafka_status() -> None:
     """Is the broker running and answering?"""
-    settings = get_settings()
+    settings = tool_settings(get_settings())
     pid = _kafka().pid()
-    ok = broker_reachable(settings.kafka_bootstrap)
+    ok = broker_reachable(settings)
     typer.echo(f"pid: {pid or '-'}  reachable at {settings.kafka_bootstrap}: {'yes' if ok else 'no'}")
     raise typer.Exit(0 if ok else 1)
+
+
+@kafka_app.command("credentials")
+def kafka_credentials(
+    out: Annotated[Path, typer.Option(help="The env file to write (mode 0600), e.g. kafka-credentials.env.")],
+) -> None:
+    """Generate a random password for every principal (and the controller listener) into a new env file: what
+    docker compose reads (`docker compose --env-file kafka-credentials.env up`). Never commit it."""
+    from kans.kafka_credentials import generate
+
+    if out.exists():
+        _fail(f"{out} exists: its passwords are the broker's; delete it only with the broker's data")
+    typer.echo(f"wrote {len(generate(out))} passwords to {out} (mode 0600)")
+
+
+@kafka_app.command("provision")
+def kafka_provision() -> None:
+    """As admin: every principal's SCRAM credential, the project's topics and the ACLs that give each principal its
+    rights on them. Idempotent (compose's one-shot). The passwords: KANS_KAFKA_CREDENTIALS_FILE, else the
+    environment's <PRINCIPAL>_KAFKA_PASSWORD variables (what compose passes from .env)."""
+    from core.kafka_acls import PRINCIPALS, ensure_users
+    from core.topics import ensure_topics
+    from kans.kafka_credentials import parse, read
+
+    settings = tool_settings(get_settings())
+    if settings.kafka_credentials_file is not None:
+        passwords = read(settings.kafka_credentials_file)
+    else:
+        passwords = parse("\n".join(f"{name}={value}" for name, value in os.environ.items()))
+    missing = [name for name in PRINCIPALS if not passwords.get(name) and name != settings.kafka_username]
+    if missing:
+        _fail(f"no password for the principals {missing}: see `kans kafka credentials`")
+    users = ensure_users(settings, {name: passwords[name] for name in PRINCIPALS if passwords.get(name)})
+    created = ensure_topics(settings)
+    typer.echo(f"SCRAM users {users}; topics created {created or 'none (all exist)'}; ACLs for prefix "
+               f"{settings.topic_prefix!r} in place")  # fmt: skip
 
 
 # -- topics ------------------------------------------------------------------------------------------------------
@@ -84,18 +121,29 @@ def topics_create() -> None:
     """Create the project's topics that do not exist yet."""
     from core.topics import ensure_topics, topic_specs
 
-    created = ensure_topics(get_settings())
-    for spec in topic_specs(get_settings()):
+    settings = tool_settings(get_settings())  # admin: it grants each principal its rights on the topics too
+    created = ensure_topics(settings)
+    for spec in topic_specs(settings):
         typer.echo(f"{'created ' if spec.name in created else 'exists  '} {spec.name} ({spec.partitions} partitions)")
 
 
 # -- services ----------------------------------------------------------------------------------------------------
+def _serve_as(service: str) -> Settings:
+    """The service's settings, acting on Kafka as its own principal: KANS_KAFKA_USERNAME/PASSWORD when set, else its
+    principal's password from the credentials file (`kans up`'s local broker); the services read only the former."""
+    from core.kafka_acls import SERVICE_PRINCIPALS
+
+    act_as(SERVICE_PRINCIPALS[service])
+    get_settings.cache_clear()
+    return get_settings()
+
+
 @serve_app.command("ingest")
 def serve_ingest() -> None:
     """The ingest API (uvicorn)."""
     import uvicorn
 
-    s = get_settings()
+    s = _serve_as("ingest")
     uvicorn.run("services.ingest.main:create_app", factory=True, host=s.ingest_host, port=s.ingest_port,
                 log_level=s.log_level.lower(), access_log=False)  # fmt: skip
 
@@ -105,7 +153,7 @@ def serve_api() -> None:
     """The read API (and, with embedded chDB, the ClickHouse writer)."""
     import uvicorn
 
-    s = get_settings()
+    s = _serve_as("api")
     uvicorn.run("services.api.main:create_app", factory=True, host=s.api_host, port=s.api_port,
                 log_level=s.log_level.lower(), access_log=False)  # fmt: skip
 
@@ -115,6 +163,7 @@ def serve_projections() -> None:
     """The faust projections worker."""
     from services.projections.worker import main
 
+    _serve_as("projections")
     main()
 
 
@@ -123,6 +172,7 @@ def serve_dispatch() -> None:
     """The faust dispatch worker: the rules propose a provider for each trajectory to place, or a waiting list."""
     from services.dispatch.worker import main
 
+    _serve_as("dispatch")
     main()
 
 
@@ -131,6 +181,7 @@ def serve_inbound() -> None:
     """The faust inbound worker: submissions produced to Kafka -> checked -> the event log or the dead letters."""
     from services.ingest.inbound.worker import main
 
+    _serve_as("inbound")
     main()
 
 
@@ -145,7 +196,7 @@ def serve_writer() -> None:
     from services.warehouse.clickhouse import get_client, migrate
     from services.warehouse.writer import ClickHouseWriter, WriterMetrics
 
-    settings = get_settings()
+    settings = _serve_as("writer")
     configure_logging(settings.log_level, "writer")
     client = get_client(settings)
     migrate(client, settings.clickhouse_database)
@@ -202,10 +253,12 @@ def up(
         _fail(str(err))
     from core.topics import ensure_topics
 
-    ensure_topics(settings)
+    ensure_topics(tool_settings(settings))
     from kans.supervision import Supervisor
 
-    services = Supervisor(settings.data_dir / "supervisor", dict(os.environ))
+    # Each service takes its own principal's password from the broker's credentials file (`kans serve`).
+    env = {**os.environ, "KANS_KAFKA_CREDENTIALS_FILE": str(kafka.credentials_file)}
+    services = Supervisor(settings.data_dir / "supervisor", env)
     services.start()
     try:
         if not _wait_http(f"{settings.ingest_base_url}/ready", 120, services.running):
@@ -334,7 +387,7 @@ def demo_generate(
             typer.echo(run.to_yaml())
             return
         summary, delivered = run_generate(run, parse_today(today), Destination(out, file_format, to),
-                                          get_settings(), api_key)  # fmt: skip
+                                          tool_settings(get_settings()), api_key)  # fmt: skip
     except (UsageError, ValueError) as err:
         _fail(str(err))
     totals = [summary.year_totals(year) for year in run.years if year in summary.school_years]

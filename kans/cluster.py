@@ -17,6 +17,7 @@ from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
 
 from core.broker import broker_reachable
+from core.kafka_security import client_config
 from core.settings import Settings
 from kans.kafka_local import INFRA, KafkaLocalError, LocalKafka, _tail
 from kans.paths import REPO_ROOT
@@ -29,10 +30,18 @@ CONTROLLER_PORT = 29192
 HEAP = "384m"  # three JVMs on a 2-core machine
 
 
+def _plaintext(settings: Settings) -> Settings:
+    """The cluster's clients: no SASL, whatever the environment says (a test session's is secured)."""
+    return settings.model_copy(update={"kafka_security_protocol": "PLAINTEXT", "kafka_username": "",
+                                       "kafka_credentials_file": None})  # fmt: skip
+
+
 @dataclass(frozen=True)
 class ClusterNode(LocalKafka):
     """One node: the single broker's install/format/spawn/stop, with the cluster's properties and quorum."""
 
+    # The drill is about replication, not access: its nodes keep PLAINTEXT listeners and no authorizer.
+    secured: bool = False
     node_id: int = 1
     voters: str = ""
     replication_factor: int = 3
@@ -76,7 +85,7 @@ class ClusterNode(LocalKafka):
 class LocalCluster:
     """Three (or `size`) nodes; `bootstrap` lists every broker, as a client of a real cluster would."""
 
-    base: Settings = field(default_factory=Settings)  # the jar cache and Kafka version
+    base: Settings = field(default_factory=lambda: _plaintext(Settings()))  # the jar cache and Kafka version
     data_dir: Path = CLUSTER_DIR
     size: int = 3
     broker_port: int = BROKER_PORT
@@ -97,7 +106,7 @@ class LocalCluster:
         return {i + 1: self.node(i + 1) for i in range(self.size)}
 
     def node(self, node_id: int) -> ClusterNode:
-        settings = self.base.model_copy(update={
+        settings = _plaintext(self.base).model_copy(update={
             "data_dir": self.data_dir.resolve(), "kafka_heap": self.heap,
             "kafka_broker_port": self.broker_port + node_id - 1,
             "kafka_controller_port": self.controller_port + node_id - 1,
@@ -108,7 +117,7 @@ class LocalCluster:
 
     def settings(self, **overrides: object) -> Settings:
         """Settings of a platform on this cluster: every broker listed, topics on `size` replicas, min ISR."""
-        return self.base.model_copy(update={
+        return _plaintext(self.base).model_copy(update={
             "kafka_bootstrap": self.bootstrap, "replication_factor": self.size,
             "min_insync_replicas": self.min_insync_replicas, **overrides,
         })  # fmt: skip
@@ -149,7 +158,7 @@ class LocalCluster:
 
     # -- observe ---------------------------------------------------------------------------------------------
     def _admin(self) -> KafkaAdminClient:
-        return KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5000, client_id="kans-cluster")
+        return KafkaAdminClient(**client_config(self.settings()), request_timeout_ms=5000, client_id="kans-cluster")
 
     def live_brokers(self) -> set[int] | None:
         """Node ids the cluster reports as live brokers (registered, not fenced); None when it does not answer.
@@ -180,7 +189,7 @@ class LocalCluster:
 
     def answers(self, node_id: int) -> bool:
         """The node itself serves a metadata request (not only its listed registration)."""
-        return broker_reachable(self.node(node_id).settings.kafka_bootstrap, timeout_s=1.0)
+        return broker_reachable(self.node(node_id).settings, timeout_s=1.0)
 
     def under_replicated(self, topics: list[str] | None = None) -> int | None:
         """Partitions (of `topics`; default every topic, internal ones included) with fewer in-sync replicas than

@@ -27,9 +27,11 @@ import httpx
 from kafka import KafkaConsumer, TopicPartition
 
 from core.auth import development_headers
+from core.kafka_security import client_config
 from core.settings import Settings
 from core.topics import ensure_topics, events_topic
 from kans.cluster import LocalCluster
+from kans.kafka_credentials import security_of
 from kans.paths import REPO_ROOT
 from kans.processes import ServiceProcesses, isolated_settings
 
@@ -161,7 +163,7 @@ class Load:
 # -- the three places that must agree ------------------------------------------------------------------------------
 def kafka_log_ids(settings: Settings) -> Counter[str]:
     """Event id -> copies in the events topic, read from the beginning to the current end."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
+    consumer = KafkaConsumer(**client_config(settings), enable_auto_commit=False,
                              client_id="kans-cluster-drill", consumer_timeout_ms=2000)  # fmt: skip
     try:
         topic = events_topic(settings)
@@ -240,7 +242,8 @@ def run_drill(plan: DrillPlan, cluster: LocalCluster | None = None, save: bool =
     workdir = cluster.data_dir / "runs" / stamp
     settings = isolated_settings(workdir, cluster.bootstrap, log_level="WARNING", replication_factor=cluster.size,
                                  min_insync_replicas=cluster.min_insync_replicas,
-                                 publish_timeout_s=plan.publish_timeout_s)  # fmt: skip
+                                 publish_timeout_s=plan.publish_timeout_s,
+                                 **security_of(cluster.settings()))  # the drill's nodes are not secured  # fmt: skip
     ensure_topics(settings)
     with ServiceProcesses(settings, workdir / "logs") as services, httpx.Client(
         base_url=settings.api_base_url, timeout=30, headers=development_headers(settings)

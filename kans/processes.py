@@ -14,7 +14,9 @@ from typing import Any
 
 import httpx
 
+from core.kafka_acls import SERVICE_PRINCIPALS
 from core.settings import Settings
+from kans.kafka_credentials import principal_env
 from kans.paths import REPO_ROOT
 
 SERVICES = ("ingest", "projections", "api")  # what start_all starts; "inbound" is started on its own
@@ -45,8 +47,9 @@ def isolated_settings(data_dir: Path, bootstrap: str, **overrides: Any) -> Setti
     )
 
 
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The environment that makes a child process resolve exactly these settings."""
+def settings_env(settings: Settings, principal: str | None = None) -> dict[str, str]:
+    """The environment that makes a child process resolve exactly these settings, connecting to Kafka as
+    `principal` (its password from `settings.kafka_credentials_file`) or, by default, as these settings do."""
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith("KANS_")},
         "KANS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
@@ -57,14 +60,15 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "KANS_API_PORT": str(settings.api_port),
         "KANS_PROJECTIONS_PORT": str(settings.projections_port),
         "KANS_INBOUND_PORT": str(settings.inbound_port),
-        "KANS_RATE_LIMIT": settings.rate_limit,
         "KANS_DISPATCH_PORT": str(settings.dispatch_port),
+        "KANS_RATE_LIMIT": settings.rate_limit,
         "KANS_API_KEYS_FILE": str(settings.api_keys_file),
         "KANS_AUTH_ISSUER": settings.auth_issuer,
         "KANS_AUTH_AUDIENCE": settings.auth_audience,
         "KANS_AUTH_JWKS_URL": settings.auth_jwks_url,
         "KANS_AUTH_DEV_SIGNING_KEY": str(settings.dev_signing_key_path),
         "KANS_LOG_LEVEL": settings.log_level,
+        **principal_env(settings, principal),
     }
 
 
@@ -87,8 +91,9 @@ class ServiceProcesses:
     def start(self, name: str, timeout_s: float = 90.0) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child process
+        env = {**self.env, **principal_env(self.settings, SERVICE_PRINCIPALS[name])}  # each its own principal
         self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "kans.cli", "serve", name], cwd=REPO_ROOT, env=self.env,
+            [sys.executable, "-m", "kans.cli", "serve", name], cwd=REPO_ROOT, env=env,
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         deadline = time.monotonic() + timeout_s

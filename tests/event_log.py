@@ -18,7 +18,7 @@ from services.projections import provider_load as rows
 from services.projections.load_changes import trajectory_id_of, translate
 from services.projections.trajectory_state import TrajectoryState
 from tests.factories import capacity, close, dispatch, referral, sealed_json, start
-from tests.kafka_helpers import read_topic
+from tests.kafka_helpers import connection, read_topic
 
 Record = tuple[bytes | None, bytes | None]  # (key, value)
 T = TypeVar("T")
@@ -87,8 +87,9 @@ RAW_HEADER = ("kans-test-raw", b"1")
 
 
 def produce_raw(bootstrap: str, topic: str, records: Iterable[Record]) -> list[Produced]:
-    """Produce straight to `topic` (as anyone who can reach the broker could); where each record landed."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_request_size=2 * 1024 * 1024)
+    """Produce straight to `topic` as the admin (on the secured broker only a super user, or the ingest with a bug,
+    could); where each record landed."""
+    producer = KafkaProducer(**connection(bootstrap), acks="all", linger_ms=5, max_request_size=2 * 1024 * 1024)
     try:
         sent = [
             (record, producer.send(topic, key=record[0], value=record[1], headers=[RAW_HEADER])) for record in records

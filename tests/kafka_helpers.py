@@ -6,15 +6,24 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from core.kafka_security import client_config
+from core.settings import Settings
 
-def read_topic(bootstrap: str, topic: str, timeout_s: float = 5.0) -> list[Any]:
+
+def connection(broker: str | Settings) -> dict[str, Any]:
+    """How the tests reach a broker: given its bootstrap, the suite's, as admin (the session's KANS_KAFKA_* settings,
+    tests/suite_broker.py); given settings (a broker of a test's own), as those say."""
+    return client_config(broker if isinstance(broker, Settings) else Settings(kafka_bootstrap=broker))
+
+
+def read_topic(bootstrap: str | Settings, topic: str, timeout_s: float = 5.0) -> list[Any]:
     """Every record currently in `topic` (all partitions, from the beginning up to the end offsets)."""
     return read_topics(bootstrap, [topic], timeout_s)
 
 
-def read_topics(bootstrap: str, topics: list[str], timeout_s: float = 5.0) -> list[Any]:
+def read_topics(bootstrap: str | Settings, topics: list[str], timeout_s: float = 5.0) -> list[Any]:
     """Every record currently in `topics`, with one consumer (from the beginning up to the end offsets)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+    consumer = KafkaConsumer(**connection(bootstrap), group_id=None, enable_auto_commit=False,
                              max_partition_fetch_bytes=8 * 1024 * 1024, max_poll_records=5000)  # fmt: skip
     try:
         partitions = [
@@ -36,8 +45,8 @@ def read_topics(bootstrap: str, topics: list[str], timeout_s: float = 5.0) -> li
         consumer.close()
 
 
-def produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+def produce(bootstrap: str | Settings, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+    producer = KafkaProducer(**connection(bootstrap), acks="all")
     try:
         for key, value in records:
             producer.send(topic, key=key, value=value)

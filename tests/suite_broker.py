@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO
 
 from core.settings import Settings
+from kans.kafka_credentials import principal_env
 from kans.kafka_local import LocalKafka
 from kans.paths import REPO_ROOT
 
@@ -51,11 +52,15 @@ class SuiteBroker:
 
     @property
     def environment(self) -> dict[str, str]:
-        """The settings every test, fixture and child process of the session resolves."""
+        """The settings every test, fixture and child process of the session resolves. The broker is secured like
+        `make up`'s: the tests act as admin, each service process the platform starts as its own principal
+        (kans/processes.py), with the passwords generated into the slot (`credentials.env`)."""
         s = self.settings()
+        admin = self.kafka().client_settings()
         return {"KANS_DATA_DIR": str(s.data_dir), "KANS_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
                 "KANS_KAFKA_BROKER_PORT": str(s.kafka_broker_port),
-                "KANS_KAFKA_CONTROLLER_PORT": str(s.kafka_controller_port)}  # fmt: skip
+                "KANS_KAFKA_CONTROLLER_PORT": str(s.kafka_controller_port),
+                **principal_env(admin), "KANS_KAFKA_CREDENTIALS_FILE": str(self.kafka().credentials_file)}  # fmt: skip
 
     def kafka(self) -> LocalKafka:
         return LocalKafka(self.settings())

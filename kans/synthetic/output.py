@@ -78,10 +78,11 @@ def produce_to_inbound(submissions: Iterable[dict[str, Any]], settings: Settings
     stream's submissions stay in order, with the credential in the header `api-key`. Returns how many."""
     from kafka import KafkaProducer
 
+    from core.kafka_security import client_config
     from core.topics import ensure_topics, inbound_topic, topic_specs
 
     ensure_topics(settings, [spec for spec in topic_specs(settings) if spec.name == inbound_topic(settings)])
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
+    producer = KafkaProducer(**client_config(settings), acks="all", enable_idempotence=True,
                              compression_type="lz4", linger_ms=20, batch_size=512 * 1024)  # fmt: skip
     topic, headers, count = inbound_topic(settings), [("api-key", api_key.encode())], 0
     failures: list[BaseException] = []

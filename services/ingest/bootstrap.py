@@ -65,5 +65,5 @@ def bootstrap(settings: Settings, registry: CollectorRegistry | None = None) -> 
     pupil_secret = settings.pupil_key_secret.get_secret_value().encode()
     owners = OwnerIndex(settings)
     service = IngestService(publisher, index, pupil_secret, DateWindow.from_settings(settings), metrics, owners=owners)
-    return Ingest(keys, index, publisher, service, pupil_secret, partial(broker_problem, settings.kafka_bootstrap),
+    return Ingest(keys, index, publisher, service, pupil_secret, partial(broker_problem, settings),
                   metrics=metrics, owners=owners)

@@ -24,6 +24,7 @@ from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
+from core.kafka_security import client_config
 from core.settings import Settings
 from core.topics import events_topic
 from services.ingest.ownership import FACT_EVENT_TYPES, Fact, StreamKey, facts_in_record
@@ -116,7 +117,7 @@ class OwnerIndex:
         """The event log's partitions, from a metadata request (a consumer without a group knows only the topics
         it was assigned)."""
         client = AIOKafkaClient(
-            bootstrap_servers=self._settings.kafka_bootstrap,
+            **client_config(self._settings),
             client_id="kans-ingest-owners",
         )
         await client.bootstrap()
@@ -131,7 +132,7 @@ class OwnerIndex:
 
     async def _load_and_follow(self) -> None:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._settings.kafka_bootstrap,
+            **client_config(self._settings),
             client_id="kans-ingest-owners",
             group_id=None,
             enable_auto_commit=False,

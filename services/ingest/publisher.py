@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from core.kafka_security import client_config
 from core.settings import Settings
 from core.topics import events_topic, source_index_topic
 from schemas.envelope import Envelope
@@ -46,7 +47,7 @@ class EventPublisher:
             if self._producer is None:
                 try:
                     self._producer = KafkaProducer(
-                        bootstrap_servers=self._settings.kafka_bootstrap,
+                        **client_config(self._settings),
                         client_id="kans-ingest",
                         acks="all",
                         enable_idempotence=True,

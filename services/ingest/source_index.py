@@ -11,6 +11,7 @@ import uuid
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
+from core.kafka_security import client_config
 from core.settings import Settings
 from core.topics import source_index_topic
 from services.ingest.rules import IndexEntry, SourceKey
@@ -52,7 +53,7 @@ class SourceIndex:
 
     def _load_and_tail(self) -> None:
         consumer = KafkaConsumer(
-            bootstrap_servers=self._settings.kafka_bootstrap,
+            **client_config(self._settings),
             client_id="kans-ingest-index",
             group_id=None,
             enable_auto_commit=False,

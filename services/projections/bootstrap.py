@@ -11,6 +11,7 @@ from faust.types import TP, AppT
 from mode import CrashingSupervisor
 
 from core.faust_apps import new_faust_app
+from core.kafka_security import client_config
 from core.metrics import ConsumerMetrics, new_registry
 from core.settings import Settings
 from core.topics import event_dead_letter_topic, events_topic
@@ -48,7 +49,7 @@ def bootstrap(settings: Settings) -> faust.App:
     # Keys are raw bytes, values JSON: the changelog serializers follow from key_type/value_type.
     trajectories = app.Table("trajectories", default=None, key_type=bytes)
     provider_load = app.Table("provider-load", default=None, key_type=bytes)
-    offsets = Offsets(settings.kafka_bootstrap)
+    offsets = Offsets(client_config(settings))
     # Metrics (/metrics): faust's Prometheus sensor (messages in and out per topic, table operations, commits,
     # rebalances, web requests; prefix kans_projections_), the agents' dead letters and lag (core.metrics).
     registry = new_registry()

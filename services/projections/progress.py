@@ -62,15 +62,15 @@ class Progress:
 class Offsets:
     """End and beginning offsets asked of the broker (one connection, opened on first use, one question at a time)."""
 
-    def __init__(self, bootstrap: str) -> None:
-        self._bootstrap = bootstrap
+    def __init__(self, connection: dict[str, Any]) -> None:
+        self._connection = connection  # core.kafka_security.client_config: bootstrap servers and credentials
         self._client: KafkaConsumer | None = None
         self._lock = threading.Lock()
 
     def _ask(self, tps: list[TP], end: bool) -> dict[TP, int]:
         with self._lock:
             if self._client is None:
-                self._client = KafkaConsumer(bootstrap_servers=self._bootstrap, group_id=None,
+                self._client = KafkaConsumer(**self._connection, group_id=None,
                                              client_id="kans-projections-lag", enable_auto_commit=False)  # fmt: skip
             partitions = [TopicPartition(tp.topic, tp.partition) for tp in tps]
             ask = self._client.end_offsets if end else self._client.beginning_offsets

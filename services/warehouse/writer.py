@@ -30,6 +30,7 @@ from kafka.errors import KafkaError
 
 from core.consumer_lag import PartitionLag, lag_report
 from core.dead_letters import BadRecord, Origin, dead_letter, read_event
+from core.kafka_security import client_config
 from core.metrics import ConsumerMetrics, new_registry
 from core.settings import Settings
 from core.topics import event_dead_letter_topic, events_topic
@@ -143,7 +144,7 @@ class ClickHouseWriter:
 
     def _consumer(self) -> KafkaConsumer:
         consumer = KafkaConsumer(
-            bootstrap_servers=self._settings.kafka_bootstrap,
+            **client_config(self._settings),
             group_id=f"{self._settings.topic_prefix}{self._settings.writer_group}",
             client_id="kans-clickhouse-writer",
             enable_auto_commit=False,
@@ -165,7 +166,7 @@ class ClickHouseWriter:
 
     def _dead_letter_producer(self) -> KafkaProducer:
         if self._producer is None:
-            self._producer = KafkaProducer(bootstrap_servers=self._settings.kafka_bootstrap, acks="all",
+            self._producer = KafkaProducer(**client_config(self._settings), acks="all",
                                            client_id="kans-clickhouse-writer-dlq", linger_ms=5)  # fmt: skip
         return self._producer
 

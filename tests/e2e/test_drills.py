@@ -25,8 +25,10 @@ import pytest
 from kafka import KafkaProducer
 
 from core.dead_letters import BadRecord, header_values, read_event
+from core.kafka_security import client_config
 from core.settings import Settings
 from core.topics import dead_letter_topic, ensure_topics, event_dead_letter_topic, events_topic, inbound_topic
+from kans.kafka_credentials import security_of
 from kans.kafka_local import LocalKafka
 from kans.processes import free_port, isolated_settings
 from schemas.envelope import event_id_for
@@ -245,7 +247,7 @@ def test_inbound_worker_fed_poison_dead_letters_it_publishes_what_follows_and_st
     key, poison_records = uuid.uuid4().hex.encode(), inbound_poison(1)
     valid = [referral(f"R-INP-OK-{i}") for i in range(5)]
     values = [value for value, _ in poison_records] + [json.dumps(s).encode() for s in valid]
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", max_request_size=2 * 1024 * 1024)
+    producer = KafkaProducer(**client_config(settings), acks="all", max_request_size=2 * 1024 * 1024)
     try:
         futures = [producer.send(inbound_topic(settings), key=key, value=value,
                                  headers=[("api-key", b"kans-dev-lars"), RAW_HEADER]) for value in values]  # fmt: skip
@@ -307,7 +309,8 @@ def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]
 @pytest.fixture(scope="module")
 def broker_drill(tmp_path_factory: pytest.TempPathFactory, own_broker: LocalKafka) -> Iterator[Platform]:
     bootstrap = own_broker.settings.kafka_bootstrap
-    settings = isolated_settings(tmp_path_factory.mktemp("broker-drill"), bootstrap, log_level="WARNING")
+    settings = isolated_settings(tmp_path_factory.mktemp("broker-drill"), bootstrap, log_level="WARNING",
+                                 **security_of(own_broker.client_settings()))  # its own admin and credentials
     ensure_topics(settings)
     platform = Platform(settings, tmp_path_factory.mktemp("broker-drill-logs"))
     try:
@@ -380,7 +383,7 @@ def test_broker_killed_under_load_refuses_with_503_and_loses_or_doubles_nothing(
         stored_twice += len(ids) - len(set(ids))
         missing += len(acknowledged - set(ids))
         foreign += len(set(ids) - acknowledged)
-    records = read_topic(settings.kafka_bootstrap, events_topic(settings), timeout_s=30)
+    records = read_topic(settings, events_topic(settings), timeout_s=30)
     copies = Counter(event_ids(records))
     view = httpx.get(f"{settings.projections_base_url}/provider-load", params={"date": DAY.isoformat()}, timeout=10)
     assert (missing, stored_twice, foreign) == (0, 0, 0)

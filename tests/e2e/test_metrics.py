@@ -18,6 +18,7 @@ import pytest
 from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
+from core.kafka_security import client_config
 from core.settings import Settings
 from core.topics import ensure_topics, events_topic, inbound_topic, source_index_topic
 from kans.processes import isolated_settings
@@ -149,7 +150,7 @@ def test_one_poison_record_counts_one_dead_letter_per_consumer_and_reason(metere
 def test_the_inbound_worker_counts_what_it_published_and_dead_lettered(metered: Platform) -> None:
     settings = metered.settings
     good = referral("R-MET-INBOUND")
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = KafkaProducer(**client_config(settings), acks="all")
     try:
         producer.send(inbound_topic(settings), key=b"R-MET-INBOUND", value=json.dumps(good).encode(),
                       headers=[("api-key", DEV_KEY.encode()), RAW_HEADER]).get(timeout=30)  # fmt: skip

@@ -19,7 +19,7 @@ from kafka import KafkaAdminClient
 
 from kans.paths import REPO_ROOT
 from tests.event_log import RAW_HEADER
-from tests.kafka_helpers import read_topics
+from tests.kafka_helpers import connection, read_topics
 from tests.platform import Platform
 from tests.privacy_scan import findings, scan_clickhouse
 
@@ -38,7 +38,7 @@ def test_the_scanner_finds_what_it_looks_for() -> None:
 
 def test_no_personal_data_on_any_topic(kafka_bootstrap: str, platform: Platform) -> None:
     """Every topic of the suite's broker: all of them were written during this session."""
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    admin = KafkaAdminClient(**connection(kafka_bootstrap))
     try:
         topics = [t for t in admin.list_topics() if not t.startswith("__") and not t.endswith("kans.inbound.v1")]
     finally:

@@ -6,6 +6,7 @@ from typing import Any
 
 from kafka import KafkaAdminClient, TopicPartition
 
+from core.kafka_security import client_config
 from core.settings import Settings
 from core.topics import events_topic
 from services.warehouse.clickhouse import migrate
@@ -25,7 +26,7 @@ def counts(client: Any, db: str) -> tuple[int, int, int]:
 
 def committed(settings: Settings) -> int:
     group = f"{settings.topic_prefix}{settings.writer_group}"
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = KafkaAdminClient(**client_config(settings))
     try:
         offsets = admin.list_group_offsets({group: None})[group]
     finally:

@@ -18,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from core.kafka_security import client_config
 from core.settings import Settings
 from core.topics import dead_letter_topic, ensure_topics, events_topic, inbound_topic, source_index_topic
 from kans.processes import ServiceProcesses, isolated_settings
@@ -47,7 +48,7 @@ def body(submission: dict[str, Any]) -> bytes:
 
 def produce(settings: Settings, key: bytes, messages: list[tuple[bytes, str | None]]) -> list[tuple[int, int]]:
     """Send (value, api key) pairs in order; the (partition, offset) the broker acknowledged each at."""
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = KafkaProducer(**client_config(settings), acks="all")
     try:
         futures = [
             producer.send(inbound_topic(settings), key=key, value=value,
@@ -207,7 +208,7 @@ def test_offsets_are_committed_past_bad_messages(inbound: ServiceProcesses) -> N
     produce_and_drain(settings, key, [(b"not json", LARS), (body(referral("R-IN-COMMIT")), NO_KEY)])
     topic = inbound_topic(settings)
     consumer = KafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, group_id=f"{settings.topic_prefix}{settings.inbound_app_id}",
+        **client_config(settings), group_id=f"{settings.topic_prefix}{settings.inbound_app_id}",
         enable_auto_commit=False,
     )  # fmt: skip
     try:

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
+from core.kafka_security import client_config
 from core.settings import Settings
 from core.topics import ensure_topics, event_dead_letter_topic, events_topic
 from kans.processes import ServiceProcesses, isolated_settings
@@ -70,7 +71,7 @@ class Run:
 
 
 def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    consumer = KafkaConsumer(**client_config(settings))
     try:
         tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         return {tp.partition: offset for tp, offset in consumer.end_offsets(tps).items()}
@@ -80,7 +81,7 @@ def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
 
 def committed(settings: Settings) -> int:
     group = f"{settings.topic_prefix}{settings.writer_group}"
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = KafkaAdminClient(**client_config(settings))
     try:
         offsets = admin.list_group_offsets({group: None})[group]
     finally:

@@ -56,7 +56,7 @@ async def ready(
     Also reported, not required: the writer's lag (`writer.lag_events`, `writer.lag_seconds`: how far ClickHouse is
     behind the event log) and the projections worker's state (its readiness, lag per topic and dead letters)."""
     kafka, clickhouse_ok, projections_state = await asyncio.gather(
-        broker_problem(settings.kafka_bootstrap), warehouse.ping(), _projections_state(projections)
+        broker_problem(settings), warehouse.ping(), _projections_state(projections)
     )
     problems = [f"kafka: {kafka}"] if kafka else []
     if not clickhouse_ok:
