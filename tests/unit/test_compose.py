@@ -68,7 +68,7 @@ def settings_for(name: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
 
 
 def test_the_expected_services_are_built_from_the_repository() -> None:
-    assert KANS_SERVICES == ["api", "inbound", "ingest", "projections", "topics", "writer"]
+    assert KANS_SERVICES == ["api", "inbound", "ingest", "projections", "provision", "writer"]
     assert {SERVICES[name].get("image") for name in KANS_SERVICES} == {"kans-platform:local"}, "one shared image"
 
 
@@ -85,11 +85,11 @@ def test_kafka_is_a_single_kraft_node_advertised_under_the_bootstrap_name(monkey
     env = environment(SERVICES["kafka"])
     assert env["KAFKA_NODE_ID"] == "1"
     assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
-    assert env["KAFKA_LISTENERS"] == "PLAINTEXT://:9092,CONTROLLER://:9093"
+    assert env["KAFKA_LISTENERS"] == "CLIENT://:9092,CONTROLLER://:9093"
     assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@kafka:9093"
     assert env["KAFKA_CONTROLLER_LISTENER_NAMES"] == "CONTROLLER"
     protocols = set(env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
-    assert protocols == {"CONTROLLER:PLAINTEXT", "PLAINTEXT:PLAINTEXT"}
+    assert protocols == {"CONTROLLER:SASL_PLAINTEXT", "CLIENT:SASL_PLAINTEXT"}
     assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
     assert env["KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS"] == "0"
     for single_replica in (
@@ -101,13 +101,77 @@ def test_kafka_is_a_single_kraft_node_advertised_under_the_bootstrap_name(monkey
     ):
         assert env[single_replica] == "1", single_replica
     # The clients reach the broker at the address it advertises.
-    advertised = env["KAFKA_ADVERTISED_LISTENERS"].removeprefix("PLAINTEXT://")
+    advertised = env["KAFKA_ADVERTISED_LISTENERS"].removeprefix("CLIENT://")
     for name in KANS_SERVICES:
         assert settings_for(name, monkeypatch).kafka_bootstrap == advertised == "kafka:9092", name
     # The data survive a restart: the log directory is a named volume.
     volumes = {v.split(":")[1]: v.split(":")[0] for v in SERVICES["kafka"]["volumes"]}
     assert volumes[env["KAFKA_LOG_DIRS"]] in COMPOSE["volumes"]
     assert "kafka-broker-api-versions.sh" in " ".join(SERVICES["kafka"]["healthcheck"]["test"])
+
+
+def broker_properties(env: dict[str, str]) -> dict[str, str]:
+    """The server.properties the apache/kafka image renders from KAFKA_* variables (its KafkaDockerWrapper: strip
+    KAFKA_, lower case, `_` -> `.`, `...` -> `-`, `..` -> `_`; JVM options are not properties)."""
+    skip = {"KAFKA_VERSION", "KAFKA_HEAP_OPTS", "KAFKA_LOG4J_OPTS", "KAFKA_OPTS", "KAFKA_JMX_OPTS",
+            "KAFKA_JVM_PERFORMANCE_OPTS", "KAFKA_GC_LOG_OPTS", "KAFKA_LOG4J_ROOT_LOGLEVEL", "KAFKA_LOG4J_LOGGERS",
+            "KAFKA_TOOLS_LOG4J_LOGLEVEL", "KAFKA_JMX_HOSTNAME"}  # fmt: skip
+    return {
+        key.replace("KAFKA_", "").lower().replace("_", ".").replace("...", "-").replace("..", "_"): value
+        for key, value in env.items() if key.startswith("KAFKA_") and key not in skip
+    }  # fmt: skip
+
+
+def interpolated(value: str) -> str:
+    """A compose value with `${NAME:?message}` written as `<NAME>` (what compose puts there from .env)."""
+    return re.sub(r"\$\{([A-Z_]+):\?[^}]*\}", r"<\1>", value)
+
+
+def test_the_broker_is_secured_like_the_local_one(tmp_path: Path) -> None:
+    """The compose broker and the local one (`make up`, the tests) authenticate and authorize alike."""
+    from kans.kafka_local import LocalKafka
+
+    compose = {k: interpolated(v) for k, v in broker_properties(environment(SERVICES["kafka"])).items()}
+    local_kafka = LocalKafka(Settings(data_dir=tmp_path, kafka_security_protocol="PLAINTEXT", kafka_username=""))
+    passwords = local_kafka.credentials()
+    local = dict(line.split("=", 1) for line in local_kafka.render_properties().splitlines()
+                 if line and not line.startswith("#"))  # fmt: skip
+    security = [key for key in local if key.startswith(("sasl.", "listener.", "authorizer.", "super.", "allow."))]
+    assert len(security) >= 9 and "listener.security.protocol.map" in security
+    for key in [*security, "inter.broker.listener.name", "controller.listener.names"]:
+        expected = local[key].replace(passwords["admin"], "<ADMIN_KAFKA_PASSWORD>").replace(
+            passwords["controller"], "<CONTROLLER_KAFKA_PASSWORD>")
+        assert compose[key] == expected, key
+    # At the first start the storage is formatted with the admin's SCRAM credential, then the image starts as usual.
+    script = " ".join(SERVICES["kafka"]["command"])
+    assert '--add-scram "SCRAM-SHA-256=[name=admin,password=$$SCRAM_ADMIN_PASSWORD]"' in script
+    assert script.rstrip().endswith("exec /etc/kafka/docker/run")
+    assert interpolated(environment(SERVICES["kafka"])["SCRAM_ADMIN_PASSWORD"]) == "<ADMIN_KAFKA_PASSWORD>"
+
+
+def test_every_service_acts_as_its_own_principal(monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.kafka_acls import PRINCIPALS, SERVICE_PRINCIPALS
+
+    for name in KANS_SERVICES:
+        settings = settings_for(name, monkeypatch)
+        principal = "admin" if name == "provision" else SERVICE_PRINCIPALS[name]
+        assert (settings.kafka_security_protocol, settings.kafka_sasl_mechanism) == ("SASL_PLAINTEXT", "SCRAM-SHA-256")
+        assert settings.kafka_username == principal, name
+        assert interpolated(settings.kafka_password.get_secret_value()) == f"<{principal.upper()}_KAFKA_PASSWORD>"
+    # The one-shot creates every principal's SCRAM user: it is given their passwords, no service is.
+    provision = environment(SERVICES["provision"])
+    assert {interpolated(provision[f"{p.upper()}_KAFKA_PASSWORD"]) for p in PRINCIPALS if p != "admin"} == {
+        f"<{p.upper()}_KAFKA_PASSWORD>" for p in PRINCIPALS if p != "admin"}  # fmt: skip
+    for name in set(KANS_SERVICES) - {"provision"}:
+        others = [v for v in environment(SERVICES[name]) if v.endswith("_KAFKA_PASSWORD") and not v.startswith("KANS_")]
+        assert not others, name
+
+
+def test_the_credentials_compose_reads_are_never_committed_nor_built_into_the_image() -> None:
+    assert ".env" in (REPO_ROOT / ".gitignore").read_text(encoding="utf-8").split()
+    assert ".env" in (REPO_ROOT / ".dockerignore").read_text(encoding="utf-8").split()
+    tracked = subprocess.run(["git", "ls-files", ".env"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    assert tracked.stdout == ""
 
 
 def test_clickhouse_credentials_and_database_match_the_dsn(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -188,11 +252,11 @@ def test_dependencies_exist_and_start_in_order() -> None:
                 assert SERVICES[dependency].get("healthcheck"), f"{name} waits for {dependency} to be healthy"
             if condition == "service_completed_successfully":
                 assert SERVICES[dependency].get("restart", "no") == "no", f"{dependency} is a one-shot"
-    assert SERVICES["topics"]["command"] == ["kans", "topics", "create"]
-    assert depends_on(SERVICES["topics"]) == {"kafka": "service_healthy"}
+    assert SERVICES["provision"]["command"] == ["kans", "kafka", "provision"]
+    assert depends_on(SERVICES["provision"]) == {"kafka": "service_healthy"}
     for name in LONG_RUNNING:
         deps = depends_on(SERVICES[name])
-        assert deps["topics"] == "service_completed_successfully", name
+        assert deps["provision"] == "service_completed_successfully", name
         assert deps["kafka"] == "service_healthy", name
     for name in ("writer", "api"):
         assert depends_on(SERVICES[name])["clickhouse"] == "service_healthy", name
