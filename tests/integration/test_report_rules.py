@@ -180,3 +180,53 @@ def test_rule_2_the_lars_views_are_by_registration_system_beside_the_channel_fil
     report = engine.report(clickhouse, db, YEAR, engine.Question(filters=outside))
     assert all(s.population.endswith("buiten LARS geregistreerd") for part in report.sections
                for s in part.statistics)  # fmt: skip
+
+
+# -- rule 4: percentages over the known values ----------------------------------------------------------------------
+def _known_values(h: History) -> None:
+    """Primary 2019-2020: 15 referrals with two started trajectories each; 17 trajectories ran more than three months,
+    8 one to three months, 5 have no duration registered. Secondary: 6 referrals, 2 of them with one secondary school,
+    3 with more, 1 without the number registered."""
+    mainstream = {"education_form": "primary_mainstream", "grade": "grade_2", "gender": "boy", "birth_year": 2012}
+    durations = ["over_3_months"] * 17 + ["one_to_three_months"] * 8 + [None] * 5
+    for n in range(15):
+        rid = f"RK{n}"
+        h.referral(rid, "2019-09-16", f"P-{rid}", "primary", **mainstream)
+        for k in range(2):
+            tid = f"TK{n}-{k}"
+            h.trajectory(rid, tid, "2019-09-23", "frambozenhof" if k else "tigo", "day-care")
+            h.then("TrajectoryStarted", rid, tid, "2019-09-30")
+            if (duration := durations[2 * n + k]) is not None:
+                h.then("TrajectoryProgressReported", rid, tid, "2020-01-06", duration_bucket=duration)
+    secondary = {"education_form": "secondary_aso", "grade": "grade_3", "gender": "girl", "birth_year": 2005}
+    for n, schools in enumerate((1, 1, 2, 3, 5, None)):
+        h.referral(f"RM{n}", "2019-10-07", f"P-RM{n}", "secondary", **secondary, primary_schools_attended=1,
+                   secondary_schools_attended=schools)  # fmt: skip
+
+
+def test_rule_4_percentages_are_over_the_known_values_with_the_unregistered_beside_them(
+    settings: Settings, clickhouse: Any
+) -> None:
+    """"De meerderheid van de trajecten had een duurtijd van langer dan drie maanden (68%). 32% van de trajecten had
+    een duurtijd van één tot drie maanden. We konden de duurtijd wel niet voor alle trajecten bepalen." 68 % and 32 %
+    add up to 100 %: the base is the trajectories with a known duration (17 + 8 = 25), not the 30 started; the 5
+    without one are shown beside it. Secondary: "het gaat om 40% van de aangemelde leerlingen (105)", 105 of the 262
+    with a known number: here 2 of the 5 known, the sixth not registered."""
+    h = History()
+    _known_values(h)
+    db = through_the_log(settings, clickhouse, h.events)
+
+    r18 = stat(clickhouse, db, "R18")
+    rows = {r.model_extra["duration_bucket"]: (r.value, r.pct, r.pct_base) for r in r18.rows if r.value}
+    assert rows == {"over_3_months": (17, 68.0, 25), "one_to_three_months": (8, 32.0, 25),
+                    "not_registered": (5, None, None)}  # fmt: skip
+    assert r18.total == 30  # the population is still every started trajectory
+    r41 = stat(clickhouse, db, "R41")
+    schools = {r.model_extra["schools_attended"]: (r.value, r.pct, r.pct_base) for r in r41.rows
+               if r.model_extra["aspect"] == "secondary" and r.value}  # fmt: skip
+    assert schools == {"1": (2, 40.0, 5), "2": (1, 20.0, 5), "3": (1, 20.0, 5), "5": (1, 20.0, 5),
+                       None: (1, None, None)}  # fmt: skip
+
+    # For policy readers a suppressed not-registered count must not come back as total minus base.
+    policy = stat(clickhouse, db, "R18", audience=engine.Audience("policy", threshold=6))
+    assert all(r.pct is None and r.pct_base is None for r in policy.rows)

@@ -17,8 +17,8 @@ def test_a_trusted_row_is_the_row_model_construct_builds() -> None:
         "provider_label_nl": "Een",
         "gender_label_nl": "Onbekend",
     }
-    fast = trusted_row(dict(extra), value=3, pct=37.5, suppressed=False)
-    slow = StatisticRow.model_construct(**extra, value=3, pct=37.5, suppressed=False)
+    fast = trusted_row(dict(extra), value=3, pct=37.5, pct_base=8, suppressed=False)
+    slow = StatisticRow.model_construct(**extra, value=3, pct=37.5, pct_base=8, suppressed=False)
     assert fast.__dict__ == slow.__dict__ and list(fast.__dict__) == list(slow.__dict__)
     assert fast.model_fields_set == slow.model_fields_set and fast.__pydantic_private__ is None
     assert fast.model_extra == slow.model_extra and list(fast.model_extra or {}) == list(extra)

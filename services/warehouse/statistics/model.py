@@ -95,18 +95,24 @@ class StatisticRow(BaseModel):
     model_config = ConfigDict(extra="allow")
     value: int | float | None = Field(description="The count (or a mean/sum for non-count measures); null when "
                                       "suppressed (or a mean of nothing).")  # fmt: skip
-    pct: float | None = Field(None, description="Percentage (one decimal) where the report gives one, else null.")
+    pct: float | None = Field(None, description="Percentage (one decimal) where the report gives one, else null. "
+                              "Over the known values only: a row whose value was not registered (not_registered, "
+                              "unknown, null) has none and its units are left out of the base of the others.")
+    pct_base: int | float | None = Field(None, description="The base of `pct`: the units of the row's group (the whole "
+                                         "table, or within the dimension the percentages are taken in) with a known "
+                                         "value; the not-registered units are the rows beside it without a pct.")
     suppressed: bool = Field(False, description="True when the policy audience may not see this cell.")
 
 
-def trusted_row(extra: dict[str, Any], *, value: float | None, pct: float | None, suppressed: bool) -> StatisticRow:
+def trusted_row(extra: dict[str, Any], *, value: float | None, pct: float | None, suppressed: bool,
+                pct_base: float | None = None) -> StatisticRow:  # fmt: skip
     """A StatisticRow of values shaping computed, without validation: the instance `StatisticRow.model_construct(
-    **extra, value=..., pct=..., suppressed=...)` builds (`extra`, the dimension codes and labels, becomes the row's
-    own), at a fraction of its cost: a report builds ~35k rows. A function, not a classmethod: every attribute lookup
-    on a pydantic model class goes through its metaclass's `__getattr__` hook, which costs more than the rest."""
+    **extra, value=..., pct=..., pct_base=..., suppressed=...)` builds (`extra`, the dimension codes and labels, becomes
+    the row's own), at a fraction of its cost: a report builds ~35k rows. A function, not a classmethod: every attribute
+    lookup on a pydantic model class goes through its metaclass's `__getattr__` hook, which costs more than the rest."""
     row: StatisticRow = object.__new__(StatisticRow)  # BaseModel has no __new__ of its own
-    _object_setattr(row, "__dict__", {"value": value, "pct": pct, "suppressed": suppressed})
-    _object_setattr(row, "__pydantic_fields_set__", {"value", "pct", "suppressed"})
+    _object_setattr(row, "__dict__", {"value": value, "pct": pct, "pct_base": pct_base, "suppressed": suppressed})
+    _object_setattr(row, "__pydantic_fields_set__", {"value", "pct", "pct_base", "suppressed"})
     _object_setattr(row, "__pydantic_extra__", extra)
     _object_setattr(row, "__pydantic_private__", None)
     return row

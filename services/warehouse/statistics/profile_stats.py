@@ -1,8 +1,9 @@
 """Who is referred: the referral-profile statistics of the report (R01-R13 primary, R30-R45 secondary).
 
-Each counts individual referrals (a pupil referred twice counts twice) of the school year, withdrawn referrals
-left out, with the profile as currently known (or as known on `as_of`); multi-selects count a referral once per
-code and keep "not registered" visible.
+Each counts individual referrals (a pupil referred twice counts twice) of the school year, retracted registrations
+left out (a referral withdrawn as its outcome counts), with the profile as currently known (or as known on `as_of`);
+multi-selects count a referral once per code and keep "not registered" visible; percentages are over the known values
+(`shaping.py`).
 """
 
 from __future__ import annotations

@@ -68,23 +68,48 @@ def _filled(definition: StatisticDef, found: list[Cell], school_year: str) -> li
     return found + zeros
 
 
-def _percentages(
-    definition: StatisticDef, cells: list[Cell], totals: dict[str, float], year: str
-) -> list[float | None]:
+# Codes that say no value was registered; a null code too (the report: "We konden de duurtijd wel niet voor alle
+# trajecten bepalen"). Percentages are over the known values only, everywhere: "40% (105)" is 105 of the 262 with a
+# known value, not of every referral.
+NOT_REGISTERED = frozenset({"not_registered", "unknown"})
+
+
+def _group_of(definition: StatisticDef) -> int | None:
+    """The index of the dimension the percentages are taken within (None: the whole table)."""
     within = definition.pct_within
-    if within is None:
-        return [None] * len(cells)
-    if within == ("school_year",) or within == ():
-        index = definition.dimensions.index("school_year") if within else None
-        denominators = [totals.get(str(c.key[index]) if index is not None else year, 0) for c in cells]
-    else:
-        index = definition.dimensions.index(within[0])
-        sums: dict[str | None, float] = {}
-        for c in cells:
-            sums[c.key[index]] = sums.get(c.key[index], 0) + (c.value or 0)
-        denominators = [sums[c.key[index]] for c in cells]
-    return [round(100 * c.value / d, 1) if d and c.value is not None else None
-            for c, d in zip(cells, denominators, strict=True)]  # fmt: skip
+    return definition.dimensions.index(within[0]) if within else None
+
+
+def _registered(key: tuple[str | None, ...], group: int | None) -> bool:
+    return not any(code is None or code in NOT_REGISTERED for i, code in enumerate(key) if i != group)
+
+
+def _percentages(definition: StatisticDef, cells: list[Cell]) -> tuple[list[float | None], list[float | None]]:
+    """Each cell's percentage and its base: the cell's share of the known units of its group (the whole table, or the
+    cells with the same code in the `pct_within` dimension). A not-registered cell has neither; its units stay out of
+    the base (and are shown as its own row's value)."""
+    if definition.pct_within is None:
+        return [None] * len(cells), [None] * len(cells)
+    group = _group_of(definition)
+    known = [_registered(c.key, group) for c in cells]
+    bases: dict[str | None, float] = {}
+    for c, is_known in zip(cells, known, strict=True):
+        if is_known:
+            at = None if group is None else c.key[group]
+            bases[at] = bases.get(at, 0) + (c.value or 0)
+    pcts: list[float | None] = []
+    base_of: list[float | None] = []
+    for c, is_known in zip(cells, known, strict=True):
+        base = bases.get(None if group is None else c.key[group], 0) if is_known else None
+        pcts.append(round(100 * c.value / base, 1) if base and c.value is not None else None)
+        base_of.append(base)
+    return pcts, base_of
+
+
+def _unsafe_groups(definition: StatisticDef, cells: list[Cell], hidden: set[int]) -> set[str | None]:
+    """Groups whose base would give a suppressed not-registered cell away (base and total shown: the difference)."""
+    group = _group_of(definition)
+    return {None if group is None else cells[i].key[group] for i in hidden if not _registered(cells[i].key, group)}
 
 
 def shape(definition: StatisticDef, cells: Cells, school_year: str, *, filters: Filters, as_of: date | None,
@@ -98,7 +123,7 @@ def shape(definition: StatisticDef, cells: Cells, school_year: str, *, filters: 
     order = sorted(range(len(found)), key=places.__getitem__)
     ordered = [found[i] for i in order]
     total = cells.totals.get(school_year, 0)
-    pcts = _percentages(definition, ordered, cells.totals, school_year)
+    pcts, bases = _percentages(definition, ordered)
     summary = [(code, value) for code, value in cells.summary.get(school_year, [])] or [
         (code, 0.0) for code in definition.summary_labels
     ]
@@ -108,11 +133,16 @@ def shape(definition: StatisticDef, cells: Cells, school_year: str, *, filters: 
         hidden = suppress(ordered, dimensions, threshold)
         hide_total = suppress_total(total, threshold)
         hidden_summary = {code for code, value in summary if suppress_total(value, threshold)}
+        if unsafe := _unsafe_groups(definition, ordered, hidden):
+            group = _group_of(definition)
+            for i, cell in enumerate(ordered):
+                if (None if group is None else cell.key[group]) in unsafe:
+                    pcts[i] = bases[i] = None
     names = (*dimensions, *(f"{d}_label_nl" for d in dimensions))  # the extra fields of a row, codes first
     rows = [
         trusted_row(dict(zip(names, cell.key + found_labels[found_index], strict=True)),
                     value=None if i in hidden else cell.value, pct=None if i in hidden or hide_total else pcts[i],
-                    suppressed=i in hidden)
+                    pct_base=None if i in hidden or hide_total else bases[i], suppressed=i in hidden)
         for i, (found_index, cell) in enumerate(zip(order, ordered, strict=True))
     ]  # fmt: skip
     figures = [
