@@ -18,9 +18,11 @@ from typing import Any
 import httpx
 from kafka import KafkaProducer
 
+from core.kafka_security import client_config
 from core.settings import Settings, get_settings
 from core.topics import ensure_topics, events_topic
 from kans.demo import load_demo
+from kans.kafka_credentials import security_of
 from kans.kafka_local import LocalKafka
 from kans.paths import REPO_ROOT
 from kans.processes import ServiceProcesses, isolated_settings
@@ -48,7 +50,7 @@ def time_index(settings: Settings, timeout_s: float = 3600) -> dict[str, Any]:
 
 def demo_through_the_ingest(base: Settings, workdir: Any) -> dict[str, Any]:
     """`kans demo load` into an isolated ingest, then the ingest restarted: time to ready, owners it knows."""
-    settings = isolated_settings(workdir / "demo", base.kafka_bootstrap, log_level="WARNING")
+    settings = isolated_settings(workdir / "demo", base.kafka_bootstrap, log_level="WARNING", **security_of(base))
     ensure_topics(settings)
     with ServiceProcesses(settings, workdir / "logs") as services:
         services.start("ingest")
@@ -65,10 +67,10 @@ def demo_through_the_ingest(base: Settings, workdir: Any) -> dict[str, Any]:
 
 def history_straight_into_the_log(base: Settings, workdir: Any, scale: float, years: str) -> dict[str, Any]:
     """A synthetic history sealed and produced to an isolated event log (no ingest), then the index over it."""
-    settings = isolated_settings(workdir / "history", base.kafka_bootstrap, log_level="WARNING")
+    settings = isolated_settings(workdir / "history", base.kafka_bootstrap, log_level="WARNING", **security_of(base))
     ensure_topics(settings)
     now, secret = datetime.now(UTC), base.pupil_key_secret.get_secret_value().encode()
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
+    producer = KafkaProducer(**client_config(settings), acks="all", enable_idempotence=True,
                              compression_type="lz4", linger_ms=20, batch_size=512 * 1024)  # fmt: skip
     count = 0
     try:
@@ -84,8 +86,9 @@ def history_straight_into_the_log(base: Settings, workdir: Any, scale: float, ye
 
 
 def run(scale: float, years: str) -> dict[str, Any]:
-    base = get_settings()
-    LocalKafka(base).start()
+    kafka = LocalKafka(get_settings())
+    kafka.start()
+    base = kafka.client_settings()  # the tools act as admin on the secured broker; each service as its own principal
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     workdir = base.data_dir / "bench" / f"owners-{stamp}"
     result = {
