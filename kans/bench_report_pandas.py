@@ -120,8 +120,8 @@ def pandas_report(client: ClickHouseClient, database: str, school_year: str) -> 
         r, t, g = ref[ref.level == level], traj[traj.level == level], groups[groups.level == level]
         dims = [d for d in definition.dimensions if d in r.columns]
         if definition.section.value.endswith("groups"):
-            effective = g[g.started & ~g.stopped]
-            reached = effective.pupils_reached.fillna(effective.pupil_count).sum()
+            started = g[g.started]  # pupils reached: started groups, stopped-early ones included
+            reached = started.pupils_reached.fillna(started.pupil_count).sum()
             frame = {"R28": g[g.started & g.module.isin(["class_action", "school_composed_group"])],
                      "R59": g[g.started & g.class_hours.notna()]}.get(code, g)  # fmt: skip
             frame.groupby(["education_form", "grade"], dropna=False).size()

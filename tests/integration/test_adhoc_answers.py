@@ -67,10 +67,11 @@ def test_exclusions_cut_off_day_and_as_of(clickhouse: Any, db: str) -> None:
 
 
 def test_group_measures(clickhouse: Any, db: str) -> None:
-    found = ask(clickhouse, db, measures=["groups", "pupils_reached", "class_hours"], dimensions=["level"])
-    assert by(found.rows, "groups", "pupils_reached", "class_hours") == {
-        ("primary",): (3, 21, 14),
-        ("secondary",): (4, 57, 9),
+    measures = ["groups", "pupils_reached", "pupils_effectively_run", "class_hours"]
+    found = ask(clickhouse, db, measures=measures, dimensions=["level"])
+    assert by(found.rows, *measures) == {  # reached: started groups, g1b (stopped early, 20 pupils) included
+        ("primary",): (3, 41, 21, 14),
+        ("secondary",): (4, 57, 57, 9),
     }
 
 

@@ -230,3 +230,63 @@ def test_rule_4_percentages_are_over_the_known_values_with_the_unregistered_besi
     # For policy readers a suppressed not-registered count must not come back as total minus base.
     policy = stat(clickhouse, db, "R18", audience=engine.Audience("policy", threshold=6))
     assert all(r.pct is None and r.pct_base is None for r in policy.rows)
+
+
+# -- rule 6: pupils reached = pupils of the groups that started --------------------------------------------------
+def _group(gid: str, level: str, pupils: int, module: str) -> dict[str, Any]:
+    form, grade = ("primary_mainstream", "grade_5") if level == "primary" else ("secondary_aso", "grade_3")
+    kind = "restorative_group" if module == "restorative" else "class_group"
+    return {"group_id": gid, "school_id": "school-x", "level": level, "education_form": form, "grade": grade,
+            "group_kind": kind, "pupil_count": pupils, "requested_module": module}  # fmt: skip
+
+
+def _groups_reached(h: History) -> None:
+    """Primary 2019-2020, one group referral: ga (class action, 22 pupils) ran to the end; gb (class action, 25) and
+    gd (restorative, 3) started and were stopped early; gc (theme workshop, 18) ran to the end; ge (class action, 20)
+    was not started; gf (class action, 24) is not dispatched yet. Secondary: gs1 (30) started and stopped early, gs2
+    (15) ran to the end."""
+    h.groups("GP", "2019-10-07", _group("ga", "primary", 22, "class_action"),
+             _group("gb", "primary", 25, "class_action"), _group("gc", "primary", 18, "theme_workshop"),
+             _group("gd", "primary", 3, "restorative"), _group("ge", "primary", 20, "class_action"),
+             _group("gf", "primary", 24, "class_action"))  # fmt: skip
+    for gid, module in (("ga", "class_action"), ("gb", "class_action"), ("gc", "theme_workshop"),
+                        ("gd", "restorative"), ("ge", "class_action")):
+        h.group_event("GroupTrajectoryDispatched", "GP", gid, "2019-10-14", provider_id="abrusco", module=module)
+    for gid in ("ga", "gb", "gc", "gd"):
+        h.group_event("GroupTrajectoryStarted", "GP", gid, "2019-11-04")
+    h.group_event("GroupTrajectoryCompleted", "GP", "ga", "2019-12-20", class_hours=12, pupils_reached=22)
+    h.group_event("GroupTrajectoryCompleted", "GP", "gc", "2019-11-04", class_hours=2, pupils_reached=18)
+    h.group_event("GroupTrajectoryStoppedEarly", "GP", "gb", "2020-03-16", reason="corona_crisis")
+    h.group_event("GroupTrajectoryStoppedEarly", "GP", "gd", "2019-12-02", reason="conditions_not_met")
+    h.group_event("GroupTrajectoryNotStarted", "GP", "ge", "2020-03-20", reason="corona_crisis")
+    h.groups("GS", "2019-10-08", _group("gs1", "secondary", 30, "class_action"),
+             _group("gs2", "secondary", 15, "class_action"))  # fmt: skip
+    for gid in ("gs1", "gs2"):
+        h.group_event("GroupTrajectoryDispatched", "GS", gid, "2019-10-14", provider_id="groep-intro",
+                      module="class_action")  # fmt: skip
+        h.group_event("GroupTrajectoryStarted", "GS", gid, "2019-11-12")
+    h.group_event("GroupTrajectoryStoppedEarly", "GS", "gs1", "2020-03-16", reason="corona_crisis")
+    h.group_event("GroupTrajectoryCompleted", "GS", "gs2", "2020-02-14", class_hours=8, pupils_reached=15)
+
+
+def test_rule_6_pupils_reached_are_the_pupils_of_the_groups_that_started(settings: Settings, clickhouse: Any) -> None:
+    """"Tien trajecten werden vroegtijdig stopgezet omwille van de coronacrisis ... In totaal werden dus 19 trajecten
+    wel effectief opgestart en dit voor 554 leerlingen", and Table 4 ("Aantal bereikte leerlingen per module") ends
+    with "Eindtotaal 554": the pupils of every group that started, the ones stopped early included; secondary: "Voor
+    1798 leerlingen werden wel groepstrajecten opgestart". Here ga 22 + gb 25 + gc 18 + gd 3 = 68 reached (class action
+    47, theme workshop 18, restorative 3); effectively run (started minus stopped early): ga, gc, 40 pupils.
+    Secondary: 30 + 15 = 45 reached, 15 in the group that ran to the end."""
+    h = History()
+    _groups_reached(h)
+    db = through_the_log(settings, clickhouse, h.events)
+
+    r24 = nonzero(stat(clickhouse, db, "R24"))
+    assert r24 == {(YEAR, "pupils_referred"): 112, (YEAR, "pupils_in_started_groups"): 68,
+                   (YEAR, "pupils_reached"): 68, (YEAR, "pupils_effectively_run"): 40}  # fmt: skip
+    r27 = stat(clickhouse, db, "R27")
+    assert (nonzero(r27), r27.total) == ({("class_action",): 47, ("theme_workshop",): 18, ("restorative",): 3}, 68)
+    assert summary(r27) == {"pupils_effectively_run": 40}
+    r25 = nonzero(stat(clickhouse, db, "R25"))
+    assert (r25[("started", None)], r25[("effectively_run", None)]) == (4, 2)  # effectively run: its own measure
+    r56 = nonzero(stat(clickhouse, db, "R56"))
+    assert (r56[(YEAR, "pupils_reached")], r56[(YEAR, "pupils_effectively_run")]) == (45, 15)

@@ -158,7 +158,8 @@ EXPECTED: dict[str, Expected] = {
         {
             ("2019-2020", "pupils_referred"): 48,
             ("2019-2020", "pupils_in_started_groups"): 42,
-            ("2019-2020", "pupils_reached"): 21,
+            ("2019-2020", "pupils_reached"): 41,  # rule 6: g1a's 21 and g1b's 20 (started, stopped early)
+            ("2019-2020", "pupils_effectively_run"): 21,  # g1a only
         },
         48,
         {},
@@ -174,7 +175,7 @@ EXPECTED: dict[str, Expected] = {
         {},
     ),
     "R26": ({("class_action",): 1, ("theme_workshop",): 1, ("school_composed_group",): 1}, 3, {}),
-    "R27": ({("class_action",): 21}, 21, {}),
+    "R27": ({("class_action",): 21, ("theme_workshop",): 20}, 41, {"pupils_effectively_run": 21}),  # rule 6
     "R28": ({("10_to_19",): 1}, 1, {"mean_class_hours": 12, "min_class_hours": 12, "max_class_hours": 12}),
     "R54": (
         {
@@ -201,9 +202,11 @@ EXPECTED: dict[str, Expected] = {
             ("2019-2020", "pupils_referred"): 62,
             ("2019-2020", "pupils_in_started_groups"): 59,
             ("2019-2020", "pupils_reached"): 57,
+            ("2019-2020", "pupils_effectively_run"): 57,
             ("2018-2019", "pupils_referred"): 20,
             ("2018-2019", "pupils_in_started_groups"): 20,
             ("2018-2019", "pupils_reached"): 19,
+            ("2018-2019", "pupils_effectively_run"): 19,
         },
         62,
         {},

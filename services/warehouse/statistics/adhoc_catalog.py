@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.warehouse.statistics.group_stats import MODULE, REACHED
+from services.warehouse.statistics.group_stats import MODULE, REACHED, REACHED_EFFECTIVELY_RUN
 from services.warehouse.statistics.sql_parts import AGE, PART_TIME, REGION, STAGE, SUPPORT_NETWORK, multi
 from services.warehouse.statistics.trajectory_stats import DURATION, HALF_DAYS
 
@@ -51,7 +51,9 @@ MEASURES: dict[str, Measure] = {
     "group_referrals": Measure("groups", "uniqExact(group_referral_id)", "Groepsaanmeldingen"),
     "started_groups": Measure("groups", "countIf(started)", "Opgestarte groepen"),
     "pupils_in_groups": Measure("groups", "sum(pupil_count)", "Aangemelde leerlingen (groepen)"),
-    "pupils_reached": Measure("groups", REACHED, "Bereikte leerlingen (groepen)"),
+    "pupils_reached": Measure("groups", REACHED, "Bereikte leerlingen (opgestarte groepen)"),
+    "pupils_effectively_run": Measure("groups", REACHED_EFFECTIVELY_RUN, "Bereikte leerlingen (effectief gelopen "
+                                      "groepen)"),
     "class_hours": Measure("groups", "sumIf(class_hours, started)", "Lesuren",
                            base="countIf(started AND class_hours IS NOT NULL)"),
     "mean_class_hours": Measure("groups", "avgIf(class_hours, started)", "Gemiddeld aantal lesuren",

@@ -2,8 +2,10 @@
 
 "Aanmeldingen" are group referrals (one request can list several groups), "aangemelde groepen" the groups; each
 group has at most one (the latest) group trajectory. A group belongs to the school year its request is for.
-"Effectively run" = started minus stopped early; pupils reached = the pupils registered at completion, or the
-group's size for a group still running.
+"Effectively run" = started minus stopped early. Pupils reached = the pupils of the groups that started, stopped-early
+ones included (the report: "19 trajecten wel effectief opgestart en dit voor 554 leerlingen", Table 4's 554): per
+group the pupils registered at completion, else the group's size; the pupils of the effectively run groups are a
+measure of their own.
 """
 
 from __future__ import annotations
@@ -17,15 +19,18 @@ from services.warehouse.statistics.sql_parts import GROUP_REFERRALS, GROUPS
 P, S = Section.primary_groups, Section.secondary_groups
 GROUPS_NL = "aangemelde groepen {level}"
 EFFECTIVE = "started AND NOT stopped_early"
-REACHED = f"sumIf(ifNull(pupils_reached, pupil_count), {EFFECTIVE})"
+REACHED = "sumIf(ifNull(pupils_reached, pupil_count), started)"
+REACHED_EFFECTIVELY_RUN = f"sumIf(ifNull(pupils_reached, pupil_count), {EFFECTIVE})"
 MODULE = "if(module = '', requested_module, module)"
 CLASS_HOURS = ("multiIf(class_hours < 5, 'under_5', class_hours < 10, '5_to_9', class_hours < 20, '10_to_19', "
                "'20_plus')")  # fmt: skip
 PER_MONTH = {"group_referrals": GROUP_REFERRALS, "groups": GROUPS}
 PUPILS = {"pupils_referred": "sum(pupil_count)", "pupils_in_started_groups": "sumIf(pupil_count, started)",
-          "pupils_reached": REACHED}  # fmt: skip
+          "pupils_reached": REACHED, "pupils_effectively_run": REACHED_EFFECTIVELY_RUN}  # fmt: skip
 PUPIL_LABELS = {"pupils_referred": "Aangemelde leerlingen", "pupils_in_started_groups": "Leerlingen in opgestarte "
-                "groepen", "pupils_reached": "Bereikte leerlingen (effectief gelopen groepen)"}  # fmt: skip
+                "groepen", "pupils_reached": "Bereikte leerlingen (opgestarte groepen, ook vroegtijdig stopgezette)",
+                "pupils_effectively_run": "Bereikte leerlingen in effectief gelopen groepen (opgestart min "
+                "vroegtijdig stopgezet)"}  # fmt: skip
 OUTCOME_ROWS = (
     "[(if(group_trajectory_id = '', 'not_dispatched', ''), ''), (if(started, 'started', ''), ''), "
     "(if(not_started, 'not_started', ''), not_started_reason), (if(stopped_early, 'stopped_early', ''), "
@@ -39,8 +44,16 @@ def per_month(q: StatisticQuery) -> Cells:
 
 
 def pupils(q: StatisticQuery) -> Cells:
-    """R24/R56: pupils referred, in started groups and reached; this year and the one before."""
+    """R24/R56: pupils referred, in started groups, reached (started groups) and in effectively run groups; this year
+    and the one before."""
     return q.measures(q.groups(), {}, PUPILS)
+
+
+def reached_per_module(q: StatisticQuery) -> Cells:
+    """R27: pupils reached per module (started groups, stopped-early ones included); those of the effectively run
+    groups as a summary figure."""
+    cells = q.count(q.groups(), {"group_module": MODULE}, REACHED)
+    return q.summary(cells, q.groups(), {"pupils_effectively_run": REACHED_EFFECTIVELY_RUN})
 
 
 def outcomes(q: StatisticQuery) -> Cells:
@@ -128,9 +141,9 @@ GROUP_STATISTICS = [
          ("status", "reason"), outcomes, report_note_nl=OUTCOME_NOTE),
     _def("R26", P, "Aangevraagde modules", ("requested_module",),
          lambda q: q.count(q.groups(), {"requested_module": "requested_module"}, GROUPS), "T3", fill=True),
-    _def("R27", P, "Bereikte leerlingen per module", ("group_module",),
-         lambda q: q.count(q.groups(), {"group_module": MODULE}, REACHED), "T4", unit="pupils",
-         population_nl="bereikte leerlingen in effectief gelopen groepen {level}"),
+    _def("R27", P, "Bereikte leerlingen per module", ("group_module",), reached_per_module, "T4", unit="pupils",
+         population_nl="bereikte leerlingen in opgestarte groepen (ook vroegtijdig stopgezette) {level}",
+         summary_labels={"pupils_effectively_run": PUPIL_LABELS["pupils_effectively_run"]}),
     _def("R28", P, "Lesuren per klasactie of zelf samengestelde groep", ("class_hours_bucket",), class_action_hours,
          "G17", unit="groups", population_nl="opgestarte klasacties en zelf samengestelde groepen {level}",
          summary_labels={"mean_class_hours": "Gemiddeld aantal lesuren", "min_class_hours": "Minimum lesuren",
