@@ -125,7 +125,8 @@ def pandas_report(client: ClickHouseClient, database: str, school_year: str) -> 
             frame = {"R28": g[g.started & g.module.isin(["class_action", "school_composed_group"])],
                      "R59": g[g.started & g.class_hours.notna()]}.get(code, g)  # fmt: skip
             frame.groupby(["education_form", "grade"], dropna=False).size()
-            special = {"R24": g.pupil_count.sum(), "R56": g.pupil_count.sum(), "R27": reached}
+            special = {"R24": g.pupil_count.sum(), "R56": g.pupil_count.sum(), "R27": reached,
+                       "R26": g.index.get_level_values(0).nunique()}  # group referrals
             totals[code] = float(special.get(code, len(frame)))
         elif code in ("R15", "R46"):
             totals[code] = float(rt[rt.level == level].rtid.nunique())

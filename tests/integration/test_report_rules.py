@@ -290,3 +290,29 @@ def test_rule_6_pupils_reached_are_the_pupils_of_the_groups_that_started(setting
     assert (r25[("started", None)], r25[("effectively_run", None)]) == (4, 2)  # effectively run: its own measure
     r56 = nonzero(stat(clickhouse, db, "R56"))
     assert (r56[(YEAR, "pupils_reached")], r56[(YEAR, "pupils_effectively_run")]) == (45, 15)
+
+
+# -- rule 5: Table 3 counts group referrals per module, and the groups beside them --------------------------------
+def test_rule_5_modules_requested_count_group_referrals_and_groups(settings: Settings, clickhouse: Any) -> None:
+    """"In onderstaande tabel vindt u de modules terug waarvoor aangemeld werd", Table 3: "Klasactie 22, Themawerking 6,
+    Herstel 2, Eindtotaal 30": the 30 referrals, not the 40 groups ("Voor de 40 aangemelde groepen werden 30
+    trajecten opgestart"); DOMAIN §6: reports count both. Here GR1 asks a class action for two groups, GR2 a theme
+    workshop, GR3 restorative work, GR4 a class action and a theme workshop: class action 2 referrals (3 groups),
+    theme workshop 2 (2), restorative 1 (1); 4 referrals in all (GR4 once), 6 groups."""
+    h = History()
+    h.groups("GR1", "2019-10-01", _group("r1a", "primary", 20, "class_action"),
+             _group("r1b", "primary", 21, "class_action"))  # fmt: skip
+    h.groups("GR2", "2019-10-02", _group("r2a", "primary", 19, "theme_workshop"))
+    h.groups("GR3", "2019-10-03", _group("r3a", "primary", 3, "restorative"))
+    h.groups("GR4", "2019-10-04", _group("r4a", "primary", 22, "class_action"),
+             _group("r4b", "primary", 23, "theme_workshop"))  # fmt: skip
+    db = through_the_log(settings, clickhouse, h.events)
+
+    r26 = stat(clickhouse, db, "R26")
+    assert nonzero(r26) == {("class_action", "group_referrals"): 2, ("class_action", "groups"): 3,
+                            ("theme_workshop", "group_referrals"): 2, ("theme_workshop", "groups"): 2,
+                            ("restorative", "group_referrals"): 1, ("restorative", "groups"): 1}  # fmt: skip
+    assert (r26.total, r26.unit) == (4, "group_referrals")
+    labels = {r.model_extra["measure"]: r.model_extra["measure_label_nl"] for r in r26.rows}
+    assert labels == {"group_referrals": "Aanmeldingen", "groups": "Aangemelde groepen"}
+    assert stat(clickhouse, db, "R22").total == 6  # the groups, as before

@@ -174,7 +174,18 @@ EXPECTED: dict[str, Expected] = {
         3,
         {},
     ),
-    "R26": ({("class_action",): 1, ("theme_workshop",): 1, ("school_composed_group",): 1}, 3, {}),
+    "R26": (  # rule 5: group referrals and groups per module; the total is the group referrals (G1, G2)
+        {
+            ("class_action", "group_referrals"): 1,
+            ("class_action", "groups"): 1,
+            ("theme_workshop", "group_referrals"): 1,
+            ("theme_workshop", "groups"): 1,
+            ("school_composed_group", "group_referrals"): 1,
+            ("school_composed_group", "groups"): 1,
+        },
+        2,
+        {},
+    ),
     "R27": ({("class_action",): 21, ("theme_workshop",): 20}, 41, {"pupils_effectively_run": 21}),  # rule 6
     "R28": ({("10_to_19",): 1}, 1, {"mean_class_hours": 12, "min_class_hours": 12, "max_class_hours": 12}),
     "R54": (

@@ -43,6 +43,12 @@ def per_month(q: StatisticQuery) -> Cells:
     return q.measures(q.groups(), {"month": "month"}, PER_MONTH, total="groups")
 
 
+def modules_requested(q: StatisticQuery) -> Cells:
+    """R26 (Table 3): per requested module the group referrals that asked for it and their groups; the total is the
+    group referrals (a referral asking for two modules counts once in it, once under each module)."""
+    return q.measures(q.groups(), {"requested_module": "requested_module"}, PER_MONTH, total="group_referrals")
+
+
 def pupils(q: StatisticQuery) -> Cells:
     """R24/R56: pupils referred, in started groups, reached (started groups) and in effectively run groups; this year
     and the one before."""
@@ -110,6 +116,8 @@ def _def(code: str, section: Section, title: str, dims: tuple[str, ...], compute
 MONTH_LABELS = {"measure": {"group_referrals": "Aanmeldingen", "groups": "Aangemelde groepen"}}
 GROUP_DIMS = {"education_form": "education_form", "grade": "grade", "group_kind": "group_kind"}
 OUTCOME_NOTE = "Effectief gelopen = opgestart min vroegtijdig stopgezet."
+MODULES_NOTE = ("Tabel 3 van het rapport telt de aanmeldingen per module (\"de modules waarvoor aangemeld werd\", "
+                "Eindtotaal = de aanmeldingen); de aangemelde groepen staan ernaast.")
 HOURS_LABELS = {"measure": {"with_class_hours": "Groepen met geregistreerde lesuren",
                             "mean_class_hours": "Gemiddeld aantal lesuren", "at_least_6_hours": "Groepen met 6 lesuren "
                             "of meer", "not_registered": "Groepen zonder geregistreerde lesuren"}}  # fmt: skip
@@ -139,8 +147,9 @@ GROUP_STATISTICS = [
     _pupils_def("R24", P),
     _def("R25", P, "Opgestarte, niet-opgestarte en vroegtijdig stopgezette groepstrajecten, met reden",
          ("status", "reason"), outcomes, report_note_nl=OUTCOME_NOTE),
-    _def("R26", P, "Aangevraagde modules", ("requested_module",),
-         lambda q: q.count(q.groups(), {"requested_module": "requested_module"}, GROUPS), "T3", fill=True),
+    _def("R26", P, "Aangevraagde modules: aanmeldingen en groepen", ("requested_module", "measure"),
+         modules_requested, "T3", fill=True, labels=MONTH_LABELS, unit="group_referrals",
+         population_nl="groepsaanmeldingen {level} en hun aangemelde groepen", report_note_nl=MODULES_NOTE),
     _def("R27", P, "Bereikte leerlingen per module", ("group_module",), reached_per_module, "T4", unit="pupils",
          population_nl="bereikte leerlingen in opgestarte groepen (ook vroegtijdig stopgezette) {level}",
          summary_labels={"pupils_effectively_run": PUPIL_LABELS["pupils_effectively_run"]}),
