@@ -6,14 +6,14 @@ statistics engine on the real embedded ClickHouse, from the current state and as
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from core.settings import Settings
 from core.topics import events_topic
 from services.warehouse.clickhouse import migrate
 from services.warehouse.statistics import engine
-from services.warehouse.statistics.filters import Filters
+from services.warehouse.statistics.filters import Filters, as_of_ms
 from services.warehouse.writer import ClickHouseWriter
 from tests.conftest import wait_for
 from tests.kafka_helpers import produce
@@ -316,3 +316,36 @@ def test_rule_5_modules_requested_count_group_referrals_and_groups(settings: Set
     labels = {r.model_extra["measure"]: r.model_extra["measure_label_nl"] for r in r26.rows}
     assert labels == {"group_referrals": "Aanmeldingen", "groups": "Aangemelde groepen"}
     assert stat(clickhouse, db, "R22").total == 6  # the groups, as before
+
+
+# -- the as-of report of a past day stays what it was ------------------------------------------------------------
+def test_the_as_of_report_of_a_past_day_stays_identical_after_later_corrections(
+    settings: Settings, clickhouse: Any
+) -> None:
+    """Every rule's history, fed in two parts: what was recorded by 10 November 2019, then the rest, with corrections
+    of earlier facts recorded late (an amendment, a retraction, a duration, a withdrawal). The whole report as known on
+    10 November is the same before and after the second part; the report as known now is not."""
+    h = History()
+    for part in (_withdrawals, _registrations, _known_values, _groups_reached):
+        part(h)
+    h.add("ReferralAmended", "a:RA", "2019-10-01", {"referral_id": "RA", "changes": {"gender": "girl"}},
+          recorded="2019-12-01")  # fmt: skip
+    h.add("ReferralWithdrawn", "r:RL1", "2019-10-20", {"referral_id": "RL1", "kind": "retracted",
+          "reason": "duplicate_referral"}, recorded="2020-01-10", version=2)  # fmt: skip
+    h.add("ReferralWithdrawn", "w:RL2", "2019-11-04", {"referral_id": "RL2", "kind": "withdrawn",
+          "reason": "no_place_available"}, recorded="2019-11-25", version=2)  # fmt: skip
+    h.then("TrajectoryProgressReported", "RX2", "TX2", "2019-10-30", duration_bucket="under_1_month")
+    cut = as_of_ms(date(2019, 11, 10))
+    recorded = [datetime.fromisoformat(json.loads(e)["recorded_at"]).timestamp() * 1000 for e in h.events]
+    early = [e for e, ms in zip(h.events, recorded, strict=True) if ms < cut]
+    late = [e for e, ms in zip(h.events, recorded, strict=True) if ms >= cut]
+    assert early and len(late) >= 30
+
+    question = engine.Question(as_of=date(2019, 11, 10))
+    db = through_the_log(settings, clickhouse, early)
+    before = engine.report(clickhouse, db, YEAR, question).model_dump(exclude={"elapsed_ms"})
+    now_before = stat(clickhouse, db, "R01").total
+    through_the_log(settings, clickhouse, late)
+    after = engine.report(clickhouse, db, YEAR, question).model_dump(exclude={"elapsed_ms"})
+    assert after == before
+    assert stat(clickhouse, db, "R01").total != now_before  # the later events did change what is known now
