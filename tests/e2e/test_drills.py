@@ -143,6 +143,16 @@ def worker_caught_up(platform: Platform) -> bool:
     return all(lag is not None and lag["lag_events"] == 0 for lag in body["lag"].values())
 
 
+def worker_state(platform: Platform) -> str:
+    """What a failed wait shows: the worker's readiness page and the end of its log."""
+    try:
+        ready = httpx.get(f"{platform.settings.projections_base_url}/ready", timeout=10).text
+    except httpx.HTTPError as err:
+        ready = f"no answer ({err!r})"
+    log = (platform.logs / "projections.log").read_text(errors="replace").splitlines()
+    return f"/ready: {ready}\nlog (last 60 lines):\n" + "\n".join(log[-60:])
+
+
 def test_projections_worker_killed_under_load_ends_equal_to_a_recomputation(drills: Platform) -> None:
     settings = drills.settings
     with Load(drills, "KP") as load:
@@ -157,8 +167,11 @@ def test_projections_worker_killed_under_load_ends_equal_to_a_recomputation(dril
         after = load.events
         wait_for(lambda: load.events >= after + 300, what="load after the restart")
     supervised = Supervised(drills, "projections")
-    recovered = wait_for(lambda: supervised.alive() and worker_caught_up(drills) and time.monotonic(), timeout_s=90,
-                         what="caught up")  # fmt: skip
+    try:
+        recovered = wait_for(lambda: supervised.alive() and worker_caught_up(drills) and time.monotonic(),
+                             timeout_s=90, what="caught up")  # fmt: skip
+    except AssertionError as err:
+        raise AssertionError(f"{err}\n{worker_state(drills)}") from None
 
     values = [record.value for record in read_topic(settings.kafka_bootstrap, events_topic(settings), timeout_s=30)]
     view = httpx.get(f"{settings.projections_base_url}/provider-load", params={"date": DAY.isoformat()}, timeout=10)
