@@ -28,7 +28,8 @@ def is_national_register_number(match: re.Match[str]) -> bool:
 def findings(text: str) -> list[str]:
     found = [f"canary {c!r}" for c in CANARIES if c in text]
     found += [f"national register number {m.group(0)}" for m in _RRN.finditer(text) if is_national_register_number(m)]
-    found += [f"e-mail {m.group(0)}" for m in _EMAIL.finditer(text)]
+    if "@" in text:  # the e-mail pattern costs half the scan; most records have no @ at all
+        found += [f"e-mail {m.group(0)}" for m in _EMAIL.finditer(text)]
     return found
 
 

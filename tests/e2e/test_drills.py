@@ -169,7 +169,7 @@ def test_projections_worker_killed_under_load_ends_equal_to_a_recomputation(dril
     supervised = Supervised(drills, "projections")
     try:
         recovered = wait_for(lambda: supervised.alive() and worker_caught_up(drills) and time.monotonic(),
-                             timeout_s=90, what="caught up")  # fmt: skip
+                             timeout_s=240, what="caught up")  # fmt: skip
     except AssertionError as err:
         raise AssertionError(f"{err}\n{worker_state(drills)}") from None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -77,11 +78,28 @@ def test_state_kept_batch_by_batch_equals_the_logs_folded_now(clickhouse: Any, s
 @pytest.mark.parametrize("year", YEARS)
 def test_every_statistic_from_the_state_equals_the_one_folded_inline(clickhouse: Any, scrambled: str,
                                                                     year: str) -> None:  # fmt: skip
-    question = engine.Question()
+    """The whole report from the current-state facts equals the report as known tomorrow, which folds the logs at
+    query time (every event was recorded before it); the report equals each statistic computed alone
+    (test_statistics_history)."""
+    kept = engine.report(clickhouse, scrambled, year, engine.Question())
+    inline = engine.report(clickhouse, scrambled, year, engine.Question(as_of=date.today() + timedelta(days=1)))
+    folded_now = {s.statistic: s.model_dump(exclude={"as_of"}) for part in inline.sections for s in part.statistics}
+    from_state = {s.statistic: s.model_dump(exclude={"as_of"}) for part in kept.sections for s in part.statistics}
+    assert sorted(from_state) == sorted(STATISTICS)
     for code in STATISTICS:
-        kept = engine.statistic(clickhouse, scrambled, code, year, question)
-        inline = engine.statistic(clickhouse, scrambled, code, year, question, sources=Sources.inline(scrambled))
+        assert from_state[code] == folded_now[code], code
+    assert sum(len(result["rows"]) for result in from_state.values()) > 50
+
+
+def test_one_statistic_from_the_state_equals_the_one_folded_inline(clickhouse: Any, scrambled: str) -> None:
+    """The same on the single-statistic path, with the logs folded inline (no as-of bound) for a few statistics."""
+    question = engine.Question()
+    for code in ("R01", "R14", "R18", "R24", "R47"):
+        kept = engine.statistic(clickhouse, scrambled, code, "2019-2020", question)
+        inline = engine.statistic(clickhouse, scrambled, code, "2019-2020", question,
+                                  sources=Sources.inline(scrambled))  # fmt: skip
         assert kept.model_dump() == inline.model_dump(), code
+        assert kept.rows, code
 
 
 def test_rebuild_gives_the_state_the_writer_kept(clickhouse: Any) -> None:
