@@ -19,10 +19,12 @@ import httpx
 import pytest
 
 from core.settings import Settings
-from core.topics import events_topic
+from core.topics import event_dead_letter_topic, events_topic
 from kans.processes import ServiceProcesses
+from services.dispatch.agents import ROUTE
 from tests.conftest import wait_for
 from tests.dispatch_catalogue import decision, ended, module, referral, round_table, sealed
+from tests.event_log import KINDS, RAW_HEADER, dead_letters, poison, produce_raw
 from tests.kafka_helpers import produce, read_topic
 
 
@@ -43,7 +45,8 @@ def publish(settings: Settings, *submissions: dict[str, Any]) -> None:
 
 def dispatch_events(settings: Settings) -> list[dict[str, Any]]:
     """The dispatch service's events in the order it wrote them (the log spreads them over partitions by referral)."""
-    values = [json.loads(r.value) for r in read_topic(settings.kafka_bootstrap, events_topic(settings))]
+    values = [json.loads(r.value) for r in read_topic(settings.kafka_bootstrap, events_topic(settings))
+              if RAW_HEADER not in (r.headers or [])]  # fmt: skip
     return sorted((v for v in values if v["source_system"] == "dispatch"), key=lambda v: v["recorded_at"])
 
 
@@ -100,3 +103,27 @@ def test_a_freed_place_goes_to_the_longest_waiting_pupil(settings: Settings, dis
     assert all(n == 1 for n in Counter(e["event_id"] for e in after).values()), "an event was written twice"
     ready = httpx.get(f"{base_url(settings)}/ready", timeout=10).json()
     assert ready["ready"] and ready["dead_letters"] == {}
+
+
+def test_poison_records_in_the_log_are_dead_lettered_and_the_rules_go_on(
+    settings: Settings, dispatch_worker: ServiceProcesses
+) -> None:
+    """Issue 12: every consumer survives any record. One record of each bad kind, written straight to the log (as only
+    a super user could), before a valid history: each is dead-lettered once by the routing agent, with its kind,
+    and the pupil after them is still proposed; the readiness page counts them and stays ready."""
+    records = [poison(kind, i) for i, kind in enumerate(KINDS)]
+    bad = produce_raw(settings.kafka_bootstrap, events_topic(settings), records)
+    publish(settings, *module("abrusco", "individual", "individual", ["secondary"], 1),
+            referral("R-P", "2019-10-01"), round_table("R-P", "2019-10-08"))  # fmt: skip
+    (proposal,) = wait_for_events(settings, 1, "the proposal after the poison records")
+    assert (proposal["payload"]["referral_id"], proposal["payload"]["provider_id"]) == ("R-P", "abrusco")
+    letters = wait_for(lambda: found if len(found := dead_letters(settings.kafka_bootstrap,
+                                                                  event_dead_letter_topic(settings), ROUTE)) >= len(bad)
+                       else None, timeout_s=60, what="the dead letters")  # fmt: skip
+    origins = {(int(d["original-partition"]), int(d["original-offset"])): d["error-type"] for d in letters}
+    assert origins == {(p.partition, p.offset): kind for p, kind in zip(bad, KINDS, strict=True)}
+    assert len(letters) == len(bad)
+    ready = httpx.get(f"{base_url(settings)}/ready", timeout=10)
+    assert ready.status_code == 200 and ready.json()["ready"]
+    assert ready.json()["dead_letters"] == {ROUTE: dict.fromkeys(KINDS, 1)}
+    assert dispatch_worker.procs["dispatch"].poll() is None  # still the same process
