@@ -5,15 +5,19 @@ it). Secondary: a hidden cell must not be recomputable from a known total. Along
 cells sharing the other codes form a line whose sum is known (from the total or from another table); a line with
 exactly one hidden cell gets its smallest other cell hidden too (a non-zero one first), repeated until no line
 has a single hidden cell. When every dimension is additive, the whole table is one more such line (its total is
-shown).
+shown). Lines can also be combined (a row's total minus the columns' ...): a hidden non-zero cell that the system of
+all the lines fixes gets another cell of its lines hidden, until none is fixed (`given_away`;
+tests/unit/test_suppression_properties.py tries both attacks on generated tables).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+import numpy as np
 
 # Dimensions whose rows do not add up to a shared total: each value is its own population or measure.
 NON_ADDITIVE = frozenset({"measure", "aspect", "scope", "school_year", "variant"})
@@ -57,21 +61,56 @@ def _lines(cells: Sequence[Counted], dimensions: Sequence[str]) -> list[list[int
     return lines
 
 
-def suppress(cells: Sequence[Counted], dimensions: Sequence[str], threshold: int) -> set[int]:
-    """Indexes of the cells to hide."""
-    hidden = {i for i, cell in enumerate(cells) if primary(cell, threshold)}
-    lines = _lines(cells, dimensions)
+def _smallest_first(cells: Sequence[Counted]) -> Callable[[int], tuple[bool, float]]:
+    return lambda i: (not cells[i].value, cells[i].value or 0)  # a non-zero one first, then the smallest
+
+
+def _no_single_hidden(cells: Sequence[Counted], lines: list[list[int]], hidden: set[int]) -> None:
+    """Along every line with exactly one hidden cell, hide its smallest other cell; until no line has one."""
     changed = True
     while changed:
         changed = False
         for line in lines:
             if len(hidden.intersection(line)) != 1:
                 continue
-            smallest = min((i for i in line if i not in hidden), default=None,
-                           key=lambda i: (not cells[i].value, cells[i].value or 0))  # fmt: skip
+            smallest = min((i for i in line if i not in hidden), default=None, key=_smallest_first(cells))
             if smallest is not None:
                 hidden.add(smallest)
                 changed = True
+
+
+def given_away(cells: Sequence[Counted], lines: list[list[int]], hidden: set[int]) -> set[int]:
+    """The hidden non-zero cells whose value the shown cells and the lines' totals fix, by combining lines: the
+    hidden cells of each line sum to its total minus its shown cells, a linear system; a cell is fixed when every
+    solution gives it the same value (its coordinate is zero in every null-space vector of the system)."""
+    order = sorted(hidden)
+    rows = [[1.0 if i in members else 0.0 for i in order] for line in lines if hidden & (members := set(line))]
+    if not order or not rows:
+        return set()
+    system = np.array(rows)
+    _, singular, vt = np.linalg.svd(system)
+    rank = int((singular > 1e-9 * max(system.shape)).sum())
+    null_space = vt[rank:]
+    free = np.abs(null_space).max(axis=0) > 1e-9 if len(null_space) else np.zeros(len(order), dtype=bool)
+    return {i for i, moves in zip(order, free, strict=True) if not moves and cells[i].value}
+
+
+def suppress(cells: Sequence[Counted], dimensions: Sequence[str], threshold: int) -> set[int]:
+    """Indexes of the cells to hide: the primary ones, then secondary ones until no line has a single hidden cell
+    and no combination of lines fixes a hidden non-zero cell (each time the smallest shown cell of a line of the
+    cell given away that frees it, else that line's smallest)."""
+    hidden = {i for i, cell in enumerate(cells) if primary(cell, threshold)}
+    lines = _lines(cells, dimensions)
+    _no_single_hidden(cells, lines, hidden)
+    while exposed := given_away(cells, lines, hidden):
+        cell = min(exposed)
+        neighbours = {i for line in lines if cell in line for i in line if i not in hidden}
+        shown = sorted(neighbours, key=_smallest_first(cells))
+        if not shown:
+            break  # every cell of its lines is hidden already: nothing left to hide (cannot happen with >1 per line)
+        freeing = next((i for i in shown if cell not in given_away(cells, lines, hidden | {i})), shown[0])
+        hidden.add(freeing)
+        _no_single_hidden(cells, lines, hidden)
     return hidden
 
 
