@@ -7,6 +7,7 @@ from typing import Any
 
 import faust
 
+from core.faust_store import register as register_store
 from core.kafka_security import faust_credentials
 from core.logs import configure_logging
 from core.settings import Settings
@@ -19,7 +20,7 @@ def new_faust_app(settings: Settings, app_id: str, datadir: str, host: str, port
         f"{settings.topic_prefix}{app_id}",
         broker=f"kafka://{settings.kafka_bootstrap}",
         broker_credentials=faust_credentials(settings),
-        store="memory://",
+        store=register_store(),  # faust's in-memory store, minus its drop after a recovery (core/faust_store.py)
         datadir=str(settings.data_dir / datadir),
         topic_partitions=settings.event_partitions,
         topic_replication_factor=settings.replication_factor,
