@@ -13,6 +13,7 @@ from core.settings import Settings
 from core.topics import events_topic
 from services.warehouse.clickhouse import migrate
 from services.warehouse.statistics import engine
+from services.warehouse.statistics.comparison import T5_COLUMNS
 from services.warehouse.statistics.filters import Filters, as_of_ms
 from services.warehouse.writer import ClickHouseWriter
 from tests.conftest import wait_for
@@ -316,6 +317,49 @@ def test_rule_5_modules_requested_count_group_referrals_and_groups(settings: Set
     labels = {r.model_extra["measure"]: r.model_extra["measure_label_nl"] for r in r26.rows}
     assert labels == {"group_referrals": "Aanmeldingen", "groups": "Aangemelde groepen"}
     assert stat(clickhouse, db, "R22").total == 6  # the groups, as before
+
+
+# -- rule 7: T5's "extra part-time referrals" are the increase among every referral ---------------------------------
+def test_rule_7_t5_subtracts_the_increase_in_part_time_referrals_over_every_referral(
+    settings: Settings, clickhouse: Any
+) -> None:
+    """"In het schooljaar 19-20 waren dat er 68. We verlagen het getal met 58": the 68 part-time (L&W) referrals are
+    all of that year's, corona ones included, and 58 is their increase over the year before (10). Secondary: in
+    2018-2019 one part-time and two full-time referrals; in 2019-2020 three regular and two corona part-time ones,
+    four regular and one corona full-time. Column 3 (without corona and the extra part-time) = 7 without corona minus
+    the increase of 5 - 1 = 4 -> 3; the stricter reading (the increase among the non-corona referrals only: 3 - 1 = 2)
+    -> 5, offered as a column option by name."""
+    h = History()
+    n = 0
+
+    def referrals(year_day: str, form: str, offer: str, count: int) -> None:
+        nonlocal n
+        for _ in range(count):
+            n += 1
+            extra = {"offer_type": "corona", "channel": "school_direct"} if offer == "corona" else {}
+            h.referral(f"RT{n}", year_day, f"P-RT{n}", "secondary", education_form=form, grade="grade_3",
+                       gender="girl", birth_year=2004, **extra)  # fmt: skip
+
+    referrals("2018-10-01", "secondary_part_time", "regular", 1)
+    referrals("2018-10-02", "secondary_aso", "regular", 2)
+    referrals("2019-10-01", "secondary_part_time", "regular", 3)
+    referrals("2020-05-11", "secondary_part_time", "corona", 2)
+    referrals("2019-10-02", "secondary_aso", "regular", 4)
+    referrals("2020-05-12", "secondary_aso", "corona", 1)
+    db = through_the_log(settings, clickhouse, h.events)
+
+    r29 = nonzero(stat(clickhouse, db, "R29"))
+    assert (r29[(YEAR, "raw")], r29[(YEAR, "excl_corona")], r29[(YEAR, "excl_corona_extra_part_time")]) == (10, 7, 3)
+    assert (r29[("2018-2019", "raw")], r29[("2018-2019", "excl_corona_extra_part_time")]) == (3, 3)
+    report_column = next(c for c in T5_COLUMNS if c.code == "excl_corona_extra_part_time")
+    stricter = report_column.model_copy(update={"code": "excl_corona_extra_part_time_non_corona",
+                                                "excess_among": "column"})  # fmt: skip
+    compared = engine.comparison_with_exclusions(clickhouse, db, "2018-2019", YEAR, "secondary",
+                                                 (report_column, stricter), engine.Question())  # fmt: skip
+    assert {row.column: row.values for row in compared.rows} == {
+        "excl_corona_extra_part_time": {"2018-2019": 3, YEAR: 3},
+        "excl_corona_extra_part_time_non_corona": {"2018-2019": 3, YEAR: 5},
+    }
 
 
 # -- the as-of report of a past day stays what it was ------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 Each column counts the referrals of every year in the range after its exclusions: offer types left out, a cut-off
 day, and education forms left out either completely or only "in excess of the first year" (the report's column 3
-removes the *additional* part-time (L&W) referrals: 68 in 2019-2020 minus the 10 of 2018-2019).
+removes the *additional* part-time (L&W) referrals: 68 in 2019-2020 minus the 10 of 2018-2019, counted among every
+referral, corona ones included, as the report does; `excess_among="column"` counts them only among the referrals
+the column keeps, the stricter reading).
 """
 
 from __future__ import annotations
@@ -27,6 +29,12 @@ class ExclusionColumn(BaseModel):
     exclude_education_form: tuple[str, ...] = Field((), description="Education forms left out (e.g. part-time).")
     education_form_mode: Literal["all", "excess_over_first_year"] = Field(
         "all", description="all: leave them all out; excess_over_first_year: only those beyond the first year's count."
+    )
+    excess_among: Literal["all_referrals", "column"] = Field(
+        "all_referrals", description="excess_over_first_year only. all_referrals: the increase of those education "
+        "forms over the first year counted among every referral, whatever the column's other exclusions (the report: "
+        "\"68 ... We verlagen het getal met 58\", corona referrals included); column: only among the referrals the "
+        "column keeps (stricter)."
     )
     until: str | None = Field(None, description="Only referrals until this day of the school year (MM-DD).")
 
@@ -63,22 +71,27 @@ def exclusion_counts(q: StatisticQuery, columns: tuple[ExclusionColumn, ...]) ->
         if col.until:
             params[f"c{i}_until"] = school_day_key(int(col.until[:2]), int(col.until[3:]))
             base += f" AND date_key <= {{c{i}_until:UInt16}}"
-        parts.append(f"countIf({base}), countIf({base} AND has({{c{i}_forms:Array(String)}}, education_form))")
+        forms = f"has({{c{i}_forms:Array(String)}}, education_form)"
+        everyone = f"date_key <= {{c{i}_until:UInt16}}" if col.until else "1"
+        # kept; kept of the forms; of the forms among every referral (the report's base of "extra")
+        parts.append(f"countIf({base}), countIf({base} AND {forms}), countIf({everyone} AND {forms})")
     rows = {
         year: values
         for year, *values in q.rows(
             f"SELECT school_year, {', '.join(parts)} FROM {q.referrals()} GROUP BY school_year", params
         )
     }
-    first = q.years[0]
+    first, empty = q.years[0], [0] * (3 * len(columns))
     out: dict[str, dict[str, float]] = {}
     for i, col in enumerate(columns):
         out[col.code] = {}
-        baseline = rows.get(first, [0] * (2 * len(columns)))[2 * i + 1]
+        of_forms = 3 * i + 1 if col.excess_among == "column" else 3 * i + 2
+        baseline = rows.get(first, empty)[of_forms]
         for year in q.years:
-            base, excluded = rows.get(year, [0] * (2 * len(columns)))[2 * i : 2 * i + 2]
+            counts = rows.get(year, empty)
+            base, excluded = counts[3 * i], counts[3 * i + 1]
             if col.education_form_mode == "excess_over_first_year":
-                excluded = max(0, excluded - baseline)
+                excluded = max(0, counts[of_forms] - baseline)
             out[col.code][year] = int(base - excluded)
     return out
 
@@ -98,6 +111,7 @@ R29 = StatisticDef(
     section=Section.secondary_individual, unit="referrals", dimensions=("school_year", "variant"), compute=t5,
     population_nl="individuele aanmeldingen {level}", report_ref="T5", previous_year=True,
     labels={"variant": {c.code: c.label_nl for c in T5_COLUMNS}},
-    report_note_nl="Kolom 3 laat enkel de deeltijdse (L&W) aanmeldingen weg die er meer zijn dan in het eerste jaar; "
+    report_note_nl="Kolom 3 laat enkel de deeltijdse (L&W) aanmeldingen weg die er meer zijn dan in het eerste jaar, "
+    "geteld over alle aanmeldingen (ook corona), zoals het jaarverslag; "
     "andere uitsluitingen: GET/POST /v1/stats/comparisons/exclusions.",
 )  # fmt: skip
