@@ -62,6 +62,15 @@ class ConsumerMetrics:
             ["consumer", "topic"], registry=registry,
         )  # fmt: skip
 
+        self.rewinds = Counter(
+            "kans_consumer_rewinds",
+            "Times the consumer was sent back to offsets of a topic its client skipped (faust, around a rebalance).",
+            ["topic"], registry=registry,
+        )  # fmt: skip
+
+    def rewound(self, topic: str) -> None:
+        self.rewinds.labels(topic=topic).inc()
+
     def dead_lettered(self, consumer: str, reason: str) -> None:
         self.dead_letters.labels(consumer=consumer, reason=reason).inc()
 

@@ -38,6 +38,7 @@ class Progress:
     positions: dict[TP, int] = field(default_factory=dict)
     timestamps_ms: dict[TP, int] = field(default_factory=dict)
     dead_letters: dict[str, Counter[str]] = field(default_factory=dict)
+    rewinds: Counter[str] = field(default_factory=Counter)
     metrics: ConsumerMetrics | None = None
 
     def processed(self, message: Message) -> None:
@@ -49,6 +50,12 @@ class Progress:
         for tp in partitions:
             self.positions.pop(tp, None)
             self.timestamps_ms.pop(tp, None)
+
+    def rewound(self, topic: str) -> None:
+        """The agent reading `topic` sent its consumer back to offsets faust skipped (`agents.in_order`)."""
+        self.rewinds[topic] += 1
+        if self.metrics is not None:
+            self.metrics.rewound(topic)
 
     def dead_lettered(self, consumer: str, reason: str) -> None:
         self.dead_letters.setdefault(consumer, Counter())[reason] += 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from faust.types import AppT, ChannelT, TableT
+from faust.types import TP, AppT, ChannelT, TableT
 from prometheus_client import CollectorRegistry
 
 from core.metrics import new_registry
@@ -37,6 +37,17 @@ class Topology:
     offsets: Offsets
     progress: Progress = field(default_factory=Progress)
     registry: CollectorRegistry = field(default_factory=new_registry)
+    rewinds: dict[TP, Rewind] = field(default_factory=dict)
+    crashed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Rewind:
+    """A partition's consumer sent back to `offset` (`agents.in_order`), when, and how many times in a row."""
+
+    offset: int
+    at: float
+    count: int = 1
 
 
 def attach(app: AppT, topology: Topology) -> None:

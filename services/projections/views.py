@@ -27,9 +27,10 @@ INTERNAL_FIELDS = frozenset({"applied", "wait_reported", "left", "wait_key", "wa
 
 
 def is_ready(app: AppT) -> bool:
-    """Tables restored from their changelogs, partitions assigned, no rebalance under way."""
+    """Tables restored from their changelogs, partitions assigned, no rebalance under way, no agent crashed."""
     return (
-        app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]
+        not topology_of(app).crashed
+        and app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]
         and not getattr(app, "in_recovery", False)
         and not app.rebalancing
         and bool(app.consumer.assignment())
@@ -88,13 +89,16 @@ async def trajectory_page(view: View, request: Request, trajectory_id: str) -> R
 
 
 async def ready_page(view: View, request: Request) -> Response:
-    """Readiness, each topic's lag (events, seconds, partitions) and the dead letters sent per agent and reason."""
+    """Readiness, each topic's lag (events, seconds, partitions), the dead letters sent per agent and reason, the
+    rewinds per topic (`agents.in_order`) and the agents that crashed."""
     ready = is_ready(view.app)
     topology = topology_of(view.app)
     body = {
         "ready": ready,
         "lag": await lag_by_topic(view.app, topology.progress, topology.offsets, _both(topology)),
         "dead_letters": topology.progress.dead_letter_counts(),
+        "rewinds": dict(sorted(topology.progress.rewinds.items())),
+        "crashed_agents": list(topology.crashed),
     }
     return view.json(body, status=200 if ready else 503)
 

@@ -140,7 +140,7 @@ class Supervised:
 
 def worker_caught_up(platform: Platform) -> bool:
     body = httpx.get(f"{platform.settings.projections_base_url}/ready", timeout=10).json()
-    return all(lag is not None and lag["lag_events"] == 0 for lag in body["lag"].values())
+    return body["ready"] and all(lag is not None and lag["lag_events"] == 0 for lag in body["lag"].values())
 
 
 def worker_state(platform: Platform) -> str:
@@ -173,6 +173,7 @@ def test_projections_worker_killed_under_load_ends_equal_to_a_recomputation(dril
     except AssertionError as err:
         raise AssertionError(f"{err}\n{worker_state(drills)}") from None
 
+    rewinds = httpx.get(f"{settings.projections_base_url}/ready", timeout=10).json()["rewinds"]
     values = [record.value for record in read_topic(settings.kafka_bootstrap, events_topic(settings), timeout_s=30)]
     view = httpx.get(f"{settings.projections_base_url}/provider-load", params={"date": DAY.isoformat()}, timeout=10)
     body = view.json()
@@ -186,7 +187,7 @@ def test_projections_worker_killed_under_load_ends_equal_to_a_recomputation(dril
     print(f"projections drill: {load.events} events acknowledged ({load.refused} refused), {len(values)} records "
           f"in the log, view equal to the recomputation, {len(letters)} dead letters for {len(bad)} poison "
           f"records; ready {ready - restarted:.1f} s, caught up {recovered - restarted:.1f} s after the restart began "
-          f"({supervised.restarts} more restarts after it stopped on skipped messages)")
+          f"({supervised.restarts} more restarts after it stopped; rewinds to skipped offsets: {rewinds})")
 
 
 def test_api_with_its_writer_killed_under_load_stores_each_acknowledged_event_once(drills: Platform) -> None:
