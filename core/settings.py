@@ -217,6 +217,10 @@ class Settings(BaseSettings):
         return f"http://{self.inbound_host}:{self.inbound_port}"
 
     @property
+    def dispatch_base_url(self) -> str:
+        return f"http://{self.dispatch_host}:{self.dispatch_port}"
+
+    @property
     def api_base_url(self) -> str:
         return f"http://{self.api_host}:{self.api_port}"
 

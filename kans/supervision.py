@@ -24,7 +24,7 @@ from supervisor.xmlrpc import SupervisorTransport
 from kans.paths import REPO_ROOT
 
 CONFIG = REPO_ROOT / "infra" / "supervisor" / "supervisord.conf"
-SERVICES = ("api", "projections", "inbound", "ingest")  # the programs of CONFIG, in start order
+SERVICES = ("api", "projections", "dispatch", "inbound", "ingest")  # the programs of CONFIG, in start order
 GAVE_UP = "gave-up"
 
 
@@ -34,7 +34,7 @@ class Supervisor:
     def __init__(self, run_dir: Path, env: dict[str, str], output: IO[bytes] | None = None) -> None:
         self.run_dir = run_dir
         bin_dir = str(Path(sys.executable).parent)
-        self.env = {**env, "KANS_SUPERVISOR_DIR": str(run_dir), "KANS_VENV_BIN": bin_dir,
+        self.env = {"KANS_START_RETRIES": "5", **env, "KANS_SUPERVISOR_DIR": str(run_dir), "KANS_VENV_BIN": bin_dir,
                     "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"}  # fmt: skip
         self.output = output
         self.proc: subprocess.Popen[bytes] | None = None

@@ -68,7 +68,7 @@ def settings_for(name: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
 
 
 def test_the_expected_services_are_built_from_the_repository() -> None:
-    assert KANS_SERVICES == ["api", "inbound", "ingest", "projections", "provision", "writer"]
+    assert KANS_SERVICES == ["api", "dispatch", "inbound", "ingest", "projections", "provision", "writer"]
     assert {SERVICES[name].get("image") for name in KANS_SERVICES} == {"kans-platform:local"}, "one shared image"
 
 

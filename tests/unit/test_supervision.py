@@ -8,7 +8,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from kans.supervision import CONFIG, GAVE_UP, SERVICES, listen
+from kans.supervision import CONFIG, GAVE_UP, SERVICES, Supervisor, listen
 
 
 def test_every_service_is_restarted_when_it_exits_and_given_up_after_fast_failures() -> None:
@@ -18,11 +18,15 @@ def test_every_service_is_restarted_when_it_exits_and_given_up_after_fast_failur
     assert sorted(programs) == sorted(SERVICES)
     for name, program in programs.items():
         assert program["command"].endswith(f"/kans serve {name}")
-        assert (program["autorestart"], program["startsecs"], program["startretries"]) == ("true", "10", "5")
+        retries = program["startretries"]
+        assert (program["autorestart"], program["startsecs"], retries) == ("true", "10", "%(ENV_KANS_START_RETRIES)s")
         assert (program["stopasgroup"], program["killasgroup"]) == ("true", "true")
         assert program["stdout_logfile"] == "/dev/stdout" and program["redirect_stderr"] == "true"
     assert config["supervisord"]["nodaemon"] == "true"
     assert config["eventlistener:giveup"]["events"] == "PROCESS_STATE_FATAL"
+    supervisor = Supervisor(Path("/run/kans"), {})
+    assert supervisor.env["KANS_START_RETRIES"] == "5"  # the default of `kans up`; an operator may set another
+    assert Supervisor(Path("/run/kans"), {"KANS_START_RETRIES": "2"}).env["KANS_START_RETRIES"] == "2"
 
 
 class Rpc:
