@@ -10,8 +10,10 @@
 
 Both read each record with `core.dead_letters.read_event`: a record that is not an event of the contract is
 dead-lettered (acknowledged before the agent takes the next message) and skipped. Anything else raised is a bug: it
-stops the worker (CrashingSupervisor, bootstrap.py) rather than skip an event. Each yields one result per message
-(the type forwarded, the events written; None/() for a record dead-lettered or not read), for `test_context()`.
+stops the worker (CrashingSupervisor, bootstrap.py) rather than skip an event. Each partition is read in order and
+only what was processed is committed (`Ordering`, core/faust_order.py): faust can skip messages around a rebalance.
+Each yields one result per message (the type forwarded, the events written; None/() for a record dead-lettered, not
+read, or not its turn), for `test_context()`.
 """
 
 from __future__ import annotations
@@ -63,10 +65,14 @@ async def route_events(stream: StreamT[bytes]) -> AsyncIterator[str | None]:
     app, topology = stream.app, topology_of(stream.app)
     async for record in stream.events():
         message = record.message
+        if not await topology.ordering.in_order(app, message):
+            yield None
+            continue
         try:
             event = read_event(message.value)
         except BadRecord as bad:
             await send_dead_letter(topology, bad, message, ROUTE)
+            topology.ordering.processed(message)
             yield None
             continue
         forwarded = event.event_type if event.event_type in READ_BY_THE_RULES else None
@@ -74,6 +80,7 @@ async def route_events(stream: StreamT[bytes]) -> AsyncIterator[str | None]:
             await topology.feed.send(key=message.key, value=message.value)
             await changelog_handed_over(app)
         topology.seen.processed[ROUTE] += 1
+        topology.ordering.processed(message)
         yield forwarded
 
 
@@ -93,10 +100,14 @@ async def decide(stream: StreamT[bytes]) -> AsyncIterator[tuple[Envelope, ...]]:
     app, topology = stream.app, topology_of(stream.app)
     async for record in stream.events():
         message = record.message
+        if not await topology.ordering.in_order(app, message):
+            yield ()
+            continue
         try:
             event = read_event(message.value)
         except BadRecord as bad:
             await send_dead_letter(topology, bad, message, DECIDE)
+            topology.ordering.processed(message)
             yield ()
             continue
         staged = overlays(topology.tables)
@@ -105,4 +116,5 @@ async def decide(stream: StreamT[bytes]) -> AsyncIterator[tuple[Envelope, ...]]:
         commit_all(staged)
         await changelog_handed_over(app)
         topology.seen.processed[DECIDE] += 1
+        topology.ordering.processed(message)
         yield tuple(o.event for o in outputs)

@@ -3,18 +3,22 @@ from Settings. Nothing connects until the worker starts (`worker.py`)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import faust
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from faust.types import TP, AppT
 from mode import CrashingSupervisor
 
 from core.faust_apps import new_faust_app
+from core.faust_order import Ordering, commit_processed_only, watch_crashes
 from core.metrics import ConsumerMetrics, new_registry
 from core.settings import DEV_DISPATCH_API_KEY, Settings
 from core.topics import event_dead_letter_topic, events_topic, inbound_topic
 from services.dispatch.agents import decide, route_events
 from services.dispatch.ruleset import DEFAULT_RULES, load_rule_set
 from services.dispatch.store import TABLES
-from services.dispatch.topology import Seen, Topology, attach
+from services.dispatch.topology import Seen, Topology, attach, topology_of
 from services.dispatch.views import (
     metrics_page,
     placement_page,
@@ -27,6 +31,10 @@ from services.dispatch.views import (
 def feed_topic(settings: Settings) -> str:
     """The internal one-partition topic between the two agents (faust's naming of an app's internal topics)."""
     return f"{settings.topic_prefix}{settings.dispatch_app_id}-feed"
+
+
+async def forget_revoked(app: AppT, revoked: set[TP], *args: Any, **kwargs: Any) -> None:
+    topology_of(app).ordering.forget(revoked)
 
 
 def bootstrap(settings: Settings) -> faust.App:
@@ -46,12 +54,18 @@ def bootstrap(settings: Settings) -> faust.App:
     registry = new_registry()
     app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, "kans_dispatch"))
     rules = load_rule_set(settings.dispatch_rules or DEFAULT_RULES)
+    metrics = ConsumerMetrics(registry)
+    # Each partition in order, and offsets committed are the agents' positions (core/faust_order.py).
+    ordering = Ordering(lambda tps: app.consumer.earliest_offsets(*tps), metrics=metrics)
     attach(app, Topology(feed, inbound, api_key, dead_letters, tables, rules, events_topic(settings),
-                         feed_topic(settings), Seen(metrics=ConsumerMetrics(registry)), registry))  # fmt: skip
+                         feed_topic(settings), Seen(metrics=metrics), registry, ordering))  # fmt: skip
+    commit_processed_only(app.consumer, ordering, (events_topic(settings), feed_topic(settings)))
+    app.on_partitions_revoked.connect(forget_revoked)  # type: ignore[arg-type]  # faust's signal typing
+    app.timer(1.0, name="dispatch.retry_rewinds")(ordering.retry_rewinds)
     # A bug in an agent stops the worker (its supervisor restarts it from the committed offsets) rather than skip the
     # event that triggered it; a bad record is not a bug (dead-lettered, agents.py).
-    app.agent(events, supervisor_strategy=CrashingSupervisor)(route_events)
-    app.agent(feed, supervisor_strategy=CrashingSupervisor)(decide)
+    watch_crashes(app.agent(events, supervisor_strategy=CrashingSupervisor)(route_events), ordering)
+    watch_crashes(app.agent(feed, supervisor_strategy=CrashingSupervisor)(decide), ordering)
     app.page("/proposals")(proposals_page)
     app.page("/waiting-lists")(waiting_lists_page)
     app.page("/placements/{trajectory_id}")(placement_page)

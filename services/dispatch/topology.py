@@ -13,9 +13,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from faust.types import AppT, ChannelT, TableT
+from faust.types import TP, AppT, ChannelT, TableT
 from prometheus_client import CollectorRegistry
 
+from core.faust_order import Ordering
 from core.metrics import ConsumerMetrics, new_registry
 from services.dispatch.ruleset import RuleSet
 
@@ -41,7 +42,8 @@ class Seen:
 class Topology:
     """`feed`: the internal one-partition topic (a channel in a test); `inbound`: the ingest's Kafka way in, where the
     outputs go as submissions with `api_key` (a channel in a test); `tables`: name -> faust table (see
-    `store.TABLES`), in memory, rebuilt from their changelogs on restart."""
+    `store.TABLES`), in memory, rebuilt from their changelogs on restart. `ordering`: each partition in order, commits
+    of what was processed only, who gave up (core/faust_order.py)."""
 
     feed: ChannelT[Any]
     inbound: ChannelT[Any]
@@ -53,6 +55,11 @@ class Topology:
     feed_topic: str
     seen: Seen = field(default_factory=Seen)
     registry: CollectorRegistry = field(default_factory=new_registry)
+    ordering: Ordering = field(default_factory=lambda: Ordering(beginnings=_nothing_known))
+
+
+async def _nothing_known(tps: list[TP]) -> dict[TP, int]:
+    return {}
 
 
 def attach(app: AppT, topology: Topology) -> None:

@@ -17,9 +17,10 @@ from services.dispatch.topology import topology_of
 
 
 def is_ready(app: AppT) -> bool:
-    """Tables restored from their changelogs, partitions assigned, no rebalance under way."""
+    """Tables restored from their changelogs, partitions assigned, no rebalance under way, no agent crashed."""
     return (
-        app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]
+        not topology_of(app).ordering.crashed
+        and app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]
         and not getattr(app, "in_recovery", False)
         and not app.rebalancing
         and bool(app.consumer.assignment())
@@ -102,7 +103,9 @@ async def ready_page(view: View, request: Request) -> Response:
     seen = topology.seen
     body = {"ready": ready, "rule_set": topology.rules.version, "processed": dict(seen.processed),
             "published": dict(seen.published),
-            "dead_letters": {c: dict(n) for c, n in sorted(seen.dead_letters.items())}}  # fmt: skip
+            "dead_letters": {c: dict(n) for c, n in sorted(seen.dead_letters.items())},
+            "rewinds": dict(sorted(topology.ordering.rewound.items())),
+            "crashed_agents": list(topology.ordering.crashed)}  # fmt: skip
     return view.json(body, status=200 if ready else 503)
 
 

@@ -7,17 +7,16 @@ from typing import Any
 
 import faust
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
-from faust.types import TP, AgentT, AppT
+from faust.types import TP, AppT
 from mode import CrashingSupervisor
 
 from core.faust_apps import new_faust_app
+from core.faust_order import Ordering, commit_processed_only, watch_crashes
 from core.kafka_security import client_config
 from core.metrics import ConsumerMetrics, new_registry
 from core.settings import Settings
 from core.topics import event_dead_letter_topic, events_topic
-from services.projections.agents import aggregate_provider_load, retry_rewinds, track_trajectories
-from services.projections.commits import commit_processed_only
-from services.projections.failing import give_up
+from services.projections.agents import aggregate_provider_load, track_trajectories
 from services.projections.progress import Offsets, Progress
 from services.projections.topology import Topology, attach, topology_of
 from services.projections.views import (
@@ -34,23 +33,10 @@ def load_changes_topic(settings: Settings) -> str:
     return f"{settings.topic_prefix}{settings.projections_app_id}-load-changes"
 
 
-def watch_crashes(agent: AgentT) -> None:
-    """When `agent` crashes, `give_up` (not ready; the process exits if faust hangs), then faust's own handler."""
-    faust_handler = agent._on_error  # type: ignore[attr-defined]  # faust sets it to the app's; no public hook
-
-    async def on_error(crashed: AgentT, exc: BaseException) -> None:
-        give_up(crashed.app, crashed.name, exc)
-        if faust_handler is not None:
-            await faust_handler(crashed, exc)
-
-    agent._on_error = on_error  # type: ignore[attr-defined]
-
-
 async def forget_revoked(app: AppT, revoked: set[TP], *args: Any, **kwargs: Any) -> None:
     topology = topology_of(app)
     topology.progress.forget(revoked)
-    for tp in revoked:
-        topology.rewinds.pop(tp, None)
+    topology.ordering.forget(revoked)
 
 
 def bootstrap(settings: Settings) -> faust.App:
@@ -71,20 +57,22 @@ def bootstrap(settings: Settings) -> faust.App:
     # rebalances, web requests; prefix kans_projections_), the agents' dead letters and lag (core.metrics).
     registry = new_registry()
     app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, "kans_projections"))
-    progress = Progress(metrics=ConsumerMetrics(registry))
+    metrics = ConsumerMetrics(registry)
+    progress = Progress(metrics=metrics)
+    # Each partition in order, and offsets committed are the agents' positions (core/faust_order.py).
+    ordering = Ordering(offsets.beginnings, positions=progress.positions, metrics=metrics)
     attach(app, Topology(load_changes, trajectories, provider_load, dead_letters, events_topic(settings),
-                         load_changes_topic(settings), offsets, progress, registry))  # fmt: skip
-    # Offsets committed are the agents' positions, never past a message faust skipped (commits.py).
-    commit_processed_only(app.consumer, progress, (events_topic(settings), load_changes_topic(settings)))
+                         load_changes_topic(settings), offsets, progress, registry, ordering))  # fmt: skip
+    commit_processed_only(app.consumer, ordering, (events_topic(settings), load_changes_topic(settings)))
     app.on_before_shutdown.connect(lambda *args, **kwargs: offsets.close())
     app.on_partitions_revoked.connect(forget_revoked)  # type: ignore[arg-type]  # faust's signal typing
 
     # A bug in an agent stops the worker (and the supervisor restarts it from the committed offsets) rather
     # than silently skipping the event that triggered it, which is what faust's default restart would do.
     # A bad record is not a bug: the agents dead-letter it and go on (agents.py).
-    watch_crashes(app.agent(events, supervisor_strategy=CrashingSupervisor)(track_trajectories))
-    watch_crashes(app.agent(load_changes, supervisor_strategy=CrashingSupervisor)(aggregate_provider_load))
-    app.timer(1.0, name="projections.retry_rewinds")(retry_rewinds)
+    watch_crashes(app.agent(events, supervisor_strategy=CrashingSupervisor)(track_trajectories), ordering)
+    watch_crashes(app.agent(load_changes, supervisor_strategy=CrashingSupervisor)(aggregate_provider_load), ordering)
+    app.timer(1.0, name="projections.retry_rewinds")(ordering.retry_rewinds)
     app.page("/provider-load")(provider_load_page)
     app.page("/waiting-times")(waiting_times_page)
     app.page("/trajectories/{trajectory_id}")(trajectory_page)

@@ -24,6 +24,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from core.consumer_lag import PartitionLag, as_of_offsets, lag_report
+from core.faust_order import committed_offset
 from core.metrics import ConsumerMetrics
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,6 @@ class Progress:
     positions: dict[TP, int] = field(default_factory=dict)
     timestamps_ms: dict[TP, int] = field(default_factory=dict)
     dead_letters: dict[str, Counter[str]] = field(default_factory=dict)
-    rewinds: Counter[str] = field(default_factory=Counter)
     metrics: ConsumerMetrics | None = None
 
     def processed(self, message: Message) -> None:
@@ -50,12 +50,6 @@ class Progress:
         for tp in partitions:
             self.positions.pop(tp, None)
             self.timestamps_ms.pop(tp, None)
-
-    def rewound(self, topic: str) -> None:
-        """The agent reading `topic` sent its consumer back to offsets faust skipped (`agents.in_order`)."""
-        self.rewinds[topic] += 1
-        if self.metrics is not None:
-            self.metrics.rewound(topic)
 
     def dead_lettered(self, consumer: str, reason: str) -> None:
         self.dead_letters.setdefault(consumer, Counter())[reason] += 1
@@ -95,12 +89,6 @@ class Offsets:
             if self._client is not None:
                 self._client.close()
                 self._client = None
-
-
-def committed_offset(app: AppT, tp: TP) -> int | None:
-    """faust's committed offset of `tp` (its consumer keeps it; there is no public accessor)."""
-    committed: dict[TP, int | None] = getattr(app.consumer, "_committed_offset", {})
-    return committed.get(tp)
 
 
 async def partition_lags(

@@ -13,6 +13,7 @@ from typing import Any, cast
 from faust.types import TP, AppT, ChannelT, TableT
 from prometheus_client import CollectorRegistry
 
+from core.faust_order import Ordering
 from core.metrics import new_registry
 from services.projections.progress import Offsets, Progress
 
@@ -37,17 +38,11 @@ class Topology:
     offsets: Offsets
     progress: Progress = field(default_factory=Progress)
     registry: CollectorRegistry = field(default_factory=new_registry)
-    rewinds: dict[TP, Rewind] = field(default_factory=dict)
-    crashed: list[str] = field(default_factory=list)
+    ordering: Ordering = field(default_factory=lambda: Ordering(beginnings=_nothing_known))
 
 
-@dataclass
-class Rewind:
-    """A partition's consumer sent back to `offset` (`agents.in_order`), when, and how many times in a row."""
-
-    offset: int
-    at: float
-    count: int = 1
+async def _nothing_known(tps: list[TP]) -> dict[TP, int]:
+    return {}
 
 
 def attach(app: AppT, topology: Topology) -> None:

@@ -29,7 +29,7 @@ INTERNAL_FIELDS = frozenset({"applied", "wait_reported", "left", "wait_key", "wa
 def is_ready(app: AppT) -> bool:
     """Tables restored from their changelogs, partitions assigned, no rebalance under way, no agent crashed."""
     return (
-        not topology_of(app).crashed
+        not topology_of(app).ordering.crashed
         and app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]
         and not getattr(app, "in_recovery", False)
         and not app.rebalancing
@@ -90,15 +90,15 @@ async def trajectory_page(view: View, request: Request, trajectory_id: str) -> R
 
 async def ready_page(view: View, request: Request) -> Response:
     """Readiness, each topic's lag (events, seconds, partitions), the dead letters sent per agent and reason, the
-    rewinds per topic (`agents.in_order`) and the agents that crashed."""
+    rewinds per topic (`core.faust_order.Ordering`) and the agents that crashed."""
     ready = is_ready(view.app)
     topology = topology_of(view.app)
     body = {
         "ready": ready,
         "lag": await lag_by_topic(view.app, topology.progress, topology.offsets, _both(topology)),
         "dead_letters": topology.progress.dead_letter_counts(),
-        "rewinds": dict(sorted(topology.progress.rewinds.items())),
-        "crashed_agents": list(topology.crashed),
+        "rewinds": dict(sorted(topology.ordering.rewound.items())),
+        "crashed_agents": list(topology.ordering.crashed),
     }
     return view.json(body, status=200 if ready else 503)
 

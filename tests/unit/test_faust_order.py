@@ -1,6 +1,7 @@
-"""The projections agents process each partition in order although faust may skip messages around a rebalance
-(agents.in_order), and the offsets committed are the agents' own positions, never past a message faust skipped and
-acknowledged (commits.py). faust's real consumer object is used for the commit rule; no broker is needed."""
+"""The faust workers' agents process each partition in order although faust may skip messages around a rebalance
+(core/faust_order.py: Ordering.in_order), and the offsets committed are the agents' own positions, never past a
+message faust skipped and acknowledged. faust's real consumer object (both workers') is used for the commit rule and
+the crash handling; no broker is needed."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ from typing import Any
 import pytest
 from faust.types import TP
 
+from core import faust_order
+from core.faust_order import Ordering, commit_offset
 from core.settings import Settings
 from core.topics import events_topic
-from services.projections import agents
-from services.projections.agents import in_order
+from services.dispatch.bootstrap import bootstrap as dispatch_bootstrap
+from services.dispatch.bootstrap import feed_topic
+from services.dispatch.topology import topology_of as dispatch_topology_of
 from services.projections.bootstrap import bootstrap, load_changes_topic
-from services.projections.commits import commit_offset
-from services.projections.progress import Progress
 from services.projections.topology import topology_of
 
 TOPIC = "kans.events.v1"
@@ -41,20 +43,19 @@ class FakeOffsets:
         return {tp: self.first for tp in tps}
 
 
-def world(committed: int | None = None, first: int = 0) -> tuple[Any, Any]:
+def world(committed: int | None = None, first: int = 0) -> tuple[Any, Ordering]:
     app = SimpleNamespace(consumer=FakeConsumer(committed))
-    topology = SimpleNamespace(progress=Progress(), offsets=FakeOffsets(first), rewinds={})
-    return app, topology
+    return app, Ordering(FakeOffsets(first).beginnings)
 
 
 def msg(offset: int) -> Any:
     return SimpleNamespace(topic=TOPIC, partition=0, tp=TP0, offset=offset)
 
 
-def run(app: Any, topology: Any, offset: int) -> bool:
-    verdict = asyncio.run(in_order(app, topology, msg(offset)))
+def run(app: Any, ordering: Ordering, offset: int) -> bool:
+    verdict = asyncio.run(ordering.in_order(app, msg(offset)))
     if verdict:
-        topology.progress.positions[TP0] = offset + 1  # what the agent records once done with it
+        ordering.processed(msg(offset))  # what the agent records once done with it
     return verdict
 
 
@@ -62,7 +63,7 @@ def test_the_next_offset_is_processed_and_one_processed_already_is_not_again() -
     app, topology = world(committed=10)
     assert [run(app, topology, o) for o in (10, 11, 12)] == [True, True, True]
     assert run(app, topology, 11) is False  # handed over again after a seek: done already
-    assert topology.progress.positions[TP0] == 13
+    assert topology.positions[TP0] == 13
     assert app.consumer.seeks == []
 
 
@@ -72,11 +73,11 @@ def test_a_skip_after_a_rebalance_sends_the_consumer_back_once_and_the_skipped_m
     assert run(app, topology, 83) is False
     assert run(app, topology, 84) is False  # still in faust's buffer: waits, no second seek
     assert app.consumer.seeks == [(TP0, 81)]
-    assert topology.progress.rewinds == {TOPIC: 1}
+    assert topology.rewound == {TOPIC: 1}
     assert [run(app, topology, o) for o in (81, 82, 83, 84)] == [True, True, True, True]
     assert topology.rewinds == {}  # the rewind is over once the expected offset came
     assert run(app, topology, 83) is False  # the copy fetched before the seek, if it comes after all
-    assert topology.progress.positions[TP0] == 85
+    assert topology.positions[TP0] == 85
 
 
 def test_a_skip_in_the_middle_of_a_partition_rewinds_to_the_offset_after_the_last_processed() -> None:
@@ -96,40 +97,38 @@ def test_a_rewind_that_brings_nothing_back_is_sent_again_then_the_worker_gives_u
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock, gave_up = [1000.0], []
-    monkeypatch.setattr(agents.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(agents, "give_up", lambda app, who, exc: gave_up.append((who, str(exc))))
+    monkeypatch.setattr(faust_order.time, "monotonic", lambda: clock[0])
     app, topology = world(committed=81)
+    monkeypatch.setattr(topology, "give_up", lambda who, exc: gave_up.append((who, str(exc))))
     app.consumer.assignment = lambda: {TP0}
-    app.kans_projections = topology  # where topology_of finds it
     assert run(app, topology, 83) is False
-    asyncio.run(agents.retry_rewinds(app))  # too soon: the first seek may still bring them
+    asyncio.run(topology.retry_rewinds(app))  # too soon: the first seek may still bring them
     assert app.consumer.seeks == [(TP0, 81)]
-    for _ in range(agents.MAX_REWINDS - 1):
-        clock[0] += agents.REWIND_RETRY_S
-        asyncio.run(agents.retry_rewinds(app))
+    for _ in range(faust_order.MAX_REWINDS - 1):
+        clock[0] += faust_order.REWIND_RETRY_S
+        asyncio.run(topology.retry_rewinds(app))
         assert run(app, topology, 83) is False  # a message past the rewind never sends a seek of its own again
-    assert app.consumer.seeks == [(TP0, 81)] * agents.MAX_REWINDS
-    assert topology.progress.rewinds == {TOPIC: agents.MAX_REWINDS} and gave_up == []
-    clock[0] += agents.REWIND_RETRY_S
-    asyncio.run(agents.retry_rewinds(app))
-    assert gave_up == [("rewinds", f"{TOPIC}[0] from 81: nothing handed over after {agents.MAX_REWINDS} rewinds")]
+    assert app.consumer.seeks == [(TP0, 81)] * faust_order.MAX_REWINDS
+    assert topology.rewound == {TOPIC: faust_order.MAX_REWINDS} and gave_up == []
+    clock[0] += faust_order.REWIND_RETRY_S
+    asyncio.run(topology.retry_rewinds(app))
+    assert gave_up == [("rewinds", f"{TOPIC}[0] from 81: nothing handed over after {faust_order.MAX_REWINDS} rewinds")]
 
 
 def test_a_rewind_ends_when_its_offset_came_or_its_partition_went(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [1000.0]
-    monkeypatch.setattr(agents.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(faust_order.time, "monotonic", lambda: clock[0])
     app, topology = world(committed=81)
-    app.kans_projections = topology
     app.consumer.assignment = lambda: {TP0}
     run(app, topology, 83)
     assert [run(app, topology, o) for o in (81, 82)] == [True, True]
-    clock[0] += agents.REWIND_RETRY_S
-    asyncio.run(agents.retry_rewinds(app))
+    clock[0] += faust_order.REWIND_RETRY_S
+    asyncio.run(topology.retry_rewinds(app))
     assert topology.rewinds == {} and app.consumer.seeks == [(TP0, 81)]
     run(app, topology, 90)  # a new skip, then the partition is revoked
     app.consumer.assignment = lambda: set()
-    clock[0] += agents.REWIND_RETRY_S
-    asyncio.run(agents.retry_rewinds(app))
+    clock[0] += faust_order.REWIND_RETRY_S
+    asyncio.run(topology.retry_rewinds(app))
     assert topology.rewinds == {} and app.consumer.seeks == [(TP0, 81), (TP0, 83)]
 
 
@@ -143,7 +142,7 @@ def test_nothing_is_committed_past_the_agents_position() -> None:
 def test_faust_s_consumer_commits_the_agents_positions_not_what_it_acknowledged(tmp_path: Any) -> None:
     settings = Settings(data_dir=tmp_path)
     app = bootstrap(settings)
-    consumer, progress = app.consumer, topology_of(app).progress
+    consumer, progress = app.consumer, topology_of(app).progress  # its positions are the ordering's
     events, changes = TP(events_topic(settings), 4), TP(load_changes_topic(settings), 0)
     other = TP("some-table-changelog", 0)
     consumer._committed_offset.update({events: 81, changes: 10, other: None})
@@ -160,21 +159,26 @@ def test_faust_s_consumer_commits_the_agents_positions_not_what_it_acknowledged(
     assert consumer._acked[events] == [] and not consumer._gap[events]  # its bookkeeping cannot grow or stall
 
 
+@pytest.mark.parametrize("worker", ["projections", "dispatch"])
 def test_an_agent_that_crashed_makes_the_worker_unready_and_the_process_exits_if_faust_hangs(
-    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    worker: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from services.projections import bootstrap as wiring
-    from services.projections import failing
-    from services.projections.views import is_ready
+    from services.dispatch.views import is_ready as dispatch_ready
+    from services.projections.views import is_ready as projections_ready
 
     exits: list[int] = []
-    monkeypatch.setattr(failing.os, "_exit", exits.append)
-    monkeypatch.setattr(failing, "CRASH_EXIT_AFTER_S", 0.05)
-    app = bootstrap(Settings(data_dir=tmp_path))
+    monkeypatch.setattr(faust_order.os, "_exit", exits.append)
+    monkeypatch.setattr(faust_order, "CRASH_EXIT_AFTER_S", 0.05)
+    build, is_ready, topology_of_app = {
+        "projections": (bootstrap, projections_ready, topology_of),
+        "dispatch": (dispatch_bootstrap, dispatch_ready, dispatch_topology_of),
+    }[worker]
+    app = build(Settings(data_dir=tmp_path))
     app.tables.recovery.completed.set()
     monkeypatch.setattr(app.consumer, "assignment", lambda: {TP0})
     assert is_ready(app) is True
-    agent = next(a for a in app.agents.values() if a.name.endswith("track_trajectories"))
+    agent = next(iter(app.agents.values()))
+    assert agent._on_error.__qualname__.startswith("watch_crashes")  # bootstrap wired it to every agent
     faust_called: list[BaseException] = []
 
     async def faust_handler(crashed: Any, exc: BaseException) -> None:
@@ -182,11 +186,24 @@ def test_an_agent_that_crashed_makes_the_worker_unready_and_the_process_exits_if
 
     async def crash() -> None:
         agent._on_error = faust_handler
-        wiring.watch_crashes(agent)
+        faust_order.watch_crashes(agent, topology_of_app(app).ordering)
         await agent._on_error(agent, RuntimeError("bug"))
         assert is_ready(app) is False and exits == []
         await asyncio.sleep(0.2)
 
     asyncio.run(crash())
-    assert exits == [failing.CRASH_EXIT_CODE]
-    assert topology_of(app).crashed == [agent.name] and len(faust_called) == 1
+    assert exits == [faust_order.CRASH_EXIT_CODE]
+    assert topology_of_app(app).ordering.crashed == [agent.name] and len(faust_called) == 1
+
+
+def test_the_dispatch_worker_commits_its_agents_positions(tmp_path: Any) -> None:
+    settings = Settings(data_dir=tmp_path)
+    app = dispatch_bootstrap(settings)
+    consumer, ordering = app.consumer, dispatch_topology_of(app).ordering
+    events, feed = TP(events_topic(settings), 2), TP(feed_topic(settings), 0)
+    consumer._committed_offset.update({events: 5, feed: 0})
+    consumer._acked[events].extend([5, 6, 7])
+    consumer._acked[feed].extend([0, 1])
+    assert consumer._filter_committable_offsets([events, feed]) == {}  # acknowledged, never processed
+    ordering.processed(SimpleNamespace(tp=events, offset=6))
+    assert consumer._filter_committable_offsets([events, feed]) == {events: 7}
