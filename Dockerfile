@@ -32,8 +32,8 @@ RUN pip install --no-cache-dir --no-deps . \
     && rm -rf /app/core /app/schemas /app/services /app/kans \
     && groupadd --system --gid 10001 kans \
     && useradd --system --uid 10001 --gid kans --create-home --home-dir /home/kans kans \
-    && mkdir -p /data \
-    && chown kans:kans /data
+    && mkdir -p /data/vault \
+    && chown -R kans:kans /data
 
 # The code in /app stays read-only for the service user. /data is its working directory and KANS_DATA_DIR:
 # the faust workers (projections, inbound) keep their data folders under it.

@@ -75,6 +75,7 @@ _STANDARD: dict[int, dict[str, Any]] = {
           "their scope)."},
     404: {"model": ErrorBody, "description": "Nothing is known under this identifier."},
     409: {"model": ConflictBody, "description": "A source record already accepted, with different content."},
+    410: {"model": ErrorBody, "description": "What was here is gone for good (e.g. the pupil was erased)."},
     413: {"model": ErrorBody, "description": "The request is larger than this service accepts."},
     415: {"model": ErrorBody, "description": "The upload's type is not one this service reads."},
     422: {"model": ValidationErrorBody, "description": "Invalid request: each error names its field."},

@@ -113,6 +113,12 @@ class Settings(BaseSettings):
         "<data_dir>/auth/dev-signing-key.pem."
     )
 
+    pupil_vault: Path | None = Field(
+        None, description="The pupil key vault (SQLite): each pupil's random reference and the key that seals its "
+        "pupil key in the log; erasing a pupil destroys its row (crypto-shredding). Shared by the ingest, the inbound "
+        "worker and the API. Default <data_dir>/vault/pupils.sqlite."
+    )
+
     projections_app_id: str = "kans-projections"
     inbound_app_id: str = "kans-inbound"
     dispatch_app_id: str = "kans-dispatch"
@@ -223,6 +229,10 @@ class Settings(BaseSettings):
     @property
     def api_base_url(self) -> str:
         return f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def pupil_vault_path(self) -> Path:
+        return (self.pupil_vault or self.data_dir / "vault" / "pupils.sqlite").expanduser().resolve()
 
     @property
     def dev_signing_key_path(self) -> Path:

@@ -19,6 +19,7 @@ import httpx
 from kafka import KafkaProducer
 
 from core.kafka_security import client_config
+from core.pupil_vault import PupilVault
 from core.settings import Settings, get_settings
 from core.topics import ensure_topics, events_topic
 from kans.demo import load_demo
@@ -70,12 +71,13 @@ def history_straight_into_the_log(base: Settings, workdir: Any, scale: float, ye
     settings = isolated_settings(workdir / "history", base.kafka_bootstrap, log_level="WARNING", **security_of(base))
     ensure_topics(settings)
     now, secret = datetime.now(UTC), base.pupil_key_secret.get_secret_value().encode()
+    vault = PupilVault(workdir / "history" / "vault" / "pupils.sqlite")
     producer = KafkaProducer(**client_config(settings), acks="all", enable_idempotence=True,
                              compression_type="lz4", linger_ms=20, batch_size=512 * 1024)  # fmt: skip
     count = 0
     try:
         for submission in generate(GeneratorParams(years=year_range(years), seed=42, scale=scale)):
-            event = seal(SUBMISSION_ADAPTER.validate_python(submission), now, secret)
+            event = seal(SUBMISSION_ADAPTER.validate_python(submission), now, secret, vault)
             producer.send(events_topic(settings), key=event.stream_id.encode(), value=event.model_dump_json().encode(),
                           headers=[("event_type", event.event_type.encode())])  # fmt: skip
             count += 1

@@ -192,6 +192,7 @@ def serve_writer() -> None:
     from prometheus_client import start_http_server
 
     from core.metrics import new_registry
+    from core.pupil_vault import PupilVault
     from services.warehouse.audit import AuditWriter
     from services.warehouse.clickhouse import get_client, migrate
     from services.warehouse.writer import ClickHouseWriter, WriterMetrics
@@ -201,7 +202,8 @@ def serve_writer() -> None:
     client = get_client(settings)
     migrate(client, settings.clickhouse_database)
     registry = new_registry()
-    writer = ClickHouseWriter(settings, client, metrics=WriterMetrics(registry))
+    vault = PupilVault(settings.pupil_vault_path)  # a PupilErased read destroys the pupil's key here too
+    writer = ClickHouseWriter(settings, client, metrics=WriterMetrics(registry), vault=vault)
     audit = AuditWriter(settings, client, writer._client_lock)  # kans.audit.v1 -> audit_log, beside the events
     start_http_server(settings.writer_metrics_port, settings.writer_metrics_host, registry=registry)
     signal.signal(signal.SIGTERM, lambda *_: writer.stop())

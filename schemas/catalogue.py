@@ -9,7 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from schemas import dispatch, groups, providers, referrals, referrals_v1, round_tables, trajectories, trajectories_v1
+from schemas import (
+    dispatch,
+    groups,
+    providers,
+    pupils,
+    referrals,
+    referrals_v1,
+    referrals_v2,
+    round_tables,
+    trajectories,
+    trajectories_v1,
+)
 from schemas.envelope import Envelope
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
@@ -47,19 +58,26 @@ EVENT_CLASSES: tuple[type[Envelope], ...] = (
     providers.ProviderMinimumAgeSet,
     providers.ProviderAcceptingReferralsSet,
     providers.ProviderReachabilitySet,
+    pupils.PupilErased,
 )
 # Older versions: still accepted on submission, stored as sent, upcast on read.
 LEGACY_EVENT_CLASSES: tuple[type[Envelope], ...] = (
     referrals_v1.ReferralSubmittedV1,
+    referrals_v2.ReferralSubmittedV2,
     referrals_v1.ReferralWithdrawnV1,
     trajectories_v1.TrajectoryDispatchedV1,
 )
 # (event type, version) -> function turning that version's payload into the next version's payload.
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("ReferralSubmitted", 1): referrals_v1.upcast_referral_submitted_v1_to_v2,
+    ("ReferralSubmitted", 2): referrals_v2.upcast_referral_submitted_v2_to_v3,
     ("ReferralWithdrawn", 1): referrals_v1.upcast_referral_withdrawn_v1_to_v2,
     ("TrajectoryDispatched", 1): trajectories_v1.upcast_trajectory_dispatched_v1_to_v2,
 }
+
+# A submission version stored as a later version: the source sends the same thing, the platform stores it
+# differently (ReferralSubmitted v2 and v3 both send the pupil_id; since v3 the pupil key is sealed, not in clear).
+STORED_AS: dict[tuple[str, int], int] = {("ReferralSubmitted", 2): 3}
 
 
 def event_type_of(cls: type[Envelope]) -> str:

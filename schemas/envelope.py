@@ -18,6 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from schemas.codelists import Code
 from schemas.privacy import NoPersonalData
+from schemas.pseudonym import PupilSealer
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c2a55-0d5e-4c41-9a53-7a3f0c6f4b11")
@@ -58,6 +59,7 @@ class SealContext:
 
     occurred_at: datetime
     pupil_secret: bytes | None = None
+    pupil_vault: PupilSealer | None = None  # issues pupil references and seals pupil keys (`core.pupil_vault`)
 
 
 class Payload(Frozen):
@@ -130,10 +132,12 @@ class SubmissionBase(Frozen):
         payload.check_context(self.occurred_at)
         return self
 
-    def seal(self, recorded_at: datetime, pupil_secret: bytes | None = None) -> dict[str, Any]:
+    def seal(
+        self, recorded_at: datetime, pupil_secret: bytes | None = None, pupil_vault: PupilSealer | None = None
+    ) -> dict[str, Any]:
         """The stored event's fields: this submission plus what the platform derives."""
         payload: Payload = getattr(self, "payload")  # noqa: B009 - defined on each subclass
-        payload = payload.sealed(SealContext(self.occurred_at, pupil_secret))
+        payload = payload.sealed(SealContext(self.occurred_at, pupil_secret, pupil_vault))
         return {
             **self.model_dump(exclude={"payload"}),
             "payload": payload,

@@ -102,10 +102,12 @@ EXAMPLE_PAYLOADS: dict[str, dict[str, Any]] = {
     "ProviderAcceptingReferralsSet": {"provider_id": "abrusco", "module_id": "class-action", "accepting": False,
                                       "valid_from": "2026-04-06", "valid_until": "2026-08-31"},
     "ProviderReachabilitySet": {"provider_id": "tigo", "reachable_via_desk": False, "valid_from": "2026-01-01"},
+    "PupilErased": {"pupil_id": "LARS-000123", "reason": "request_of_pupil_or_parents"},
 }  # fmt: skip
 # Older versions still accepted on submission.
 LEGACY_EXAMPLE_PAYLOADS: dict[tuple[str, int], dict[str, Any]] = {
     ("ReferralSubmitted", 1): _REFERRAL_V1,
+    ("ReferralSubmitted", 2): EXAMPLE_PAYLOADS["ReferralSubmitted"],  # the same submission as version 3
     ("ReferralWithdrawn", 1): {"referral_id": _REF, "reason": "no_longer_needed"},
     ("TrajectoryDispatched", 1): {**_TR, "provider_id": "abrusco", "module_id": "individual", "offer_type": "regular"},
 }

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from pydantic import Field, StringConstraints
 
@@ -47,3 +47,37 @@ def pupil_key(secret: bytes, pupil_id: str) -> str:
     if not normalised:
         raise ValueError("pupil_id is empty after normalisation")
     return hmac.new(secret, normalised.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+PupilRef = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9a-f]{32,64}$"),
+    Field(
+        description=(
+            "The pupil's reference in the log: random, issued by the pupil key vault on the pupil's first referral "
+            "(32 hex characters), so it cannot be recomputed from the pupil's identifier. Links a pupil's referrals "
+            "for the statistics; after the pupil's erasure nothing links it back to the pupil. (Events stored before "
+            "version 3 carry the pupil key here.)"
+        )
+    ),
+]
+SEALED_KEY_PATTERN = r"^v1\.[A-Za-z0-9_-]{40,200}$"
+SealedPupilKey = Annotated[
+    str,
+    StringConstraints(pattern=SEALED_KEY_PATTERN),
+    Field(
+        description=(
+            "The pupil key, encrypted (AES-256-GCM) with the pupil's own key from the vault. Readable only while the "
+            "pupil is not erased: erasure destroys that key (crypto-shredding)."
+        )
+    ),
+]
+
+
+class PupilSealer(Protocol):
+    """What sealing needs from the pupil key vault (`core.pupil_vault`): the pupil's reference and sealed key,
+    issued on first use; and the reference of a pupil already known (None for an unknown or erased pupil)."""
+
+    def seal_pupil(self, pupil_key: str) -> tuple[str, str]: ...
+
+    def ref_of(self, pupil_key: str) -> str | None: ...

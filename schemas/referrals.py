@@ -1,10 +1,13 @@
 """Individual referral events, keyed by referral_id: submitted (version 2, full profile), amended, withdrawn (version 2:
 withdrawn as its outcome, or retracted as an error), and advice given instead of a trajectory.
 
-Versions of ReferralSubmitted: both are accepted on submission and stored as sent (the log never rewrites what
-a source said); reading upcasts version 1 to version 2 (`referrals_v1.upcast_referral_submitted_v1_to_v2`), so
-consumers only handle version 2. A submission without `schema_version` is version 1; version 2 must say so.
-Version 2 carries the source's `pupil_id`; sealing replaces it by `pupil_key` (see `schemas.pseudonym`).
+Versions of ReferralSubmitted: every version is accepted on submission; reading upcasts older stored versions step
+by step (`referrals_v1`, `referrals_v2`), so consumers only handle version 3. A submission without `schema_version`
+is version 1; a later version must say so. Versions 2 and 3 send the source's `pupil_id` (the same submission):
+sealing turns it into the pupil key (`schemas.pseudonym`), and since version 3 the stored event does not carry that
+key in clear but the pupil's random reference from the pupil key vault and the key sealed with the pupil's own data
+key (`core.pupil_vault`): erasing the pupil destroys that data key (crypto-shredding). A version-2 submission is
+therefore stored as version 3; events stored as version 2 (clear pupil key) read with that key as their reference.
 """
 
 from __future__ import annotations
@@ -17,16 +20,20 @@ from pydantic_core import PydanticCustomError
 from schemas.codelists import Code, allowed
 from schemas.envelope import Envelope, Identifier, Payload, SealContext
 from schemas.privacy import FreeText
-from schemas.pseudonym import PupilId, PupilKey, pupil_key
+from schemas.pseudonym import PupilId, PupilRef, SealedPupilKey, pupil_key
 from schemas.referral_profile import ReferralProfile, ReferralProfileChanges
 
 
 class ReferralSubmittedPayload(ReferralProfile, Payload):
-    """A CLB, school, intake or the desk refers one pupil, with the full referral profile (DOMAIN §4)."""
+    """A CLB, school, intake or the desk refers one pupil, with the full referral profile (DOMAIN §4). The pupil is
+    its random reference; its pupil key is sealed with the pupil's own data key (version 3)."""
 
     stream_field: ClassVar[str] = "referral_id"
     referral_id: Identifier
-    pupil_key: PupilKey
+    pupil_ref: PupilRef
+    pupil_key_sealed: SealedPupilKey | None = Field(
+        description="The pupil key sealed with the pupil's data key; null only on an event stored before version 3."
+    )
 
 
 class ReferralSubmissionPayload(ReferralProfile, Payload):
@@ -38,20 +45,19 @@ class ReferralSubmissionPayload(ReferralProfile, Payload):
     pupil_id: PupilId
 
     def sealed(self, context: SealContext) -> ReferralSubmittedPayload:
-        if context.pupil_secret is None:
-            raise ValueError("sealing a ReferralSubmitted needs the pupil-key secret")
+        if context.pupil_secret is None or context.pupil_vault is None:
+            raise ValueError("sealing a ReferralSubmitted needs the pupil-key secret and the pupil key vault")
         profile = self.model_dump(exclude={"pupil_id"})
-        return ReferralSubmittedPayload.model_validate(
-            {**profile, "pupil_key": pupil_key(context.pupil_secret, self.pupil_id)}
-        )
+        ref, sealed_key = context.pupil_vault.seal_pupil(pupil_key(context.pupil_secret, self.pupil_id))
+        return ReferralSubmittedPayload.model_validate({**profile, "pupil_ref": ref, "pupil_key_sealed": sealed_key})
 
 
 class ReferralSubmitted(Envelope):
-    """A referral, version 2 (what consumers read; stored version-1 events are upcast to it)."""
+    """A referral, version 3 (what consumers read; stored versions 1 and 2 are upcast to it)."""
 
     submission_payload: ClassVar[type[Payload] | None] = ReferralSubmissionPayload
     event_type: Literal["ReferralSubmitted"] = "ReferralSubmitted"
-    schema_version: Literal[2] = 2
+    schema_version: Literal[3] = 3
     payload: ReferralSubmittedPayload
 
 

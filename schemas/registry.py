@@ -13,9 +13,10 @@ from typing import Annotated, Any, Union
 
 from pydantic import Discriminator, Tag, TypeAdapter, ValidationError, create_model
 
-from schemas.catalogue import EVENT_CLASSES, EVENT_TYPES, EVENT_VERSIONS, LATEST_VERSION, UPCASTERS
+from schemas.catalogue import EVENT_CLASSES, EVENT_TYPES, EVENT_VERSIONS, LATEST_VERSION, STORED_AS, UPCASTERS
 from schemas.envelope import Envelope, SubmissionBase
 from schemas.examples import EXAMPLE_PAYLOADS, LEGACY_EXAMPLE_PAYLOADS, example_submission
+from schemas.pseudonym import PupilSealer
 
 __all__ = [
     "EVENT_ADAPTER", "EVENT_TYPES", "EVENT_VERSIONS", "EXAMPLE_PAYLOADS", "LEGACY_EXAMPLE_PAYLOADS",
@@ -81,11 +82,17 @@ SUBMISSION_ADAPTER: TypeAdapter[Any] = TypeAdapter(Submission)  # type: ignore[a
 SUBMISSION_LIST_ADAPTER: TypeAdapter[Any] = TypeAdapter(list[Submission])  # type: ignore[valid-type]
 
 
-def seal(submission: SubmissionBase, recorded_at: datetime, pupil_secret: bytes | None = None) -> Envelope:
-    """Turn an accepted submission into the stored event. `pupil_secret` (the KANS_PUPIL_KEY_SECRET bytes) is
-    required for submissions that carry a pupil identifier (ReferralSubmitted v2): it derives the pupil key."""
-    key = (getattr(submission, "event_type"), submission.schema_version)  # noqa: B009 - defined on each subclass
-    return EVENT_VERSIONS[key].model_validate(submission.seal(recorded_at, pupil_secret))
+def seal(
+    submission: SubmissionBase, recorded_at: datetime, pupil_secret: bytes | None = None,
+    pupil_vault: PupilSealer | None = None,
+) -> Envelope:
+    """Turn an accepted submission into the stored event. `pupil_secret` (the KANS_PUPIL_KEY_SECRET bytes) and
+    `pupil_vault` (`core.pupil_vault.PupilVault`) are required for submissions that carry a pupil identifier
+    (ReferralSubmitted v2/v3, PupilErased): the secret derives the pupil key, the vault its reference and seal."""
+    event_type: str = getattr(submission, "event_type")  # noqa: B009 - defined on each subclass
+    version = STORED_AS.get((event_type, submission.schema_version), submission.schema_version)
+    stored = submission.seal(recorded_at, pupil_secret, pupil_vault)
+    return EVENT_VERSIONS[(event_type, version)].model_validate({**stored, "schema_version": version})
 
 
 def upcast(stored: dict[str, Any]) -> dict[str, Any]:

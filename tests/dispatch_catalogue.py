@@ -10,7 +10,7 @@ from typing import Any
 
 from schemas.envelope import Envelope
 from schemas.registry import SUBMISSION_ADAPTER, seal
-from tests.factories import TEST_PUPIL_SECRET
+from tests.factories import TEST_PUPIL_SECRET, TEST_VAULT
 
 NOW = datetime(2020, 6, 30, 12, 0, tzinfo=UTC)
 YEAR_START = "2019-09-01"
@@ -67,7 +67,8 @@ def report_catalogue(corona_intro: int = 3, corona_abrusco: int = 2, class_actio
 
 
 def sealed(submissions: list[dict[str, Any]], recorded_at: datetime = NOW) -> list[Envelope]:
-    return [seal(SUBMISSION_ADAPTER.validate_python(s), recorded_at, TEST_PUPIL_SECRET) for s in submissions]
+    return [seal(SUBMISSION_ADAPTER.validate_python(s), recorded_at, TEST_PUPIL_SECRET, TEST_VAULT)
+            for s in submissions]
 
 
 def at(day_text: str, time: str = "10:00") -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from core.pupil_vault import PupilVault
 from schemas.registry import SUBMISSION_ADAPTER, seal
 
 
@@ -14,6 +15,8 @@ def _sub(kind: str, ref: str, occurred: str, payload: dict[str, Any], system: st
 
 
 TEST_PUPIL_SECRET = b"tests-only-pupil-key-secret"
+# The pupil key vault of records tests write straight to Kafka (in memory: those pupils are never erased).
+TEST_VAULT = PupilVault(None)
 
 
 def pupil(n: int | str) -> str:
@@ -62,5 +65,5 @@ def capacity(provider: str, module: str, places: int, valid_from: str = "2000-09
 
 def sealed_json(submission: dict[str, Any]) -> tuple[bytes, bytes]:
     """(key, value) of the Kafka record the ingest would publish for this submission."""
-    event = seal(SUBMISSION_ADAPTER.validate_python(submission), datetime.now(UTC), TEST_PUPIL_SECRET)
+    event = seal(SUBMISSION_ADAPTER.validate_python(submission), datetime.now(UTC), TEST_PUPIL_SECRET, TEST_VAULT)
     return event.stream_id.encode(), event.model_dump_json().encode()

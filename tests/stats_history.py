@@ -17,7 +17,7 @@ from schemas.registry import SUBMISSION_ADAPTER, seal
 from services.warehouse import state
 from services.warehouse.clickhouse import migrate
 from services.warehouse.writer import COLUMNS, event_row
-from tests.factories import TEST_PUPIL_SECRET, pupil
+from tests.factories import TEST_PUPIL_SECRET, TEST_VAULT, pupil
 
 NA = None  # a dimension that does not apply / was not registered (null code)
 
@@ -61,7 +61,9 @@ class History:
             datetime.fromisoformat(at(recorded)) if recorded else datetime.fromisoformat(at(day)) + timedelta(hours=1)
         )
         self.events.append(
-            seal(SUBMISSION_ADAPTER.validate_python(sub), when, TEST_PUPIL_SECRET).model_dump_json().encode()
+            seal(SUBMISSION_ADAPTER.validate_python(sub), when, TEST_PUPIL_SECRET, TEST_VAULT)
+            .model_dump_json()
+            .encode()
         )
 
     def referral(self, rid: str, day: str, pupil_id: str, level: str, **profile: Any) -> None:

@@ -13,6 +13,7 @@ import httpx
 from prometheus_client import CollectorRegistry
 
 from core.metrics import new_registry
+from core.pupil_vault import PupilVault
 from core.settings import Settings
 from services.api.audit import AuditLog
 from services.api.warehouse import Warehouse
@@ -69,7 +70,8 @@ def bootstrap(settings: Settings, registry: CollectorRegistry | None = None) -> 
     warehouse = Warehouse(client, settings.clickhouse_database)
     writer = audit_writer = None
     if settings.writer_in_api:
-        writer = ClickHouseWriter(settings, client, warehouse.lock, WriterMetrics(registry or new_registry()))
+        writer = ClickHouseWriter(settings, client, warehouse.lock, WriterMetrics(registry or new_registry()),
+                                  PupilVault(settings.pupil_vault_path))  # fmt: skip
         audit_writer = AuditWriter(settings, client, warehouse.lock)
     projections = httpx.AsyncClient(base_url=settings.projections_base_url, timeout=PROJECTIONS_TIMEOUT_S)
     return Api(settings, client, warehouse, writer, projections, AuditLog(settings), audit_writer)

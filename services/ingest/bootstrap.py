@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from core.broker import broker_problem
 from core.metrics import new_registry
+from core.pupil_vault import PupilVault
 from core.settings import Settings
 from services.ingest.credentials import KeyRing, load_key_ring
 from services.ingest.metrics import IngestMetrics
@@ -53,6 +54,7 @@ class Ingest:
             self.index.stop()
             self.owners.stop()
         self.publisher.close()
+        self.service.vault.close()
 
 
 def bootstrap(settings: Settings, registry: CollectorRegistry | None = None) -> Ingest:
@@ -64,6 +66,8 @@ def bootstrap(settings: Settings, registry: CollectorRegistry | None = None) -> 
     publisher = EventPublisher(settings, metrics)
     pupil_secret = settings.pupil_key_secret.get_secret_value().encode()
     owners = OwnerIndex(settings)
-    service = IngestService(publisher, index, pupil_secret, DateWindow.from_settings(settings), metrics, owners=owners)
+    vault = PupilVault(settings.pupil_vault_path)
+    service = IngestService(publisher, index, pupil_secret, vault, DateWindow.from_settings(settings), metrics,
+                            owners=owners)  # fmt: skip
     return Ingest(keys, index, publisher, service, pupil_secret, partial(broker_problem, settings),
                   metrics=metrics, owners=owners)

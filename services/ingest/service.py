@@ -13,7 +13,11 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from core.pupil_vault import PupilVault
 from schemas.envelope import Envelope, SubmissionBase
+from schemas.pseudonym import pupil_key
+from schemas.pupils import PupilErasedPayload
+from schemas.referrals import ReferralSubmissionPayload
 from schemas.registry import seal
 from services.ingest.metrics import IngestMetrics
 from services.ingest.ownership import Caller, KnownOwners, OwnerLog, facts_of, judge_each, ref_namespace
@@ -76,12 +80,13 @@ class EachResult:
 
 class IngestService:
     def __init__(
-        self, publisher: EventPublisher, index: SourceIndex, pupil_secret: bytes, window: DateWindow | None = None,
-        metrics: IngestMetrics | None = None, owners: OwnerLog | None = None,
+        self, publisher: EventPublisher, index: SourceIndex, pupil_secret: bytes, vault: PupilVault,
+        window: DateWindow | None = None, metrics: IngestMetrics | None = None, owners: OwnerLog | None = None,
     ) -> None:
         self.publisher = publisher
         self.index = index
         self._pupil_secret = pupil_secret
+        self.vault = vault  # issues pupil references and seals pupil keys; an erasure destroys a pupil's key
         self.window = window or DateWindow()  # the defaults of Settings
         # Who owns each referral, trajectory and group (the ownership index); without one, an empty log.
         self.owners: OwnerLog = owners if owners is not None else KnownOwners()
@@ -179,9 +184,13 @@ class IngestService:
 
     def _seal(self, plan: Plan, now: datetime) -> tuple[list[Envelope], list[Refusal]]:
         events, unsealable = [], []
+        # The new pupils of the batch get their vault references in one write (sealing then only reads them).
+        payloads = [getattr(sub, "payload", None) for _, sub in plan.to_publish]
+        self.vault.issue(pupil_key(self._pupil_secret, p.pupil_id) for p in payloads
+                         if isinstance(p, ReferralSubmissionPayload))  # fmt: skip
         for i, sub in plan.to_publish:
             try:
-                events.append(seal(sub, now, self._pupil_secret))
+                events.append(seal(sub, now, self._pupil_secret, self.vault))
             except ValidationError as err:
                 problems = tuple(FieldProblem(".".join(str(p) for p in e["loc"]) or "$", e["msg"], e["type"])
                                  for e in err.errors(include_url=False))  # fmt: skip
@@ -199,6 +208,11 @@ class IngestService:
         try:
             offsets = await run_in_threadpool(self.publisher.publish, events, new_entries)
             self.index.remember(new_entries)
+            # An erasure is in the log: destroy the pupil's key now (the warehouse writer does it too when it reads
+            # the event, in case this process dies in between).
+            for event in events:
+                if isinstance(event.payload, PupilErasedPayload):
+                    self.vault.erase(event.payload.pupil_ref)
             for event, offset in zip(events, offsets, strict=True):
                 if facts := facts_of(event.event_type, event.payload):
                     self.owners.remember(facts, offset)

@@ -61,6 +61,16 @@ def stream_events(client: ClickHouseClient, database: str, stream_id: str, scope
     return out
 
 
+def referral_erased(client: ClickHouseClient, database: str, referral_id: str) -> bool:
+    """Whether the pupil of this referral has been erased (PupilErased: its reference is in `pupil_erasures`)."""
+    sql = f"""
+        SELECT count() FROM {database}.referral_log
+        WHERE referral_id = {{referral:String}} AND event_type = 'ReferralSubmitted'
+          AND pupil_key IN (SELECT pupil_ref FROM {database}.pupil_erasures)
+    """
+    return bool(client.query(sql, parameters={"referral": referral_id}).result_rows[0][0])
+
+
 def referral_in_scope(client: ClickHouseClient, database: str, referral_id: str, scope: DataScope) -> bool:
     """Whether the reader's scope covers this referral (e.g. a CLB asking for a trajectory of it)."""
     condition = _scope_condition(database, scope)

@@ -32,6 +32,7 @@ from core.consumer_lag import PartitionLag, lag_report
 from core.dead_letters import BadRecord, Origin, dead_letter, read_event
 from core.kafka_security import client_config
 from core.metrics import ConsumerMetrics, new_registry
+from core.pupil_vault import PupilVault
 from core.settings import Settings
 from core.topics import event_dead_letter_topic, events_topic
 from services.warehouse import state
@@ -106,9 +107,12 @@ class WriterMetrics:
 class ClickHouseWriter:
     def __init__(
         self, settings: Settings, client: ClickHouseClient, client_lock: threading.Lock | None = None,
-        metrics: WriterMetrics | None = None,
+        metrics: WriterMetrics | None = None, vault: PupilVault | None = None,
     ) -> None:
         self._settings = settings
+        # The pupil key vault: a PupilErased read here destroys the pupil's key (again: the ingest did it when the
+        # event was acknowledged, unless it died in between). None where the vault is not reachable (tests).
+        self._vault = vault
         self._client = client
         self._client_lock = client_lock or threading.Lock()
         self._topic = events_topic(settings)
@@ -236,6 +240,10 @@ class ClickHouseWriter:
                 consumer.seek(tp, offset)
             self._stop.wait(1.0)
             return
+        if self._vault is not None:
+            for row in rows:
+                if row[1] == "PupilErased":
+                    self._vault.erase(row[9])  # stream_id: the erased pupil's reference
         consumer.commit()
         self._dead_lettered.clear()
         for record in records:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from core.pupil_vault import PupilVault
 from core.settings import Settings
 from schemas.envelope import Envelope
 from services.ingest.bootstrap import Ingest
@@ -69,6 +70,6 @@ def fake_ingest(
     """The ingest wired as `bootstrap` wires it (the development key file), on the fakes; the owners in memory."""
     index, publisher, broker = index or FakeSourceIndex(), publisher or FakePublisher(), broker or FakeBroker()
     owners = owners if owners is not None else KnownOwners()
-    service = IngestService(publisher, index, TEST_PUPIL_SECRET, owners=owners)  # type: ignore[arg-type]
+    service = IngestService(publisher, index, TEST_PUPIL_SECRET, PupilVault(None), owners=owners)  # type: ignore[arg-type]
     return Ingest(load_key_ring(settings.api_keys_file), index, publisher, service, TEST_PUPIL_SECRET,  # type: ignore[arg-type]
                   broker.problem, owners=owners)  # fmt: skip

@@ -132,3 +132,12 @@ def test_asyncapi_describes_the_audit_topic_with_its_models_schema() -> None:
     (spec,) = [s for s in topic_specs(settings) if s.name == audit_topic(settings)]
     assert channel["bindings"]["kafka"]["topicConfiguration"]["retention.ms"] == int(spec.config["retention.ms"])
     assert spec.config["cleanup.policy"] == "delete" and int(spec.config["retention.ms"]) >= 10 * 365 * 86_400_000
+
+
+@pytest.mark.parametrize("since", ["0684-04-18T17:05:20-16:08", "1969-12-31T23:59:59Z", "2300-01-01T00:00:00Z"])
+def test_an_audit_since_outside_what_the_store_holds_is_422_naming_the_field(since: str) -> None:
+    """Schemathesis found `since` in the year 684: formatted as `684-…`, ClickHouse refused it, and the desk got 500."""
+    response = client(RecordingAudit()).get("/v1/audit", params={"since": since}, headers=headers())
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["errors"]
+    assert error["field"] == "query.since" and "between 1970 and 2299" in error["message"]

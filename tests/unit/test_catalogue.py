@@ -13,20 +13,26 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from core.pupil_vault import PupilVault
 from schemas.catalogue import EVENT_TYPES, EVENT_VERSIONS, LATEST_VERSION
 from schemas.codelists import allowed, label, load_codelists, municipality_for_postcode
+from schemas.envelope import event_id_for
 from schemas.projections import LOAD_CHANGE_KINDS
+from schemas.pseudonym import pupil_key
 from schemas.referral_profile import ReferralProfile
 from schemas.referrals import ReferralAmendedPayload, ReferralSubmittedPayload, amended
 from schemas.referrals_v1 import V1_MISSING_PROFILE, ReferralSubmittedV1
+from schemas.referrals_v2 import ReferralSubmittedV2Payload
 from schemas.registry import SUBMISSION_ADAPTER, example_submission, parse_event, seal
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 SECRET = b"unit-test-pupil-key-secret"
+VAULT = PupilVault(None)
 STREAM_KEYS = {"Referral": "referral_id", "Advice": "referral_id", "RoundTable": "referral_id",
                "Trajectory": "referral_id", "Group": "group_referral_id", "Provider": "provider_id",
-               "Module": "provider_id", "Dispatch": "referral_id", "WaitingList": "referral_id"}  # fmt: skip
+               "Module": "provider_id", "Dispatch": "referral_id", "WaitingList": "referral_id",
+               "Pupil": "pupil_ref"}  # fmt: skip
 REGISTRATIONS = {
     "ReferralSubmitted", "ReferralAmended", "ReferralWithdrawn", "AdviceGiven", "RoundTableScheduled", "RoundTableHeld",
     "RoundTableCancelled", "DispatchProposed", "DispatchBlocked", "WaitingListJoined", "WaitingListLeft",
@@ -35,6 +41,7 @@ REGISTRATIONS = {
     "GroupReferralSubmitted", "GroupTrajectoryDispatched", "GroupTrajectoryStarted", "GroupTrajectoryNotStarted",
     "GroupTrajectoryStoppedEarly", "GroupTrajectoryCompleted", "ProviderRegistered", "ModuleOffered", "ModuleWithdrawn",
     "ProviderCapacitySet", "ProviderMinimumAgeSet", "ProviderAcceptingReferralsSet", "ProviderReachabilitySet",
+    "PupilErased",
 }  # fmt: skip
 
 
@@ -54,7 +61,8 @@ def refused(event_type: str, match: str, **kwargs: Any) -> None:
 # -- the catalogue -------------------------------------------------------------------------------------------------
 def test_every_registration_of_the_domain_is_an_event_type() -> None:
     assert set(EVENT_TYPES) == REGISTRATIONS
-    assert LATEST_VERSION["ReferralSubmitted"] == 2 and ("ReferralSubmitted", 1) in EVENT_VERSIONS
+    assert LATEST_VERSION["ReferralSubmitted"] == 3
+    assert {("ReferralSubmitted", 1), ("ReferralSubmitted", 2)} <= set(EVENT_VERSIONS)
 
 
 @pytest.mark.parametrize(("event_type", "version"), list(EVENT_VERSIONS), ids=str)
@@ -84,24 +92,52 @@ def test_a_submission_without_schema_version_is_version_1_and_version_2_must_say
 
 
 # -- versions and upcasting ----------------------------------------------------------------------------------------
-def test_version_1_is_stored_as_sent_and_read_as_version_2_with_explicit_unknowns() -> None:
+def test_version_1_is_stored_as_sent_and_read_as_version_3_with_explicit_unknowns() -> None:
     stored = seal(submit("ReferralSubmitted", 1), NOW)
     assert isinstance(stored, ReferralSubmittedV1)
     raw = stored.model_dump_json()
     assert json.loads(raw)["schema_version"] == 1
     event = parse_event(raw)
-    assert event.schema_version == 2 and event.event_id == stored.event_id
+    assert event.schema_version == 3 and event.event_id == stored.event_id
     payload = event.payload
     assert isinstance(payload, ReferralSubmittedPayload)
-    assert payload.pupil_key == stored.payload.pupil_key and payload.gender == "girl"
+    # The source's own key is the reference of a v1 event; nothing of it is sealed.
+    assert (payload.pupil_ref, payload.pupil_key_sealed) == (stored.payload.pupil_key, None)
+    assert payload.gender == "girl"
     assert (payload.education_form, payload.school_delay, payload.discipline) == ("unknown", "unknown", "unknown")
     assert payload.risk_behaviours is None and payload.absence_b_half_days is None
 
 
 def test_the_upcaster_states_every_field_version_2_added() -> None:
     v1_fields = set(ReferralSubmittedV1.model_fields["payload"].annotation.model_fields)  # type: ignore[union-attr]
-    v2_fields = set(ReferralSubmittedPayload.model_fields)
+    v2_fields = set(ReferralSubmittedV2Payload.model_fields)
     assert set(V1_MISSING_PROFILE) == v2_fields - v1_fields
+
+
+def test_a_version_2_submission_is_stored_as_version_3_with_its_pupil_key_sealed() -> None:
+    vault = PupilVault(None)
+    stored = seal(submit("ReferralSubmitted", 2), NOW, SECRET, vault)
+    raw = json.loads(stored.model_dump_json())
+    key = pupil_key(SECRET, "LARS-000123")
+    assert raw["schema_version"] == 3 and "pupil_key" not in raw["payload"] and key not in stored.model_dump_json()
+    assert raw["payload"]["pupil_ref"] == vault.ref_of(key)
+    assert vault.unseal(raw["payload"]["pupil_ref"], raw["payload"]["pupil_key_sealed"]) == key
+    again = seal(submit("ReferralSubmitted", 3), NOW, SECRET, vault)  # the same pupil: the same reference and text
+    assert again.payload.model_dump() == stored.payload.model_dump()
+    with pytest.raises(ValueError, match="vault"):
+        seal(submit("ReferralSubmitted"), NOW, SECRET)
+
+
+def test_a_stored_version_2_event_reads_as_version_3_with_its_key_as_reference() -> None:
+    v2 = example_submission("ReferralSubmitted", 2)
+    payload = {k: v for k, v in v2["payload"].items() if k != "pupil_id"}
+    event_id = str(event_id_for(v2["source_system"], v2["source_ref"]))
+    stored = {**v2, "payload": {**payload, "pupil_key": "ab" * 32}, "event_id": event_id,
+              "recorded_at": "2025-10-06T09:00:00+00:00", "stream_id": payload["referral_id"],
+              "school_year": "2025-2026"}  # fmt: skip
+    event = parse_event(json.dumps(stored))
+    assert event.schema_version == 3
+    assert (event.payload.pupil_ref, event.payload.pupil_key_sealed) == ("ab" * 32, None)  # type: ignore[attr-defined]
 
 
 def test_an_invalid_stored_v1_event_is_refused_not_upcast() -> None:
@@ -143,13 +179,13 @@ def test_a_withdrawal_states_its_kind_and_a_reason_that_fits_it() -> None:
 
 # -- the referral profile ------------------------------------------------------------------------------------------
 def test_the_full_profile_is_stored_and_missing_fields_are_explicitly_unknown() -> None:
-    full = seal(submit("ReferralSubmitted"), NOW, SECRET).payload
+    full = seal(submit("ReferralSubmitted"), NOW, SECRET, VAULT).payload
     assert full.residence_municipality == "molenbeek_saint_jean"  # type: ignore[attr-defined]  # derived from 1080
     minimal = {k: v for k, v in example_submission("ReferralSubmitted")["payload"].items()
                if k in ("referral_id", "pupil_id", "channel", "referrer_id", "offer_type", "level", "gender",
                         "birth_year", "birth_month")}  # fmt: skip
     data = {**example_submission("ReferralSubmitted"), "payload": minimal}
-    stored = json.loads(seal(SUBMISSION_ADAPTER.validate_python(data), NOW, SECRET).model_dump_json())["payload"]
+    stored = json.loads(seal(SUBMISSION_ADAPTER.validate_python(data), NOW, SECRET, VAULT).model_dump_json())["payload"]
     assert set(stored) == set(ReferralSubmittedPayload.model_fields)
     assert stored["home_language"] == "unknown" and stored["support_network"] is None
 
@@ -182,7 +218,7 @@ def test_profile_rules(changes: dict[str, Any], match: str) -> None:
 
 
 def test_an_amendment_changes_only_the_fields_it_lists_and_keeps_explicit_nulls() -> None:
-    original = seal(submit("ReferralSubmitted"), NOW, SECRET).payload
+    original = seal(submit("ReferralSubmitted"), NOW, SECRET, VAULT).payload
     event = seal(submit("ReferralAmended", changes={"residence_postcode": "1120", "support_network": None}), NOW)
     raw = json.loads(event.model_dump_json())["payload"]["changes"]
     assert raw == {"residence_postcode": "1120", "residence_municipality": "brussels_city", "support_network": None}
@@ -191,19 +227,19 @@ def test_an_amendment_changes_only_the_fields_it_lists_and_keeps_explicit_nulls(
     assert (current.residence_municipality, current.support_network, current.school_delay) == (
         "brussels_city", None, "one_year",
     )  # fmt: skip
-    assert current.pupil_key == original.pupil_key  # type: ignore[attr-defined]
+    assert current.pupil_ref == original.pupil_ref  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
     ("changes", "match"),
-    [({}, "at least one"), ({"level": None}, "level cannot be null"), ({"pupil_key": "ab" * 16}, "Extra inputs")],
+    [({}, "at least one"), ({"level": None}, "level cannot be null"), ({"pupil_ref": "ab" * 16}, "Extra inputs")],
 )
 def test_amendment_rules(changes: dict[str, Any], match: str) -> None:
     refused("ReferralAmended", match, changes=changes)
 
 
 def test_an_amendment_that_breaks_the_profile_as_a_whole_is_refused_when_applied() -> None:
-    original = seal(submit("ReferralSubmitted"), NOW, SECRET).payload
+    original = seal(submit("ReferralSubmitted"), NOW, SECRET, VAULT).payload
     change = ReferralAmendedPayload.model_validate({"referral_id": "R-2025-0042", "changes": {"level": "primary"}})
     with pytest.raises(ValidationError, match="education form"):
         amended(original, change)  # type: ignore[arg-type]

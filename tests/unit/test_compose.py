@@ -304,3 +304,16 @@ def test_an_installed_package_carries_everything_the_services_read(tmp_path: Pat
     done = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(site)!r})\n{probe}"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_every_service_that_seals_or_erases_shares_one_pupil_vault(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ingest and the inbound worker issue references and seal; the writer (and the ingest) destroy a key on
+    erasure: one vault file on one volume, or a pupil would get two references and an erasure would miss a copy."""
+    paths = {name: settings_for(name, monkeypatch).pupil_vault_path for name in ("ingest", "inbound", "writer")}
+    assert set(paths.values()) == {Path("/data/vault/pupils.sqlite")}
+    for name in paths:
+        assert "pupil-vault:/data/vault" in SERVICES[name].get("volumes", []), name
+    assert "pupil-vault" in COMPOSE["volumes"]
+    assert all("pupil-vault:/data/vault" not in svc.get("volumes", []) for name, svc in SERVICES.items()
+               if name not in paths)  # fmt: skip
+    assert "mkdir -p /data/vault" in DOCKERFILE.read_text(encoding="utf-8")  # owned by the service user

@@ -15,7 +15,7 @@ from kans.synthetic.params import GeneratorParams, year_range
 from schemas.registry import SUBMISSION_LIST_ADAPTER, seal
 from services.ingest.credentials import authenticate, load_key_ring, scope_violations
 from services.ingest.ownership import KnownOwners, judge
-from tests.factories import TEST_PUPIL_SECRET
+from tests.factories import TEST_PUPIL_SECRET, TEST_VAULT
 
 
 @pytest.fixture(scope="module")
@@ -26,11 +26,11 @@ def decade() -> list[dict[str, Any]]:
 def test_every_generated_submission_passes_the_contract_and_seals(decade: list[dict[str, Any]]) -> None:
     submissions = SUBMISSION_LIST_ADAPTER.validate_python(decade)
     now = datetime.now(UTC)
-    sealed = [seal(s, now, TEST_PUPIL_SECRET) for s in submissions]
+    sealed = [seal(s, now, TEST_PUPIL_SECRET, TEST_VAULT) for s in submissions]
     assert len(sealed) == len(decade) > 15_000
-    keys = {e.payload.pupil_key for e in sealed if e.event_type == "ReferralSubmitted"}  # type: ignore[attr-defined]
+    keys = {e.payload.pupil_ref for e in sealed if e.event_type == "ReferralSubmitted"}  # type: ignore[attr-defined]
     pupils = {s["payload"]["pupil_id"] for s in decade if s["event_type"] == "ReferralSubmitted"}
-    assert len(keys) == len(pupils), "one pupil id, one pseudonymous key"
+    assert len(keys) == len(pupils), "one pupil id, one reference"
 
 
 def test_the_demo_key_may_submit_everything_the_generator_makes(decade: list[dict[str, Any]]) -> None:

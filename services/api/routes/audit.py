@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from core.http_errors import responses
 from schemas.audit import AuditRecord
@@ -22,13 +22,24 @@ class AuditTrail(BaseModel):
     limit: int
 
 
+def _in_range(moment: datetime | None) -> datetime | None:
+    """The range ClickHouse's DateTime64 holds (and a year of four digits); outside it a 422 names the field."""
+    if moment is not None and not 1970 <= moment.year <= 2299:
+        raise ValueError(f"since must be between 1970 and 2299, not the year {moment.year}")
+    return moment
+
+
 @router.get("/audit", response_model=AuditTrail, responses=responses())
 async def audit_trail(
     warehouse: WarehouseDep,
     subject: Annotated[str | None, Query(max_length=200, description="The caller's token subject (`sub`).")] = None,
     referral_id: Annotated[Identifier | None, Query(description="Reads of this referral's history.")] = None,
     trajectory_id: Annotated[Identifier | None, Query(description="Reads of this trajectory's status.")] = None,
-    since: Annotated[datetime | None, Query(description="Only records from this moment on (UTC if no offset).")] = None,
+    since: Annotated[
+        datetime | None,
+        Query(description="Only records from this moment on (UTC if no offset); between 1970 and 2299."),
+        AfterValidator(_in_range),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_ROWS)] = 100,
 ) -> AuditTrail:
     """The audit trail of the read API: every read of a pupil's history (`/v1/referrals/{id}/events`), of a

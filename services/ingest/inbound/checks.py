@@ -18,7 +18,6 @@ from pydantic import ValidationError
 from core.dead_letters import MAX_RECORD_BYTES
 from schemas.envelope import SubmissionBase
 from schemas.privacy import personal_data_in
-from schemas.pseudonym import pupil_key
 from schemas.registry import EVENT_TYPES, SUBMISSION_ADAPTER
 from services.ingest.credentials import ApiKey, KeyRing, Unauthenticated, authenticate, scope_violations
 from services.ingest.ownership import Refusal as OwnershipRefusal
@@ -148,8 +147,8 @@ def _strings(node: Any) -> Iterable[str]:
             yield from _strings(value)
 
 
-def dead_letter_value(value: bytes | None, rejection: Rejection, pupil_secret: bytes) -> bytes | None:
-    """What the dead letter keeps of a message: the submission with its pupil id already pseudonymised, or
+def dead_letter_value(value: bytes | None, rejection: Rejection) -> bytes | None:
+    """What the dead letter keeps of a message: the submission without its pupil id (`pupil_id_removed`), or
     nothing when it cannot be shown to be free of personal data (not JSON, or refused for personal data).
 
     The DLQ is part of the platform's log: the source's own pupil identifier (which may be a national register
@@ -166,9 +165,9 @@ def dead_letter_value(value: bytes | None, rejection: Rejection, pupil_secret: b
     if not isinstance(message, dict):
         return None
     payload = message.get("payload")
-    if isinstance(payload, dict) and isinstance(payload.get("pupil_id"), str):
-        key = pupil_key(pupil_secret, payload.pop("pupil_id"))
-        message["payload"] = {**payload, "pupil_key": key}
+    if isinstance(payload, dict) and "pupil_id" in payload:
+        # Not even the pupil key: a dead letter would keep it in clear, and an erased pupil must not be found by it.
+        message["payload"] = {**{k: v for k, v in payload.items() if k != "pupil_id"}, "pupil_id_removed": True}
     if any(personal_data_in(text, free_text=False) for text in _strings(message)):
         return None
     return json.dumps(message, ensure_ascii=False).encode()

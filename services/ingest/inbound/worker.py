@@ -122,7 +122,7 @@ async def forward_batch(inbound: Inbound, events: Sequence[EventT[Any]]) -> None
     for event, rejection in rejected:
         m = event.message
         log.info("dead-lettered %s[%d]@%d: %s", m.topic, m.partition, m.offset, rejection.reason)
-        value = dead_letter_value(m.value, rejection, ingest.pupil_secret)
+        value = dead_letter_value(m.value, rejection)
         timestamp_ms = None if m.timestamp is None else int(m.timestamp * 1000)
         size = None if m.value is None else len(m.value)
         headers = [*dead_letter_headers(rejection, m.topic, m.partition, m.offset, timestamp_ms, size),
