@@ -33,7 +33,7 @@ from services.dispatch.outputs import (
     submission,
     trajectory_id_for,
 )
-from services.dispatch.rules import Occupancy, Placement, age_at, balance_key_of, has_room, verdict
+from services.dispatch.rules import ELIGIBILITY, Occupancy, Placement, age_at, balance_key_of, has_room, verdict
 from services.dispatch.ruleset import RuleSet
 
 OPEN = ("awaiting_referral", "proposed", "waiting", "blocked")
@@ -42,6 +42,13 @@ ENDINGS = frozenset({"TrajectoryNotStarted", "TrajectoryStoppedEarly", "Trajecto
 
 def day_of(event: Envelope) -> date:
     return event.occurred_at.astimezone(BRUSSELS).date()
+
+
+def _who(placement: dict[str, Any]) -> Placement:
+    """What the rules read about a (described) placement."""
+    since = date.fromisoformat(placement["waiting_since"])
+    return Placement(placement["trajectory_id"], placement["referral_id"], placement["offer_type"],
+                     placement["level"], placement["pupil_age"], since)  # fmt: skip
 
 
 class Engine:
@@ -92,6 +99,7 @@ class Engine:
         module_id = getattr(event.payload, "module_id", None)
         modules = [module_id] if module_id else sorted(folded["modules"])
         for module in modules:
+            self.recheck(f"{pid}|{module}", event)
             self.reconsider(f"{pid}|{module}", event)
 
     # -- referrals and round tables --------------------------------------------------------------------------------
@@ -189,9 +197,7 @@ class Engine:
         counts = {balance_key_of(m.provider_id, m.kind or ""): self.t["counts"].get(
             f"{year}|{m.provider_id}|{m.kind}", 0) for m in candidates}  # fmt: skip
         occupancy = {m.place: self._occupancy(m.place) for m in candidates}
-        who = Placement(tid, placement["referral_id"], placement["offer_type"], placement["level"],
-                        placement["pupil_age"], date.fromisoformat(placement["waiting_since"]))  # fmt: skip
-        decision = decide(who, offer, candidates, occupancy, counts, day)
+        decision = decide(_who(placement), offer, candidates, occupancy, counts, day)
         trace = [v.model_dump(mode="json") for v in decision.trace]
         fields = decision_fields(placement, trigger, str(event.event_id), self.rules.version, day, trace)
         if decision.outcome == "blocked":
@@ -209,6 +215,7 @@ class Engine:
         chosen = decision.chosen
         assert chosen is not None
         proposal_id = proposal_id_for(str(event.event_id), tid, self.rules.version)
+        supersedes = (placement.get("proposal") or {}).get("proposal_id") if trigger == "proposal_stale" else None
         if placement["status"] == "waiting":
             self._leave(placement, event, "proposed", proposal_id)
         self._update_place(chosen.place, "proposed", lambda ids: sorted({*ids, tid}))
@@ -218,7 +225,8 @@ class Engine:
         self.t["placements"][tid] = {**placement, "status": "proposed", "places": [], "proposal": proposal}
         self._emit("DispatchProposed", f"proposed:{proposal_id}", event,
                    {**fields, "proposal_id": proposal_id, "provider_id": chosen.provider_id,
-                    "module_id": chosen.module_id, "auto_confirm": offer.auto_confirm})  # fmt: skip
+                    "module_id": chosen.module_id, "auto_confirm": offer.auto_confirm,
+                    "supersedes": supersedes})  # fmt: skip
         if offer.auto_confirm:
             dispatched = self._emit("TrajectoryDispatched", f"dispatched:{proposal_id}", event, {
                 "referral_id": placement["referral_id"], "trajectory_id": tid, "provider_id": chosen.provider_id,
@@ -267,6 +275,36 @@ class Engine:
                 continue
             self._decide(placement, event, "place_freed")
 
+    def recheck(self, place: str, event: Envelope) -> None:
+        """The catalogue or the load at `place` changed: an open proposal there that it no longer allows (capacity
+        lowered below what is held, the module withdrawn, no longer accepting or reachable via the desk, a rule such
+        as the minimum age now excluding it, or the place filled by a dispatch without a proposal) is stale. It is
+        decided again (trigger `proposal_stale`): the new proposal names the one it supersedes, or the trajectory
+        joins waiting lists, or it is blocked. When only capacity is short, the proposals of the pupils referred
+        last lose their place first; the longest-waiting keep theirs."""
+        row = self.t["places"].get(place)
+        if row is None or not row["proposed"]:
+            return
+        provider_id, module_id = place.split("|", 1)
+        record = self.t["providers"].get(provider_id)
+        day = day_of(event)
+        module = None if record is None else module_on(record, module_id, day)
+        held = [self.t["placements"][tid] for tid in row["proposed"] if tid in self.t["placements"]]
+        for placement in sorted(held, key=lambda p: (p["waiting_since"], p["trajectory_id"]), reverse=True):
+            proposal = placement.get("proposal")
+            if placement["status"] != "proposed" or proposal is None or proposal.get("auto_confirm"):
+                continue
+            if module is not None and all(rule(module, _who(placement), day).verdict == "passed"
+                                          for rule in ELIGIBILITY):  # fmt: skip
+                load = self._occupancy(place)
+                if module.capacity is None or load.occupied + load.proposed <= module.capacity:
+                    continue
+            self._release(place, placement["trajectory_id"])
+            self._decide(placement, event, "proposal_stale")
+
+    def _release(self, place: str, tid: str) -> None:
+        self._update_place(place, "proposed", lambda ids: [i for i in ids if i != tid])
+
     # -- dispatches and endings ------------------------------------------------------------------------------------
     def _dispatched(self, event: Envelope) -> None:
         p: Any = event.payload
@@ -289,8 +327,14 @@ class Engine:
         if event.event_type != "TrajectoryDispatched":
             return
         placement = self.t["placements"].get(tid) or self._open_placement_of(p.referral_id)
+        freed = None
         if placement is not None and placement["status"] in OPEN:
-            self._settle(placement, event, "dispatched_by_desk", place)
+            freed = self._settle(placement, event, "dispatched_by_desk", place, reconsider=False)
+        # The place taken may have been held by another open proposal (a desk override, a dispatch without a
+        # proposal): that one is decided again first, and may take the place this decision freed; then the waiting.
+        self.recheck(place, event)
+        if freed:
+            self.reconsider(freed, event)
 
     def _open_placement_of(self, referral_id: str) -> dict[str, Any] | None:
         """A dispatch without a proposal (the source's own trajectory id): it answers the referral's oldest open
@@ -302,12 +346,14 @@ class Engine:
                 return placement  # type: ignore[no-any-return]
         return None
 
-    def _settle(self, placement: dict[str, Any], event: Envelope, reason: str, dispatched_to: str | None) -> None:
-        """The placement is decided (dispatched: to `dispatched_to`) or withdrawn: its proposal's place is released,
-        it leaves its waiting lists."""
+    def _settle(self, placement: dict[str, Any], event: Envelope, reason: str, dispatched_to: str | None,
+                reconsider: bool = True) -> str | None:  # fmt: skip
+        """The placement is decided (dispatched: to `dispatched_to`) or withdrawn: its proposal's place is released
+        (the waiting there are reconsidered, or the place returned when not `reconsider`), it leaves its waiting
+        lists."""
         tid, status = placement["trajectory_id"], placement["status"]
         if status not in OPEN:
-            return
+            return None
         freed = None
         if status == "proposed":
             proposed_at = f"{placement['proposal']['provider_id']}|{placement['proposal']['module_id']}"
@@ -319,8 +365,9 @@ class Engine:
         proposal = placement["proposal"] and {k: v for k, v in placement["proposal"].items() if k != "trace"}
         self.t["placements"][tid] = {**placement, "status": "placed" if dispatched_to else "closed", "places": [],
                                      "proposal": proposal}  # fmt: skip
-        if freed:
+        if freed and reconsider:
             self.reconsider(freed, event)
+        return freed
 
     def _ended(self, event: Envelope) -> None:
         tid = getattr(event.payload, "trajectory_id")  # noqa: B009 - every ending has one

@@ -15,6 +15,7 @@ from tests.dispatch_catalogue import (
     decision,
     ended,
     module,
+    provider_fact,
     referral,
     report_catalogue,
     round_table,
@@ -124,14 +125,27 @@ def test_the_desk_overriding_a_proposal_frees_the_proposed_place() -> None:
               referral("R-3", "2019-10-03"), round_table("R-3", "2019-10-08"))  # fmt: skip
     first = payload(desk.log[0])
     assert first["provider_id"] == "abrusco"
-    # The desk sends R-1 to Groep INTRO instead (its place was held by R-2's proposal: both occupied now, abrusco
-    # free): R-3, waiting, is proposed abrusco.
+    second = payload(desk.log[1])
+    assert (second["referral_id"], second["provider_id"]) == ("R-2", "groep-intro")
+    # The desk sends R-1 to Groep INTRO instead, whose one place R-2's proposal held: that proposal is stale and
+    # R-2 (referred before R-3) is proposed the place R-1's proposal freed at abrusco; R-3 keeps waiting.
     out = desk.feed(decision("R-1", first["trajectory_id"], "groep-intro", "individual", "2019-10-10",
                              first["proposal_id"], override_reason="the pupil knows the coach there"))  # fmt: skip
-    assert kinds(out) == ["WaitingListLeft", "DispatchProposed"]
-    assert (payload(out[1])["referral_id"], payload(out[1])["provider_id"]) == ("R-3", "abrusco")
+    assert kinds(out) == ["DispatchProposed"]
+    fresh = payload(out[0])
+    assert (fresh["referral_id"], fresh["provider_id"], fresh["trigger"], fresh["supersedes"]) == (
+        "R-2", "abrusco", "proposal_stale", second["proposal_id"])  # fmt: skip
+    assert fresh["waiting_since"] == "2019-10-02"
     assert desk.tables["placements"][first["trajectory_id"]]["status"] == "placed"
-    assert desk.tables["places"]["groep-intro|individual"]["occupied"] == [first["trajectory_id"]]
+    third = payload(desk.log[2])["trajectory_id"]
+    for place, occupied, proposed in (("groep-intro|individual", [first["trajectory_id"]], []),
+                                      ("abrusco|individual", [], [fresh["trajectory_id"]])):  # fmt: skip
+        row = desk.tables["places"][place]
+        assert (row["occupied"], row["proposed"], [tid for _, tid in row["waiting"]]) == (occupied, proposed, [third])
+    # R-1 stops: R-3, waiting at both, is proposed the place at groep-intro.
+    out = desk.feed(ended("TrajectoryStoppedEarly", "R-1", first["trajectory_id"], "2019-11-04"))
+    assert kinds(out) == ["WaitingListLeft", "DispatchProposed"]
+    assert (payload(out[1])["referral_id"], payload(out[1])["provider_id"]) == ("R-3", "groep-intro")
 
 
 def test_a_dispatch_without_a_proposal_answers_the_referrals_open_placement() -> None:
@@ -183,3 +197,31 @@ def test_tigo_after_new_year_is_not_proposed_and_no_fitting_provider_blocks() ->
     assert [(v["rule"], v["verdict"]) for v in payload(blocked)["trace"]] == [
         ("candidates", "no_candidate"), ("decision", "no_candidate")]  # fmt: skip
     assert tigo_only.feed(round_table("S-1", "2020-01-20")) == []  # the same round table again: nothing new
+
+
+def test_a_capacity_cut_makes_the_last_referred_proposal_stale_and_it_waits_with_its_referral_date() -> None:
+    desk = Desk()
+    desk.feed(*module("abrusco", "individual", "individual", ["secondary"], 2),
+              referral("R-1", "2019-10-01"), round_table("R-1", "2019-10-08"),
+              referral("R-2", "2019-10-03"), round_table("R-2", "2019-10-08"))  # fmt: skip
+    early, late = (payload(e) for e in desk.log)
+    # Capacity 2 -> 1 from 4 November (the fact registered that day): R-2, referred last, loses its place.
+    out = desk.feed(provider_fact("ProviderCapacitySet", "abrusco", "2019-11-04", module_id="individual", capacity=1))
+    assert kinds(out) == ["WaitingListJoined"]
+    joined = payload(out[0])
+    assert (joined["referral_id"], joined["trigger"], joined["waiting_since"]) == ("R-2", "proposal_stale",
+                                                                                   "2019-10-03")  # fmt: skip
+    assert [(v["rule"], v["verdict"], v["facts"].get("capacity")) for v in joined["trace"] if v["rule"] == "capacity"
+            ] == [("capacity", "full", 1)]  # fmt: skip
+    placements = desk.tables["placements"]
+    assert (placements[early["trajectory_id"]]["status"], placements[late["trajectory_id"]]["status"]) == (
+        "proposed", "waiting")  # fmt: skip
+    assert desk.tables["places"]["abrusco|individual"]["proposed"] == [early["trajectory_id"]]
+    # The same fact again changes nothing; the module withdrawn makes the remaining proposal stale (no other
+    # provider: blocked).
+    assert desk.feed(provider_fact("ProviderCapacitySet", "abrusco", "2019-11-04", module_id="individual",
+                                   capacity=1)) == []  # fmt: skip
+    out = desk.feed(provider_fact("ModuleWithdrawn", "abrusco", "2019-11-20", module_id="individual"))
+    assert [(e.event_type, payload(e)["referral_id"], payload(e)["trigger"]) for e in out] == [
+        ("DispatchBlocked", "R-1", "proposal_stale")]  # fmt: skip
+    assert desk.tables["places"]["abrusco|individual"]["proposed"] == []
