@@ -39,4 +39,9 @@ RULES: Rules = {
     ("POST", "/v1/query"): STATISTICS,
     ("GET", "/v1/reports/annual/{school_year}"): STATISTICS,
     ("GET", "/v1/audit"): roles(DESK),
+    # The dispatch service's proposals and waiting lists (they name referrals): the desk, which decides.
+    ("GET", "/v1/dispatch/proposals"): roles(DESK),
+    ("GET", "/v1/dispatch/waiting-lists"): roles(DESK),
+    ("GET", "/v1/dispatch/catalogue"): roles(DESK),
+    ("GET", "/v1/dispatch/placements/{trajectory_id}"): roles(DESK),
 }

@@ -36,6 +36,7 @@ class Api:
     projections: httpx.AsyncClient
     audit: AuditLog | None = None  # the audit records' publisher: without it no audited read is served (503)
     audit_writer: AuditWriter | None = None  # kans.audit.v1 -> ClickHouse audit_log (with the writer)
+    dispatch: httpx.AsyncClient | None = None  # the dispatch worker's pages (proposals, waiting lists)
     _started: bool = field(default=False, repr=False)
 
     def start(self) -> None:
@@ -51,6 +52,8 @@ class Api:
         """Stop the writer before the client it writes with is closed; close everything even if a step fails."""
         try:
             await self.projections.aclose()
+            if self.dispatch is not None:
+                await self.dispatch.aclose()
         finally:
             try:
                 if self.writer is not None and self._started:
@@ -74,4 +77,5 @@ def bootstrap(settings: Settings, registry: CollectorRegistry | None = None) -> 
                                   PupilVault(settings.pupil_vault_path))  # fmt: skip
         audit_writer = AuditWriter(settings, client, warehouse.lock)
     projections = httpx.AsyncClient(base_url=settings.projections_base_url, timeout=PROJECTIONS_TIMEOUT_S)
-    return Api(settings, client, warehouse, writer, projections, AuditLog(settings), audit_writer)
+    dispatch = httpx.AsyncClient(base_url=settings.dispatch_base_url, timeout=PROJECTIONS_TIMEOUT_S)
+    return Api(settings, client, warehouse, writer, projections, AuditLog(settings), audit_writer, dispatch)

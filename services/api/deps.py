@@ -44,12 +44,19 @@ def _projections(api: ApiDep) -> httpx.AsyncClient:
     return api.projections
 
 
+def _dispatch(api: ApiDep) -> httpx.AsyncClient:
+    if api.dispatch is None:
+        raise HTTPException(503, "this API process has no dispatch worker configured", headers={"Retry-After": "5"})
+    return api.dispatch
+
+
 def _writer(api: ApiDep) -> ClickHouseWriter | None:
     return api.writer
 
 
 WarehouseDep = Annotated[Warehouse, Depends(_warehouse)]
 ProjectionsDep = Annotated[httpx.AsyncClient, Depends(_projections)]
+DispatchDep = Annotated[httpx.AsyncClient, Depends(_dispatch)]
 WriterDep = Annotated[ClickHouseWriter | None, Depends(_writer)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 

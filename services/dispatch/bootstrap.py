@@ -20,6 +20,7 @@ from services.dispatch.ruleset import DEFAULT_RULES, load_rule_set
 from services.dispatch.store import TABLES
 from services.dispatch.topology import Seen, Topology, attach, topology_of
 from services.dispatch.views import (
+    catalogue_page,
     metrics_page,
     placement_page,
     proposals_page,
@@ -69,6 +70,7 @@ def bootstrap(settings: Settings) -> faust.App:
     app.page("/proposals")(proposals_page)
     app.page("/waiting-lists")(waiting_lists_page)
     app.page("/placements/{trajectory_id}")(placement_page)
+    app.page("/catalogue")(catalogue_page)
     app.page("/ready")(ready_page)
     app.page("/metrics")(metrics_page)
     return app

@@ -4,7 +4,7 @@ trace explained, the waiting lists (who, since when, position), one placement, r
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from faust.types import AppT
@@ -12,6 +12,8 @@ from faust.web import Request, Response, View
 
 from core.metrics import CONTENT_TYPE_LATEST, exposition
 from schemas.dispatch import RuleVerdict
+from schemas.envelope import BRUSSELS
+from services.dispatch.catalogue import modules_on
 from services.dispatch.rules import explain
 from services.dispatch.topology import topology_of
 
@@ -25,6 +27,17 @@ def is_ready(app: AppT) -> bool:
         and not app.rebalancing
         and bool(app.consumer.assignment())
     )
+
+
+def day_asked(request: Request) -> date:
+    """The `date` query parameter (ISO), default today in Brussels; ValueError when it is not a date."""
+    text = request.query.get("date")
+    return datetime.now(BRUSSELS).date() if not text else date.fromisoformat(text)
+
+
+def _bad_date(view: View, request: Request) -> Response:
+    return view.json({"detail": f"query parameter date must be a day as YYYY-MM-DD, not {request.query.get('date')!r}"},
+                     status=422)  # fmt: skip
 
 
 def _restoring(view: View) -> Response:
@@ -66,6 +79,30 @@ def waiting_lists(places: Any, placements: Any, today: date) -> list[dict[str, A
     return lists
 
 
+def catalogue(providers: Any, places: Any, day: date) -> list[dict[str, Any]]:
+    """Every provider's modules as the catalogue holds them on `day`, with the places held (dispatched and not ended,
+    proposed) and the waiting: what a desk override may choose from."""
+    rows = []
+    for m in modules_on(providers.values(), day):
+        row = places.get(m.place) or {"occupied": [], "proposed": [], "waiting": []}
+        rows.append({"provider_id": m.provider_id, "module_id": m.module_id, "kind": m.kind, "offered": m.offered,
+                     "levels": list(m.levels), "capacity": m.capacity, "occupied": len(row["occupied"]),
+                     "proposed": len(row["proposed"]), "waiting": len(row["waiting"]),
+                     "accepting_referrals": m.accepting, "reachable_via_desk": m.reachable})  # fmt: skip
+    return rows
+
+
+async def catalogue_page(view: View, request: Request) -> Response:
+    if not is_ready(view.app):
+        return _restoring(view)
+    tables = topology_of(view.app).tables
+    try:
+        day = day_asked(request)
+    except ValueError:
+        return _bad_date(view, request)
+    return view.json({"as_of": day.isoformat(), "modules": catalogue(tables["providers"], tables["places"], day)})
+
+
 async def proposals_page(view: View, request: Request) -> Response:
     """Open proposals, each with its rule trace and every verdict explained."""
     if not is_ready(view.app):
@@ -78,7 +115,10 @@ async def waiting_lists_page(view: View, request: Request) -> Response:
     if not is_ready(view.app):
         return _restoring(view)
     tables = topology_of(view.app).tables
-    today = date.fromisoformat(request.query.get("date") or date.today().isoformat())
+    try:
+        today = day_asked(request)
+    except ValueError:
+        return _bad_date(view, request)
     lists = waiting_lists(tables["places"], tables["placements"], today)
     return view.json({"as_of": today.isoformat(), "lists": lists})
 

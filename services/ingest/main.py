@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
 from core.auth import TokenVerifier
@@ -14,7 +15,7 @@ from core.logs import configure_logging
 from core.metrics import new_registry
 from core.settings import Settings, get_settings
 from services.ingest.bootstrap import bootstrap
-from services.ingest.routes import events, imports, operations
+from services.ingest.routes import dispatch, events, imports, operations
 
 DESCRIPTION = (
     "The way in for every source system (LARS, external-CLB form, group tool, desk, providers). "
@@ -33,11 +34,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Wire the ingest for this process and load its idempotency index; stop both with the app."""
     ingest = bootstrap(app.state.settings, app.state.registry)
     app.state.ingest = ingest
+    # The desk's decisions ask the dispatch worker where a placement stands (routes/dispatch.py).
+    app.state.dispatch = httpx.AsyncClient(base_url=app.state.settings.dispatch_base_url)
     ingest.start()
     try:
         yield
     finally:
-        ingest.stop()
+        try:
+            await app.state.dispatch.aclose()
+        finally:
+            ingest.stop()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -51,5 +57,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(imports.router)
     app.include_router(events.router)
+    app.include_router(dispatch.router)
     app.include_router(operations.router)
     return app

@@ -29,6 +29,8 @@ ROUTES = {
     ("GET", "/v1/referrals/{referral_id}/events"),
     ("GET", "/v1/reports/annual/{school_year}"),
     ("GET", "/v1/audit"),
+    ("GET", "/v1/dispatch/proposals"), ("GET", "/v1/dispatch/waiting-lists"), ("GET", "/v1/dispatch/catalogue"),
+    ("GET", "/v1/dispatch/placements/{trajectory_id}"),
 }  # fmt: skip
 
 
