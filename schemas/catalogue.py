@@ -12,6 +12,7 @@ from typing import Any
 from schemas import (
     dispatch,
     groups,
+    groups_v1,
     providers,
     pupils,
     referrals,
@@ -66,6 +67,7 @@ LEGACY_EVENT_CLASSES: tuple[type[Envelope], ...] = (
     referrals_v2.ReferralSubmittedV2,
     referrals_v1.ReferralWithdrawnV1,
     trajectories_v1.TrajectoryDispatchedV1,
+    groups_v1.GroupTrajectoryDispatchedV1,
 )
 # (event type, version) -> function turning that version's payload into the next version's payload.
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
@@ -73,6 +75,7 @@ UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("ReferralSubmitted", 2): referrals_v2.upcast_referral_submitted_v2_to_v3,
     ("ReferralWithdrawn", 1): referrals_v1.upcast_referral_withdrawn_v1_to_v2,
     ("TrajectoryDispatched", 1): trajectories_v1.upcast_trajectory_dispatched_v1_to_v2,
+    ("GroupTrajectoryDispatched", 1): groups_v1.upcast_group_trajectory_dispatched_v1_to_v2,
 }
 
 # A submission version stored as a later version: the source sends the same thing, the platform stores it

@@ -85,7 +85,9 @@ EXAMPLE_PAYLOADS: dict[str, dict[str, Any]] = {
                               "offer_type": "regular"},
     "GroupReferralSubmitted": {"group_referral_id": _GRP, "channel": "lars", "referrer_id": "clb-brussel-1",
                                "for_school_year": "2025-2026", "groups": [_CLASS_GROUP, _BUSO_GROUP]},
-    "GroupTrajectoryDispatched": {**_GT, "provider_id": "abrusco", "module": "class_action"},
+    "GroupTrajectoryDispatched": {**_GT, "provider_id": "abrusco", "module": "class_action",
+                                  "proposal_id": "P-hkgnmlbiopaekdfjcmgogbia", "overridden": False,
+                                  "override_reason": None},
     "GroupTrajectoryStarted": {**_GT},
     "GroupTrajectoryNotStarted": {**_GT, "reason": "individual_trajectory_instead"},
     "GroupTrajectoryStoppedEarly": {**_GT, "reason": "conditions_not_met", "class_hours": 4},
@@ -110,6 +112,7 @@ LEGACY_EXAMPLE_PAYLOADS: dict[tuple[str, int], dict[str, Any]] = {
     ("ReferralSubmitted", 2): EXAMPLE_PAYLOADS["ReferralSubmitted"],  # the same submission as version 3
     ("ReferralWithdrawn", 1): {"referral_id": _REF, "reason": "no_longer_needed"},
     ("TrajectoryDispatched", 1): {**_TR, "provider_id": "abrusco", "module_id": "individual", "offer_type": "regular"},
+    ("GroupTrajectoryDispatched", 1): {**_GT, "provider_id": "abrusco", "module": "class_action"},
 }
 
 

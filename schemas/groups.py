@@ -29,6 +29,7 @@ from schemas.envelope import (
     next_school_year,
     school_year_of,
 )
+from schemas.privacy import FreeText
 
 NEXT_YEAR_REQUEST_MONTHS = range(5, 9)  # May-August
 
@@ -106,10 +107,25 @@ class GroupTrajectoryPayload(Payload):
 
 
 class GroupTrajectoryDispatchedPayload(GroupTrajectoryPayload):
-    """The desk assigns the group to a provider and a module."""
+    """The desk assigns the group to a provider and a module. Version 2: when it answers a proposal of the dispatch
+    service, `proposal_id` names it and `overridden` says whether the desk chose another provider (then
+    `override_reason` says why; no names). Without a proposal both stay null (version 1 is read so)."""
 
     provider_id: Identifier
     module: Code("group_module")  # type: ignore[valid-type]
+    proposal_id: Identifier | None = Field(None, description="The dispatch proposal this decision answers, if any.")
+    overridden: bool | None = Field(None, description="True: the desk chose otherwise than proposed.")
+    override_reason: FreeText | None = Field(None, description="Why the desk overrode the proposal; no names.")
+
+    @model_validator(mode="after")
+    def _decision_on_a_proposal(self) -> GroupTrajectoryDispatchedPayload:
+        if self.proposal_id is None and (self.overridden is not None or self.override_reason is not None):
+            raise ValueError("overridden and override_reason are given only with a proposal_id")
+        if self.proposal_id is not None and self.overridden is None:
+            raise ValueError("a decision on a proposal says whether it was overridden (overridden true or false)")
+        if bool(self.overridden) != (self.override_reason is not None):
+            raise ValueError("override_reason is required when overridden is true, and only then")
+        return self
 
 
 class GroupTrajectoryStartedPayload(GroupTrajectoryPayload):
@@ -144,7 +160,7 @@ class GroupReferralSubmitted(Envelope):
 
 class GroupTrajectoryDispatched(Envelope):
     event_type: Literal["GroupTrajectoryDispatched"] = "GroupTrajectoryDispatched"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     payload: GroupTrajectoryDispatchedPayload
 
 

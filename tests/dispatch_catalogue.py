@@ -117,3 +117,21 @@ def decision(rid: str, tid: str, provider: str, module: str, on: str, proposal_i
 
 def day(text: str) -> date:
     return date.fromisoformat(text)
+
+
+def group_referral(grid: str, on: str, preferred: str | None = None, module: str = "class_action",
+                   level: str = "secondary", groups: int = 1) -> dict[str, Any]:  # fmt: skip
+    """A group referral (the group tool) of `groups` class groups asking for `module`, naming `preferred` or not."""
+    payload = {"group_referral_id": grid, "channel": "lars", "referrer_id": "clb-brussel-1", "groups": [
+        {"group_id": f"{grid}-{n}", "school_id": "school-0421", "level": level, "group_kind": "class_group",
+         "pupil_count": 20, "requested_module": module, "preferred_provider_id": preferred}
+        for n in range(groups)]}  # fmt: skip
+    return submission("GroupReferralSubmitted", payload, at(on, "09:30"), f"group:{grid}", "group_referral_tool")
+
+
+def group_decision(grid: str, group_id: str, gtid: str, provider: str, on: str, proposal_id: str | None,
+                   module: str = "class_action") -> dict[str, Any]:  # fmt: skip
+    payload = {"group_referral_id": grid, "group_id": group_id, "group_trajectory_id": gtid, "provider_id": provider,
+               "module": module, "proposal_id": proposal_id, "overridden": None if proposal_id is None else False}
+    return submission("GroupTrajectoryDispatched", payload, at(on, "14:00"), f"group-dispatched:{gtid}",
+                      schema_version=2)  # fmt: skip

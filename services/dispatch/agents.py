@@ -29,7 +29,7 @@ from faust.types.tuples import Message
 from core.dead_letters import BadRecord, Origin, dead_letter, read_event
 from schemas.envelope import Envelope
 from services.dispatch.catalogue import PROVIDER_FACTS
-from services.dispatch.engine import ENDINGS, Engine
+from services.dispatch.engine import ENDINGS, GROUP_ENDINGS, Engine
 from services.dispatch.outputs import Output
 from services.dispatch.store import commit_all, overlays
 from services.dispatch.topology import Topology, topology_of
@@ -37,8 +37,9 @@ from services.dispatch.topology import Topology, topology_of
 log = logging.getLogger(__name__)
 ROUTE, DECIDE = "dispatch.route_events", "dispatch.decide"
 READ_BY_THE_RULES = frozenset({
-    *PROVIDER_FACTS, *ENDINGS, "ReferralSubmitted", "ReferralAmended", "ReferralWithdrawn", "RoundTableHeld",
-    "TrajectoryDispatched", "TrajectoryCarriedOver", "GroupTrajectoryDispatched",
+    *PROVIDER_FACTS, *ENDINGS, *GROUP_ENDINGS, "ReferralSubmitted", "ReferralAmended", "ReferralWithdrawn",
+    "RoundTableHeld", "TrajectoryDispatched", "TrajectoryCarriedOver", "GroupReferralSubmitted",
+    "GroupTrajectoryDispatched",
 })  # fmt: skip
 
 

@@ -38,6 +38,7 @@ from services.dispatch.ruleset import RuleSet
 
 OPEN = ("awaiting_referral", "proposed", "waiting", "blocked")
 ENDINGS = frozenset({"TrajectoryNotStarted", "TrajectoryStoppedEarly", "TrajectoryClosed"})
+GROUP_ENDINGS = frozenset({"GroupTrajectoryNotStarted", "GroupTrajectoryStoppedEarly", "GroupTrajectoryCompleted"})
 
 
 def day_of(event: Envelope) -> date:
@@ -48,7 +49,8 @@ def _who(placement: dict[str, Any]) -> Placement:
     """What the rules read about a (described) placement."""
     since = date.fromisoformat(placement["waiting_since"])
     return Placement(placement["trajectory_id"], placement["referral_id"], placement["offer_type"],
-                     placement["level"], placement["pupil_age"], since)  # fmt: skip
+                     placement["level"], placement["pupil_age"], since, placement.get("group_module"),
+                     placement.get("named_provider"))  # fmt: skip
 
 
 class Engine:
@@ -78,8 +80,12 @@ class Engine:
             self._dispatched(event)
         elif kind in ENDINGS:
             self._ended(event)
+        elif kind == "GroupReferralSubmitted":
+            self._group_referral_submitted(event)
         elif kind == "GroupTrajectoryDispatched":
             self._group_dispatched(event)
+        elif kind in GROUP_ENDINGS:
+            self._ended(event, f"group:{getattr(event.payload, 'group_trajectory_id')}")  # noqa: B009
         return self.outputs[start:]
 
     def _emit(self, event_type: str, ref: str, cause: Envelope, payload: dict[str, Any],
@@ -122,6 +128,32 @@ class Engine:
                     self._decide(self._described(placement), event, placement["trigger"])
                 else:
                     self.t["placements"][tid] = {**placement, "status": "closed"}
+
+    def _group_referral_submitted(self, event: Envelope) -> None:
+        """Each group of a group referral whose module an offer takes is a placement decided at once (class actions,
+        restorative groups, ...), with the school's preferred provider as the named provider."""
+        p: Any = event.payload
+        referrals, grid = self.t["referrals"], p.group_referral_id
+        known = referrals.get(grid) or {"placements": []}
+        if known.get("submitted"):
+            return
+        day = day_of(event).isoformat()
+        new: list[dict[str, Any]] = []
+        for index, group in enumerate(p.groups):
+            offer = self.rules.offer_for("regular", group.level, group.requested_module)
+            tid = trajectory_id_for(str(event.event_id), index)
+            if offer is None or tid in self.t["placements"]:
+                continue  # a module the rules do not place: the desk dispatches the group by hand
+            new.append({"trajectory_id": tid, "referral_id": grid, "trigger": "referral",
+                        "status": "awaiting_referral",
+                        "proposal": None, "places": [], "offer_type": "regular", "level": group.level,
+                        "waiting_since": day, "pupil_age": None, "group_id": group.group_id,
+                        "group_module": group.requested_module,
+                        "named_provider": group.preferred_provider_id})  # fmt: skip
+        referrals[grid] = {**known, "submitted": True, "group": True, "referred_on": day, "withdrawn": False,
+                           "placements": [*known["placements"], *(n["trajectory_id"] for n in new)]}  # fmt: skip
+        for placement in new:
+            self._decide(placement, event, "referral")
 
     def _referral_amended(self, event: Envelope) -> None:
         p: Any = event.payload
@@ -186,7 +218,7 @@ class Engine:
 
     def _decide(self, placement: dict[str, Any], event: Envelope, trigger: str) -> None:
         day, tid = day_of(event), placement["trajectory_id"]
-        offer = self.rules.offer_for(placement["offer_type"], placement["level"])
+        offer = self.rules.offer_for(placement["offer_type"], placement["level"], placement.get("group_module"))
         if offer is None:
             trace = [verdict("candidates", None, "no_candidate", offer=None, level=placement["level"],
                              offer_type=placement["offer_type"]).model_dump(mode="json")]  # fmt: skip
@@ -228,10 +260,17 @@ class Engine:
                     "module_id": chosen.module_id, "auto_confirm": offer.auto_confirm,
                     "supersedes": supersedes})  # fmt: skip
         if offer.auto_confirm:
+            answer = {"proposal_id": proposal_id, "overridden": False, "override_reason": None}
+            if placement.get("group_id") is not None:
+                dispatched = self._emit("GroupTrajectoryDispatched", f"dispatched:{proposal_id}", event, {
+                    "group_referral_id": placement["referral_id"], "group_id": placement["group_id"],
+                    "group_trajectory_id": tid, "provider_id": chosen.provider_id,
+                    "module": placement["group_module"], **answer}, version=2)  # fmt: skip
+                self._group_dispatched(dispatched)
+                return
             dispatched = self._emit("TrajectoryDispatched", f"dispatched:{proposal_id}", event, {
                 "referral_id": placement["referral_id"], "trajectory_id": tid, "provider_id": chosen.provider_id,
-                "module_id": chosen.module_id, "offer_type": placement["offer_type"], "proposal_id": proposal_id,
-                "overridden": False, "override_reason": None}, version=2)  # fmt: skip
+                "module_id": chosen.module_id, "offer_type": placement["offer_type"], **answer}, version=2)  # fmt: skip
             self._dispatched(dispatched)
 
     def _block(self, placement: dict[str, Any], event: Envelope, trigger: str, day: date,
@@ -369,8 +408,8 @@ class Engine:
             self.reconsider(freed, event)
         return freed
 
-    def _ended(self, event: Envelope) -> None:
-        tid = getattr(event.payload, "trajectory_id")  # noqa: B009 - every ending has one
+    def _ended(self, event: Envelope, key: str | None = None) -> None:
+        tid = key or getattr(event.payload, "trajectory_id")  # noqa: B009 - every ending has one
         known = self.t["trajectories"].get(tid)
         if known is not None and known["ended"]:
             return
@@ -380,11 +419,41 @@ class Engine:
             self.reconsider(known["place"], event)
 
     def _group_dispatched(self, event: Envelope) -> None:
-        """Group trajectories are placed by the desk for now; their dispatches count in the balance."""
+        """A group placed (the desk's decision on a proposal, an auto-confirmed proposal, or the group tool's own
+        dispatch): it holds a place at the provider's module of that kind until it ends, counts in the balance, and
+        settles the group's open placement."""
         p: Any = event.payload
-        gtid = f"group:{p.group_trajectory_id}"
-        if gtid in self.t["trajectories"]:
+        key = f"group:{p.group_trajectory_id}"
+        if key in self.t["trajectories"]:
             return
-        self.t["trajectories"][gtid] = {"place": None, "kind": p.module, "ended": True}
-        key = f"{school_year_of(day_of(event))}|{p.provider_id}|{p.module}"
-        self.t["counts"][key] = self.t["counts"].get(key, 0) + 1
+        placement = self.t["placements"].get(p.group_trajectory_id) or self._open_group_placement(
+            p.group_referral_id, p.group_id)  # fmt: skip
+        place = self._group_place(p.provider_id, p.module, placement)
+        self.t["trajectories"][key] = {"place": place, "kind": p.module, "ended": False}
+        self._update_place(place, "occupied", lambda ids: sorted({*ids, key}))
+        count = f"{school_year_of(day_of(event))}|{p.provider_id}|{p.module}"
+        self.t["counts"][count] = self.t["counts"].get(count, 0) + 1
+        freed = None
+        if placement is not None and placement["status"] in OPEN:
+            freed = self._settle(placement, event, "dispatched_by_desk", place, reconsider=False)
+        self.recheck(place, event)
+        if freed:
+            self.reconsider(freed, event)
+
+    def _open_group_placement(self, group_referral_id: str, group_id: str) -> dict[str, Any] | None:
+        known = self.t["referrals"].get(group_referral_id) or {"placements": []}
+        for tid in known["placements"]:
+            placement = self.t["placements"][tid]
+            if placement.get("group_id") == group_id and placement["status"] in OPEN:
+                return placement  # type: ignore[no-any-return]
+        return None
+
+    def _group_place(self, provider_id: str, module: str, placement: dict[str, Any] | None) -> str:
+        """The catalogue module a group dispatch takes: the proposal's when it went to that provider, else the
+        provider's module of that kind (a group dispatch names the kind, not the module)."""
+        proposal = (placement or {}).get("proposal") or {}
+        if proposal.get("provider_id") == provider_id:
+            return f"{provider_id}|{proposal['module_id']}"
+        record = self.t["providers"].get(provider_id)
+        modules = [] if record is None else sorted(m for m in record["modules"] if kind_of(record, m) == module)
+        return f"{provider_id}|{modules[0] if modules else module}"

@@ -57,6 +57,7 @@ def open_proposals(placements: Any) -> list[dict[str, Any]]:
             continue
         found.append({"trajectory_id": tid, "referral_id": placement["referral_id"],
                       "waiting_since": placement["waiting_since"], "offer_type": placement["offer_type"],
+                      "group_id": placement.get("group_id"), "group_module": placement.get("group_module"),
                       **{k: v for k, v in proposal.items() if k != "trace"},
                       "trace": explained(proposal.get("trace", []))})  # fmt: skip
     return sorted(found, key=lambda p: (p["waiting_since"], p["trajectory_id"]))

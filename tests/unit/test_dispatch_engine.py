@@ -14,6 +14,8 @@ from services.dispatch.store import commit_all, new_tables, overlays
 from tests.dispatch_catalogue import (
     decision,
     ended,
+    group_decision,
+    group_referral,
     module,
     provider_fact,
     referral,
@@ -225,3 +227,59 @@ def test_a_capacity_cut_makes_the_last_referred_proposal_stale_and_it_waits_with
     assert [(e.event_type, payload(e)["referral_id"], payload(e)["trigger"]) for e in out] == [
         ("DispatchBlocked", "R-1", "proposal_stale")]  # fmt: skip
     assert desk.tables["places"]["abrusco|individual"]["proposed"] == []
+
+
+def test_class_actions_are_balanced_unless_the_school_names_a_provider_that_can_take_them() -> None:
+    """Report: class actions go to Abrusco or Groep INTRO, "fewer class actions so far this year" first, unless the
+    school asks for one of them."""
+    desk = Desk()
+    desk.feed(*report_catalogue())
+    (first,) = desk.feed(group_referral("G-1", "2019-10-07"))
+    assert (first.event_type, payload(first)["provider_id"], payload(first)["module_id"]) == (
+        "DispatchProposed", "abrusco", "class-action")  # a tie (0 and 0): by provider id  # fmt: skip
+    g1 = payload(first)
+    desk.feed(group_decision("G-1", "G-1-0", g1["trajectory_id"], "abrusco", "2019-10-08", g1["proposal_id"]))
+    (second,) = desk.feed(group_referral("G-2", "2019-10-09"))
+    assert payload(second)["provider_id"] == "groep-intro"
+    balance = [(v["provider_id"], v["facts"]["so_far_this_year"], v["verdict"]) for v in payload(second)["trace"]
+               if v["rule"] == "balance"]  # fmt: skip
+    assert balance == [("abrusco", 1, "not_preferred"), ("groep-intro", 0, "preferred")]
+    # The school names Abrusco: only Abrusco, although it has more class actions so far.
+    (named,) = desk.feed(group_referral("G-3", "2019-10-10", preferred="abrusco"))
+    assert payload(named)["provider_id"] == "abrusco"
+    assert ("named_provider", "groep-intro", "excluded") in [
+        (v["rule"], v["provider_id"], v["verdict"]) for v in payload(named)["trace"]]  # fmt: skip
+    # A primary-school class: Groep INTRO's class actions are for secondary only, so Abrusco although it is named.
+    (primary,) = desk.feed(group_referral("G-4", "2019-10-11", preferred="groep-intro", level="primary"))
+    assert payload(primary)["provider_id"] == "abrusco"
+    # After Easter neither accepts class actions: blocked.
+    (after_easter,) = desk.feed(group_referral("G-5", "2020-04-20"))
+    assert after_easter.event_type == "DispatchBlocked"
+    # The group tool's own dispatch (version 1, no proposal) settles the group's open placement.
+    g2 = payload(second)
+    v1 = group_decision("G-2", "G-2-0", "GT-tool-1", "groep-intro", "2019-10-12", None)
+    desk.feed({**v1, "schema_version": 1, "payload": {k: v for k, v in v1["payload"].items()
+                                                      if k not in ("proposal_id", "overridden")}})  # fmt: skip
+    assert desk.tables["placements"][g2["trajectory_id"]]["status"] == "placed"
+    assert desk.tables["places"]["groep-intro|class-action"]["occupied"] == ["group:GT-tool-1"]
+
+
+def test_day_care_farms_refuse_pupils_under_ten() -> None:
+    desk = Desk()
+    desk.feed(*report_catalogue())
+    # A primary pupil of 9 in November 2019 (born March 2010): Tigo first (kind order), then the farms; with Tigo
+    # full only Frambozenhof (no minimum age) may take the pupil, Huppeldepup and Joert (10+) are excluded.
+    for n in range(12):
+        desk.feed(decision(f"T-{n}", f"TT-{n}", "tigo", "therapeutic-day-care", "2019-10-01", None))
+    (young,) = desk.feed(referral("P-9", "2019-11-04", level="primary", born=(2010, 3)))
+    assert payload(young)["provider_id"] == "frambozenhof"
+    ages = {(v["provider_id"], v["verdict"]) for v in payload(young)["trace"] if v["rule"] == "minimum_age"}
+    assert {("huppeldepup", "excluded"), ("joert", "excluded"), ("frambozenhof", "passed")} <= ages
+    # A pupil of 10 may go to every farm: with Frambozenhof's held places taken, Huppeldepup or Joert.
+    for n in range(2):
+        desk.feed(decision(f"F-{n}", f"FF-{n}", "frambozenhof", "day-care", "2019-10-01", None))
+    (older,) = desk.feed(referral("P-10", "2019-11-05", level="primary", born=(2009, 3)))
+    assert payload(older)["provider_id"] in ("huppeldepup", "joert")
+    (younger,) = desk.feed(referral("P-9b", "2019-11-06", level="primary", born=(2010, 6)))
+    assert younger.event_type == "WaitingListJoined"
+    assert [p["provider_id"] for p in payload(younger)["places"]] == ["tigo", "frambozenhof"]

@@ -32,8 +32,10 @@ class TraceEntry(BaseModel):
 
 
 class Proposal(BaseModel):
-    trajectory_id: str
-    referral_id: str
+    trajectory_id: str = Field(description="The trajectory (for a group: the group trajectory) to place.")
+    referral_id: str = Field(description="The referral (for a group: the group referral).")
+    group_id: str | None = Field(None, description="For a group: which group of the group referral.")
+    group_module: str | None = Field(None, description="For a group: the module it asks for.")
     proposal_id: str
     provider_id: str
     module_id: str

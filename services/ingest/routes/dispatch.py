@@ -1,7 +1,7 @@
 """The desk decides on the dispatch service's proposals (issue 15): confirm one, or override it with another provider
-and module and a reason. The decision is the `TrajectoryDispatched` event (version 2, naming the proposal and whether
-it was overridden), submitted as the desk through the same use case as every other event (contract, ownership,
-idempotency index), so the log keeps one writer.
+and module and a reason. The decision is the `TrajectoryDispatched` event (`GroupTrajectoryDispatched` for a group;
+version 2, naming the proposal and whether it was overridden), submitted as the desk through the same use case as
+every other event (contract, ownership, idempotency index), so the log keeps one writer.
 
 Only the desk decides (an API key or token of another role: 403). The dispatch worker says where the placement stands
 (`GET /placements/{trajectory_id}` on its web port): a decision answers the placement's *current* open proposal. A
@@ -178,11 +178,19 @@ async def decide(
         return refusal
     provider_id = body.provider_id if overridden else proposal["provider_id"]
     module_id = body.module_id if overridden else proposal["module_id"]
-    payload = {"referral_id": placement["referral_id"], "trajectory_id": trajectory_id, "provider_id": provider_id,
-               "module_id": module_id, "offer_type": placement["offer_type"], "proposal_id": body.proposal_id,
-               "overridden": overridden, "override_reason": body.reason}  # fmt: skip
+    answer = {"proposal_id": body.proposal_id, "overridden": overridden, "override_reason": body.reason}
+    if placement.get("group_id") is not None:  # a group: the group trajectory is the placement, its module the kind
+        event_type = "GroupTrajectoryDispatched"
+        payload = {"group_referral_id": placement["referral_id"], "group_id": placement["group_id"],
+                   "group_trajectory_id": trajectory_id, "provider_id": provider_id,
+                   "module": placement["group_module"], **answer}  # fmt: skip
+    else:
+        event_type = "TrajectoryDispatched"
+        payload = {"referral_id": placement["referral_id"], "trajectory_id": trajectory_id,
+                   "provider_id": provider_id, "module_id": module_id, "offer_type": placement["offer_type"],
+                   **answer}  # fmt: skip
     submission = SUBMISSION_ADAPTER.validate_python({
-        "event_type": "TrajectoryDispatched", "schema_version": 2, "occurred_at": now.isoformat(),
+        "event_type": event_type, "schema_version": 2, "occurred_at": now.isoformat(),
         "source_system": "desk", "source_ref": f"dispatch-decision:{body.proposal_id}", "actor": _actor(caller),
         "payload": payload})  # fmt: skip
     try:
