@@ -268,7 +268,7 @@ def up(
         if demo:
             from kans.demo import load_demo
 
-            summary = load_demo(settings.ingest_base_url)
+            summary = load_demo(settings.ingest_base_url, dispatch_url=settings.dispatch_base_url)
             typer.secho(f"demo data: {summary}", fg="green")
         _wait_http(f"{settings.api_base_url}/health", 60, services.running)
         typer.secho(

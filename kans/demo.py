@@ -4,13 +4,22 @@ A thin wrapper over the generator (`kans.synthetic`). The demo's history is alwa
 school year (2017-2018) with a fixed seed, so a school year's events are the same whichever window is loaded: a
 second `kans demo load` (another day, or after 1 September) only adds what is new, never conflicts. Events after
 today are not there yet, so running trajectories are open in the live views.
+
+The last weeks go through the dispatch service (issue 15): the generator's own dispatches of the last
+`DESK_DECIDES_DAYS` days (and what followed them) are left out, so the dispatch service proposes those placements or
+puts them on waiting lists; the demo then plays the desk (`decide_as_the_desk`): it confirms the proposals older
+than `DESK_TAKES_DAYS` through the decision API, overriding every eighth to another offered module of the same kind
+with a reason, and leaves the newest open, so `make up` shows open proposals, waiting lists and decisions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import date
+import time
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime, timedelta
 from typing import Any
+
+import httpx
 
 from kans.synthetic.generator import generate
 from kans.synthetic.output import DEMO_API_KEY, post_to_ingest
@@ -19,6 +28,10 @@ from schemas.envelope import school_year_of
 
 DEMO_ORIGIN = "2017-2018"  # KANS' first working year (2019-2020 was its third)
 DEMO_SEED = 42
+DESK_DECIDES_DAYS = 28  # the generator's dispatches of the last four weeks are left to the dispatch service
+DESK_TAKES_DAYS = 7  # the desk has decided on proposals for pupils referred more than a week ago
+DESK_API_KEY = "kans-dev-desk"  # development key of the desk (core/dev-api-keys.yaml)
+OVERRIDE_EVERY = 8
 
 __all__ = ["DEMO_API_KEY", "demo_events", "demo_params", "load_demo"]
 
@@ -36,6 +49,77 @@ def demo_events(today: date, years: int = 3, seed: int = DEMO_SEED) -> Iterator[
     return generate(demo_params(today, years, seed), today)
 
 
-def load_demo(ingest_url: str, today: date | None = None, batch: int = 1000) -> dict[str, int]:
-    """Post the demo set in batches; returns how many events were created and how many were already there."""
-    return post_to_ingest(demo_events(today or date.today()), ingest_url, DEMO_API_KEY, batch)
+_TRAJECTORY_ID = {"TrajectoryDispatched": "trajectory_id", "GroupTrajectoryDispatched": "group_trajectory_id"}
+
+
+def left_to_the_dispatch_service(submissions: Iterable[dict[str, Any]], today: date,
+                                 days: int = DESK_DECIDES_DAYS) -> list[dict[str, Any]]:  # fmt: skip
+    """The submissions without the dispatches of the last `days` days before `today` and every later event of
+    those trajectories and group trajectories (started, progress, endings): the dispatch service places them."""
+    cutoff = (today - timedelta(days=days)).isoformat()
+    events = list(submissions)
+    left_out = {e["payload"][_TRAJECTORY_ID[e["event_type"]]] for e in events
+                if e["event_type"] in _TRAJECTORY_ID and e["occurred_at"][:10] > cutoff}  # fmt: skip
+    return [e for e in events
+            if e["payload"].get("trajectory_id", e["payload"].get("group_trajectory_id")) not in left_out]  # fmt: skip
+
+
+def _settled(dispatch_url: str, timeout_s: float) -> list[dict[str, Any]]:
+    """The open proposals once the dispatch worker has caught up (the same list twice, two seconds apart)."""
+    deadline, last = time.monotonic() + timeout_s, None
+    while time.monotonic() < deadline:
+        try:
+            response = httpx.get(f"{dispatch_url}/proposals", timeout=10)
+        except httpx.HTTPError:
+            response = None
+        if response is not None and response.status_code == 200:
+            proposals: list[dict[str, Any]] = response.json()["proposals"]
+            ids = [p["proposal_id"] for p in proposals]
+            if ids == last:
+                return proposals
+            last = ids
+        time.sleep(2)
+    raise TimeoutError(f"the dispatch worker did not settle within {timeout_s:.0f} s")
+
+
+def _alternative(dispatch_url: str, proposal: dict[str, Any]) -> dict[str, Any] | None:
+    """Another offered module of the proposed module's kind, at another provider (what an override would pick)."""
+    modules = httpx.get(f"{dispatch_url}/catalogue", timeout=10).json()["modules"]
+    kind = next((m["kind"] for m in modules if (m["provider_id"], m["module_id"]) == (
+        proposal["provider_id"], proposal["module_id"])), None)  # fmt: skip
+    return next((m for m in modules if m["kind"] == kind and m["offered"]
+                 and m["provider_id"] != proposal["provider_id"]), None)  # fmt: skip
+
+
+def decide_as_the_desk(ingest_url: str, dispatch_url: str, today: date, timeout_s: float = 300.0,
+                       api_key: str = DESK_API_KEY) -> dict[str, int]:  # fmt: skip
+    """Confirm (every `OVERRIDE_EVERY`th: override) the open proposals of pupils referred more than
+    `DESK_TAKES_DAYS` days before `today`, through the desk's decision API; the rest stay open."""
+    proposals = _settled(dispatch_url, timeout_s)
+    due = (today - timedelta(days=DESK_TAKES_DAYS)).isoformat()
+    totals = {"confirmed": 0, "overridden": 0, "refused": 0}
+    with httpx.Client(base_url=ingest_url, timeout=30, headers={"X-API-Key": api_key}) as desk:
+        for n, proposal in enumerate(p for p in proposals if p["waiting_since"] <= due):
+            body: dict[str, Any] = {"proposal_id": proposal["proposal_id"], "decision": "confirm"}
+            other = _alternative(dispatch_url, proposal) if n % OVERRIDE_EVERY == OVERRIDE_EVERY - 1 else None
+            if other is not None:
+                reason = "closer to the school, agreed with the CLB"
+                body = {**body, "decision": "override", "provider_id": other["provider_id"],
+                        "module_id": other["module_id"], "reason": reason}  # fmt: skip
+            response = desk.post(f"/v1/dispatch/trajectories/{proposal['trajectory_id']}/decision", json=body)
+            # 409: the rules proposed again meanwhile (a decision freed or took a place); the fresh one stays open.
+            key = "refused" if response.status_code != 202 else "overridden" if other else "confirmed"
+            totals[key] += 1
+    return totals
+
+
+def load_demo(ingest_url: str, today: date | None = None, batch: int = 1000,
+              dispatch_url: str | None = None) -> dict[str, int]:  # fmt: skip
+    """Post the demo set in batches; returns how many events were created and how many were already there. With
+    `dispatch_url` (the dispatch worker), the last weeks' dispatches are left to the dispatch service and the demo
+    decides on its proposals as the desk (see the module's docstring)."""
+    today = today or datetime.now().date()
+    if dispatch_url is None:
+        return post_to_ingest(demo_events(today), ingest_url, DEMO_API_KEY, batch)
+    totals = post_to_ingest(left_to_the_dispatch_service(demo_events(today), today), ingest_url, DEMO_API_KEY, batch)
+    return {**totals, **decide_as_the_desk(ingest_url, dispatch_url, today)}

@@ -1,7 +1,7 @@
 """Messages of the projections worker's internal topic `<prefix><app_id>-load-changes`, keyed by `provider|module`.
 
 The worker translates events (keyed by referral or provider) into changes of one provider-load row (keyed by
-provider and module); each change is one of four kinds, told apart by `kind`. Like the events, the messages are
+provider and module); each change is one of five kinds, told apart by `kind`. Like the events, the messages are
 frozen, refuse unknown fields and carry a `schema_version`; a message written before the field existed (the
 same keys, no `schema_version`) is version 1.
 """
@@ -17,7 +17,8 @@ from schemas.envelope import Frozen, Identifier, SchoolYear
 
 __all__ = [
     "LOAD_CHANGE_ADAPTER", "LOAD_CHANGE_KINDS", "LoadChangeMessage", "MembershipChanged", "ModuleCapacityChanged",
-    "ModuleOfferingChanged", "WaitingTimeMeasured", "dump_load_change", "load_key", "parse_load_change",
+    "ModuleOfferingChanged", "WaitingListChanged", "WaitingTimeMeasured", "dump_load_change", "load_key",
+    "parse_load_change",
 ]  # fmt: skip
 
 
@@ -63,14 +64,26 @@ class WaitingTimeMeasured(Frozen):
     days: float = Field(ge=0)
 
 
+class WaitingListChanged(Frozen):
+    """A trajectory joined (on_list) or left the row's waiting list (the dispatch service's WaitingListJoined/Left:
+    every eligible provider was full)."""
+
+    kind: Literal["waiting_list"] = "waiting_list"
+    schema_version: Literal[1] = 1
+    trajectory_id: Identifier
+    on_list: bool
+
+
 LOAD_CHANGE_KINDS: dict[str, type[Frozen]] = {
     "membership": MembershipChanged,
     "capacity": ModuleCapacityChanged,
     "offered": ModuleOfferingChanged,
     "wait": WaitingTimeMeasured,
+    "waiting_list": WaitingListChanged,
 }
 LoadChangeMessage = Annotated[
-    Union[MembershipChanged, ModuleCapacityChanged, ModuleOfferingChanged, WaitingTimeMeasured],  # noqa: UP007
+    Union[MembershipChanged, ModuleCapacityChanged, ModuleOfferingChanged, WaitingTimeMeasured,  # noqa: UP007
+          WaitingListChanged],
     Discriminator("kind"),
 ]
 LOAD_CHANGE_ADAPTER: TypeAdapter[LoadChangeMessage] = TypeAdapter(LoadChangeMessage)

@@ -29,6 +29,7 @@ from services.dispatch.outputs import (
     decision_fields,
     places_of,
     proposal_id_for,
+    ref_for,
     sealed,
     submission,
     trajectory_id_for,
@@ -241,7 +242,7 @@ class Engine:
                 for place in places:
                     self._update_place(place, "waiting", lambda w: sorted([*w, [placement["waiting_since"], tid]]))
                 self.t["placements"][tid] = {**placement, "status": "waiting", "places": places}
-                self._emit("WaitingListJoined", f"joined:{tid}:{event.event_id}:{self.rules.version}", event,
+                self._emit("WaitingListJoined", ref_for("joined", tid, str(event.event_id), self.rules.version), event,
                            {**fields, "places": places_of(places)})  # fmt: skip
             return
         chosen = decision.chosen
@@ -281,14 +282,14 @@ class Engine:
         if placement["status"] != "blocked":
             self.t["placements"][tid] = {**placement, "status": "blocked", "places": []}
             fields = decision_fields(placement, trigger, str(event.event_id), self.rules.version, day, trace)
-            self._emit("DispatchBlocked", f"blocked:{tid}:{event.event_id}:{self.rules.version}", event, fields)
+            self._emit("DispatchBlocked", ref_for("blocked", tid, str(event.event_id), self.rules.version), event, fields)
 
     def _leave(self, placement: dict[str, Any], event: Envelope, reason: str, proposal_id: str | None) -> None:
         tid = placement["trajectory_id"]
         for place in placement["places"]:
             self._drop_waiting(place, tid)
         self.t["placements"][tid] = {**placement, "places": []}
-        self._emit("WaitingListLeft", f"left:{tid}:{event.event_id}", event, {
+        self._emit("WaitingListLeft", ref_for("left", tid, str(event.event_id)), event, {
             "referral_id": placement["referral_id"], "trajectory_id": tid, "places": places_of(placement["places"]),
             "reason": reason, "waiting_since": placement["waiting_since"], "left_on": day_of(event).isoformat(),
             "proposal_id": proposal_id})  # fmt: skip

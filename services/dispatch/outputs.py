@@ -36,6 +36,12 @@ def proposal_id_for(trigger_event_id: str, trajectory_id: str, rule_set: str) ->
     return f"P-{_letters(trigger_event_id, trajectory_id, rule_set, length=24)}"
 
 
+def ref_for(kind: str, *parts: str) -> str:
+    """The source record of an event the service writes, derived from what caused it, in letters: a raw event id
+    (a UUID) can hold a run of 11 digits that the contract's guard reads as a national register number."""
+    return f"{kind}:{_letters(*parts, length=32)}"
+
+
 def submission(event_type: str, ref: str, occurred_at: datetime, payload: dict[str, Any],
                version: int | None = None) -> dict[str, Any]:  # fmt: skip
     data = {"event_type": event_type, "occurred_at": occurred_at.isoformat(), "source_system": SOURCE_SYSTEM,

@@ -22,11 +22,19 @@ from schemas.projections import (
     MembershipChanged,
     ModuleCapacityChanged,
     ModuleOfferingChanged,
+    WaitingListChanged,
     WaitingTimeMeasured,
     load_key,
     parse_load_change,
 )
-from services.projections.trajectory_state import Effect, LoadChange, TrajectoryState, apply_event, standing_effects
+from services.projections.trajectory_state import (
+    Effect,
+    ListChange,
+    LoadChange,
+    TrajectoryState,
+    apply_event,
+    standing_effects,
+)
 
 KeyedChange = tuple[str, LoadChangeMessage]  # (the row's key provider|module, the change)
 
@@ -78,5 +86,7 @@ def read_load_change(key: bytes | None, value: bytes | None) -> LoadChangeMessag
 def _keyed(effect: Effect) -> KeyedChange:
     if isinstance(effect, LoadChange):
         return effect.load_key, MembershipChanged(trajectory_id=effect.trajectory_id, membership=effect.membership)
+    if isinstance(effect, ListChange):
+        return effect.load_key, WaitingListChanged(trajectory_id=effect.trajectory_id, on_list=effect.on_list)
     wait = WaitingTimeMeasured(trajectory_id=effect.trajectory_id, school_year=effect.school_year, days=effect.days)
     return effect.load_key, wait

@@ -12,6 +12,7 @@ from schemas.projections import (
     MembershipChanged,
     ModuleCapacityChanged,
     ModuleOfferingChanged,
+    WaitingListChanged,
     WaitingTimeMeasured,
 )
 
@@ -30,6 +31,14 @@ def set_membership(row: dict[str, Any], trajectory_id: str, membership: str | No
     elif membership == "waiting":
         waiting.add(trajectory_id)
     return {**row, "active": sorted(active), "waiting": sorted(waiting)}
+
+
+def set_on_waiting_list(row: dict[str, Any], trajectory_id: str, on_list: bool) -> dict[str, Any]:
+    """The dispatch service's waiting list of the row (a set: joining or leaving twice changes nothing)."""
+    listed = set(row.get("waiting_list", ())) - {trajectory_id}
+    if on_list:
+        listed.add(trajectory_id)
+    return {**row, "waiting_list": sorted(listed)}
 
 
 def set_capacity(row: dict[str, Any], valid_from: str, capacity: int) -> dict[str, Any]:
@@ -65,6 +74,8 @@ def apply_change(row: dict[str, Any], change: LoadChangeMessage) -> dict[str, An
         return set_capacity(row, change.valid_from.isoformat(), change.capacity)
     if isinstance(change, ModuleOfferingChanged):
         return set_offered(row, change.valid_from.isoformat(), change.offered)
+    if isinstance(change, WaitingListChanged):
+        return set_on_waiting_list(row, change.trajectory_id, change.on_list)
     assert isinstance(change, WaitingTimeMeasured)
     return record_wait(row, change.school_year, change.trajectory_id, change.days)
 
@@ -91,6 +102,7 @@ def load_view(row: dict[str, Any], today: date) -> dict[str, Any]:
         "module_id": row["module_id"],
         "active": active,
         "waiting": len(row["waiting"]),
+        "waiting_list": len(row.get("waiting_list", ())),
         "capacity": capacity,
         "free": None if capacity is None else capacity - active,
         "load_pct": None if not capacity else round(100 * active / capacity, 1),

@@ -20,8 +20,9 @@ from schemas.envelope import Envelope
 Membership = Literal["active", "waiting"] | None
 TRAJECTORY_EVENTS = {
     "TrajectoryDispatched", "TrajectoryStarted", "TrajectoryNotStarted", "TrajectoryStoppedEarly", "TrajectoryClosed",
-    "TrajectoryCarriedOver",
+    "TrajectoryCarriedOver", "WaitingListJoined", "WaitingListLeft",
 }  # fmt: skip
+WAITING_LIST_EVENTS = {"WaitingListJoined", "WaitingListLeft"}
 ENDINGS = {
     "TrajectoryNotStarted": "not_started", "TrajectoryStoppedEarly": "stopped_early", "TrajectoryClosed": "closed",
 }  # fmt: skip
@@ -44,13 +45,15 @@ class TrajectoryState:
     wait_key: str | None = None  # the waiting time reported: its row, school year and days
     wait_school_year: str | None = None
     wait_days: float | None = None
+    listed: tuple[str, ...] = ()  # the rows (provider|module) whose waiting list it is on (dispatch service)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrajectoryState:
-        return cls(**{**data, "applied": tuple(data.get("applied", ())), "left": tuple(data.get("left", ()))})
+        return cls(**{**data, "applied": tuple(data.get("applied", ())), "left": tuple(data.get("left", ())),
+                      "listed": tuple(data.get("listed", ()))})  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "applied": list(self.applied)}
+        return {**asdict(self), "applied": list(self.applied), "listed": list(self.listed)}
 
     @property
     def load_key(self) -> str | None:
@@ -62,7 +65,7 @@ class TrajectoryState:
         if self.ending is not None:
             return self.ending
         if self.provider_id is None:
-            return "awaiting_dispatch"
+            return "on_waiting_list" if self.listed else "awaiting_dispatch"
         return "active" if self.started_at else "waiting"
 
     @property
@@ -92,7 +95,16 @@ class WaitMeasured:
     days: float
 
 
-Effect = LoadChange | WaitMeasured
+@dataclass(frozen=True)
+class ListChange:
+    """Trajectory `trajectory_id` joined (on_list) or left the waiting list of row `load_key`."""
+
+    load_key: str
+    trajectory_id: str
+    on_list: bool
+
+
+Effect = LoadChange | WaitMeasured | ListChange
 
 
 def apply_event(state: TrajectoryState | None, event: Envelope) -> tuple[TrajectoryState | None, list[Effect]]:
@@ -106,6 +118,13 @@ def apply_event(state: TrajectoryState | None, event: Envelope) -> tuple[Traject
         return state, []
     at = event.occurred_at.isoformat()
     new = replace(state, applied=(*state.applied, event_id))
+    if event.event_type in WAITING_LIST_EVENTS:
+        places = {f"{place.provider_id}|{place.module_id}" for place in payload.places}
+        joined = event.event_type == "WaitingListJoined"
+        listed = set(state.listed) | places if joined else set(state.listed) - places
+        changed = listed ^ set(state.listed)
+        new = replace(new, listed=tuple(sorted(listed)))
+        return new, [ListChange(key, new.trajectory_id, joined) for key in sorted(changed)]
     if event.event_type == "TrajectoryDispatched":
         new = replace(new, provider_id=payload.provider_id, module_id=payload.module_id,
                       offer_type=payload.offer_type, dispatched_at=at)  # fmt: skip
@@ -139,6 +158,7 @@ def standing_effects(state: TrajectoryState, event_id: str) -> list[Effect]:
     """Everything `state` stands for in the provider-load rows, as effects: out of the rows it left, its membership
     in its row, its waiting time. Applying them again changes nothing (the rows are sets), so they can be re-sent."""
     effects: list[Effect] = [LoadChange(key, state.trajectory_id, None, event_id) for key in state.left]
+    effects.extend(ListChange(key, state.trajectory_id, True) for key in state.listed)
     if state.load_key:
         effects.append(LoadChange(state.load_key, state.trajectory_id, state.membership, event_id))
     if state.wait_key and state.wait_school_year and state.wait_days is not None:

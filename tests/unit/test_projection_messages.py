@@ -15,6 +15,7 @@ from schemas.projections import (
     MembershipChanged,
     ModuleCapacityChanged,
     ModuleOfferingChanged,
+    WaitingListChanged,
     WaitingTimeMeasured,
     dump_load_change,
     parse_load_change,
@@ -47,6 +48,7 @@ def test_each_model_round_trips_and_is_frozen() -> None:
         ModuleCapacityChanged(valid_from=date(2024, 9, 1), capacity=0),
         ModuleOfferingChanged(valid_from=date(2024, 9, 1), offered=True),
         WaitingTimeMeasured(trajectory_id="T-2", school_year="2024-2025", days=0.5),
+        WaitingListChanged(trajectory_id="T-2", on_list=True),
     ]
     assert [parse_load_change(dump_load_change(m)) for m in messages] == messages
     assert [m.kind for m in messages] == list(LOAD_CHANGE_KINDS)

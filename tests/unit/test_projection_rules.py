@@ -95,3 +95,36 @@ def test_withdrawn_module_is_no_longer_offered_from_its_date() -> None:
     assert rows.load_view(row, date(2020, 6, 1))["offered"] is True
     assert rows.load_view(row, date(2020, 9, 1))["offered"] is False
     assert rows.load_view(rows.empty_row("a|b"), date(2020, 9, 1))["offered"] is True  # no catalogue fact yet
+
+
+def test_the_dispatch_services_waiting_list_counts_in_the_load_rows_until_it_is_left() -> None:
+    """A trajectory waits at both full providers; it leaves both when it is dispatched by the desk (the leave comes
+    after the dispatch in the log) and counts as dispatched-not-started only where it went."""
+    both = [{"provider_id": provider, "module_id": "individual"} for provider in ("groep-intro", "abrusco")]
+    joined = event("WaitingListJoined", "j", "2025-10-06T09:00:00+02:00", places=both)
+    dispatched = event("TrajectoryDispatched", "d2", "2025-10-20T09:00:00+02:00", provider_id="abrusco",
+                       module_id="individual", proposal_id=None, overridden=None, override_reason=None)  # fmt: skip
+    left = event("WaitingListLeft", "l", "2025-10-20T09:00:00+02:00", places=both, reason="dispatched_by_desk",
+                 proposal_id=None, left_on="2025-10-20")  # fmt: skip
+    state, effects = fold(joined)
+    assert state.status == "on_waiting_list" and state.membership is None
+    assert [(e.load_key, e.on_list) for e in effects] == [
+        ("abrusco|individual", True), ("groep-intro|individual", True)]  # fmt: skip
+    assert fold(joined, joined)[1] == effects  # a duplicate changes nothing
+    state, effects = fold(joined, dispatched, left)
+    table: dict[str, dict[str, Any]] = {}
+    for effect in effects:
+        row = table.get(effect.load_key) or rows.empty_row(effect.load_key)
+        if isinstance(effect, LoadChange):
+            table[effect.load_key] = rows.set_membership(row, effect.trajectory_id, effect.membership)
+        else:
+            table[effect.load_key] = rows.set_on_waiting_list(row, effect.trajectory_id, effect.on_list)
+    view = {key: rows.load_view(row, date(2025, 10, 21)) for key, row in table.items()}
+    assert {key: (v["waiting"], v["waiting_list"]) for key, v in view.items()} == {
+        "abrusco|individual": (1, 0), "groep-intro|individual": (0, 0)}  # fmt: skip
+    assert state.status == "waiting" and state.listed == ()
+    # Before the leave, both rows count the trajectory on their waiting list.
+    _, early = fold(joined)
+    listed = {e.load_key: rows.load_view(rows.set_on_waiting_list(rows.empty_row(e.load_key), e.trajectory_id, True),
+                                         date(2025, 10, 7))["waiting_list"] for e in early}  # fmt: skip
+    assert listed == {"abrusco|individual": 1, "groep-intro|individual": 1}

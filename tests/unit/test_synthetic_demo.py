@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import date
+from datetime import date, timedelta
 
 import httpx
 import pytest
 
-from kans.demo import demo_events, demo_params, load_demo
+from kans.demo import DESK_DECIDES_DAYS, demo_events, demo_params, left_to_the_dispatch_service, load_demo
 from kans.synthetic.output import to_json
 from kans.synthetic.summary import Summary
 
@@ -51,3 +51,24 @@ def test_load_demo_posts_the_demo_events_to_the_ingest(monkeypatch: pytest.Monke
     monkeypatch.setattr(httpx, "Client", lambda **kw: real_client(**{**kw, "transport": httpx.MockTransport(ingest)}))
     totals = load_demo("http://ingest", today=TODAY)
     assert totals["created"] == len(posted) == len(list(demo_events(TODAY)))
+
+
+def test_the_last_weeks_dispatches_are_left_to_the_dispatch_service() -> None:
+    """`make up` leaves the demo's dispatches of the last four weeks (and what followed them) to the dispatch
+    service; everything else is posted as generated."""
+    everything = list(demo_events(TODAY))
+    kept = left_to_the_dispatch_service(everything, TODAY)
+    cutoff = (TODAY - timedelta(days=DESK_DECIDES_DAYS)).isoformat()
+    dropped = [e for e in everything if e not in kept]
+    dispatched = {e["payload"].get("trajectory_id") or e["payload"]["group_trajectory_id"] for e in dropped
+                  if e["event_type"] in ("TrajectoryDispatched", "GroupTrajectoryDispatched")}  # fmt: skip
+    assert dispatched, "the demo has dispatches in its last four weeks"
+    assert all(e["occurred_at"][:10] > cutoff for e in dropped if e["event_type"].endswith("Dispatched"))
+    # Every event left out belongs to a trajectory whose dispatch was left out; none of them remains.
+    assert {e["payload"].get("trajectory_id", e["payload"].get("group_trajectory_id")) for e in dropped} == dispatched
+    assert not [e for e in kept if e["payload"].get("trajectory_id", e["payload"].get("group_trajectory_id"))
+                in dispatched]  # fmt: skip
+    older = [e for e in everything if e["event_type"] == "TrajectoryDispatched" and e["occurred_at"][:10] <= cutoff]
+    assert older and all(e in kept for e in older)
+    assert {e["event_type"] for e in dropped} >= {"TrajectoryDispatched"}
+    assert all(e["event_type"].startswith(("Trajectory", "GroupTrajectory")) for e in dropped)

@@ -27,6 +27,8 @@ class ProviderLoadRow(BaseModel):
     module_id: str
     active: int = Field(description="Trajectories started and not yet ended.")
     waiting: int = Field(description="Dispatched, not started yet.")
+    waiting_list: int = Field(0, description="On the dispatch service's waiting list here (every eligible provider "
+                              "was full); not dispatched yet.")  # fmt: skip
     capacity: int | None = Field(description="Capacity in force on `as_of`; null if never set.")
     free: int | None
     load_pct: float | None
@@ -92,7 +94,8 @@ class TrajectoryStatus(BaseModel):
     trajectory_id: str
     referral_id: str
     status: str = Field(
-        description="awaiting_dispatch (a start or end arrived before its dispatch), waiting, active, "
+        description="awaiting_dispatch (a start or end arrived before its dispatch), on_waiting_list (the dispatch "
+        "service found every eligible provider full), waiting, active, "
         "not_started, stopped_early or closed."
     )
     provider_id: str | None
