@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 ROUTE, DECIDE = "dispatch.route_events", "dispatch.decide"
 READ_BY_THE_RULES = frozenset({
     *PROVIDER_FACTS, *ENDINGS, *GROUP_ENDINGS, "ReferralSubmitted", "ReferralAmended", "ReferralWithdrawn",
-    "RoundTableHeld", "TrajectoryDispatched", "TrajectoryCarriedOver", "GroupReferralSubmitted",
+    "AdviceGiven", "RoundTableHeld", "TrajectoryDispatched", "TrajectoryCarriedOver", "GroupReferralSubmitted",
     "GroupTrajectoryDispatched",
 })  # fmt: skip
 

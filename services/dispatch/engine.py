@@ -75,6 +75,8 @@ class Engine:
             self._referral_amended(event)
         elif kind == "ReferralWithdrawn":
             self._referral_withdrawn(event)
+        elif kind == "AdviceGiven":
+            self._no_trajectory(event, event.stream_id)
         elif kind == "RoundTableHeld":
             self._round_table_held(event)
         elif kind in ("TrajectoryDispatched", "TrajectoryCarriedOver"):
@@ -173,9 +175,17 @@ class Engine:
         for tid in known["placements"]:
             self._settle(self.t["placements"][tid], event, "withdrawn", None)
 
+    def _no_trajectory(self, event: Envelope, referral_id: str) -> None:
+        """Triage ended in advice only, or a round table decided on no trajectory: the referral's open placements
+        (a primary pupil placed on referral) close and leave their waiting lists."""
+        known = self.t["referrals"].get(referral_id) or {"placements": []}
+        for tid in known["placements"]:
+            self._settle(self.t["placements"][tid], event, "no_trajectory", None)
+
     def _round_table_held(self, event: Envelope) -> None:
         p: Any = event.payload
         if "trajectories_to_start" not in p.outcomes:
+            self._no_trajectory(event, p.referral_id)
             return
         known = self.t["referrals"].get(p.referral_id)
         if known is not None and known.get("submitted"):
@@ -282,7 +292,8 @@ class Engine:
         if placement["status"] != "blocked":
             self.t["placements"][tid] = {**placement, "status": "blocked", "places": []}
             fields = decision_fields(placement, trigger, str(event.event_id), self.rules.version, day, trace)
-            self._emit("DispatchBlocked", ref_for("blocked", tid, str(event.event_id), self.rules.version), event, fields)
+            ref = ref_for("blocked", tid, str(event.event_id), self.rules.version)
+            self._emit("DispatchBlocked", ref, event, fields)
 
     def _leave(self, placement: dict[str, Any], event: Envelope, reason: str, proposal_id: str | None) -> None:
         tid = placement["trajectory_id"]
@@ -364,8 +375,8 @@ class Engine:
             if known is None and event.event_type == "TrajectoryDispatched" and kind is not None:
                 key = f"{school_year_of(day_of(event))}|{p.provider_id}|{kind}"
                 self.t["counts"][key] = self.t["counts"].get(key, 0) + 1
-        if event.event_type != "TrajectoryDispatched":
-            return
+        # A dispatch, or a trajectory carried over from last school year (it was placed then): either settles the
+        # referral's open placement.
         placement = self.t["placements"].get(tid) or self._open_placement_of(p.referral_id)
         freed = None
         if placement is not None and placement["status"] in OPEN:

@@ -22,6 +22,7 @@ from tests.dispatch_catalogue import (
     report_catalogue,
     round_table,
     sealed,
+    submission,
     withdrawn,
 )
 
@@ -283,3 +284,26 @@ def test_day_care_farms_refuse_pupils_under_ten() -> None:
     (younger,) = desk.feed(referral("P-9b", "2019-11-06", level="primary", born=(2010, 6)))
     assert younger.event_type == "WaitingListJoined"
     assert [p["provider_id"] for p in payload(younger)["places"]] == ["tigo", "frambozenhof"]
+
+
+def test_advice_only_or_a_round_table_without_trajectory_closes_the_open_placements() -> None:
+    """A primary pupil is placed on referral; when triage ends in advice only (or the round table decides on no
+    trajectory) the pupil leaves the waiting lists and a proposal's place frees for the next."""
+    desk = Desk()
+    desk.feed(*module("frambozenhof", "day-care", "day_care", ["primary"], 1))
+    (first,) = desk.feed(referral("P-1", "2019-10-01", level="primary", born=(2010, 3)))
+    (waits,) = desk.feed(referral("P-2", "2019-10-02", level="primary", born=(2010, 3)))
+    (waits_too,) = desk.feed(referral("P-3", "2019-10-03", level="primary", born=(2010, 3)))
+    assert (first.event_type, waits.event_type, waits_too.event_type) == (
+        "DispatchProposed", "WaitingListJoined", "WaitingListJoined")  # fmt: skip
+    advice = submission("AdviceGiven", {"referral_id": "P-2", "kind": "youth_care"}, "2019-10-10T10:00:00+02:00",
+                        "advice:P-2", "lars")  # fmt: skip
+    (left,) = desk.feed(advice)
+    assert (left.event_type, payload(left)["reason"]) == ("WaitingListLeft", "no_trajectory")
+    no_trajectory = {**round_table("P-1", "2019-10-11"), "payload": {
+        "referral_id": "P-1", "round_table_id": "RT-P-1", "outcomes": ["decision_not_to_start"]}}  # fmt: skip
+    out = desk.feed(no_trajectory)  # P-1's proposal is dropped: its place goes to P-3
+    assert [(e.event_type, payload(e)["referral_id"]) for e in out] == [
+        ("WaitingListLeft", "P-3"), ("DispatchProposed", "P-3")]  # fmt: skip
+    placements = {p["referral_id"]: p["status"] for p in desk.tables["placements"].values()}
+    assert placements == {"P-1": "closed", "P-2": "closed", "P-3": "proposed"}
