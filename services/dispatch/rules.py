@@ -141,7 +141,8 @@ def explain(v: RuleVerdict) -> str:
         "candidates": lambda: f"{f.get('count')} module(s) fit offer {f.get('offer')}",
         "module_offered": lambda: f"module offered on {f.get('day')}: {'yes' if v.verdict == 'passed' else 'no'}",
         "level": lambda: f"level {f.get('level')}, module for {', '.join(f.get('levels') or ())}",  # type: ignore[arg-type]
-        "minimum_age": lambda: f"minimum age {f.get('minimum_age')}: pupil is {f.get('pupil_age')}",
+        "minimum_age": lambda: f"minimum age {f.get('minimum_age')}: "
+        + ("a group, no age" if f.get("pupil_age") is None else f"pupil is {f.get('pupil_age')}"),
         "accepting_referrals": lambda: f"accepting referrals: {'yes' if f.get('accepting') else 'no'}"
         + (f" until {f['valid_until']}" if f.get("valid_until") else ""),
         "reachable_via_desk": lambda: f"reachable via the desk: {'yes' if f.get('reachable_via_desk') else 'no'}"
