@@ -59,6 +59,7 @@ EVENT_CLASSES: tuple[type[Envelope], ...] = (
     providers.ProviderMinimumAgeSet,
     providers.ProviderAcceptingReferralsSet,
     providers.ProviderReachabilitySet,
+    providers.ProviderTravelRegionSet,
     pupils.PupilErased,
 )
 # Older versions: still accepted on submission, stored as sent, upcast on read.

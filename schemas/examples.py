@@ -104,6 +104,8 @@ EXAMPLE_PAYLOADS: dict[str, dict[str, Any]] = {
     "ProviderAcceptingReferralsSet": {"provider_id": "abrusco", "module_id": "class-action", "accepting": False,
                                       "valid_from": "2026-04-06", "valid_until": "2026-08-31"},
     "ProviderReachabilitySet": {"provider_id": "tigo", "reachable_via_desk": False, "valid_from": "2026-01-01"},
+    "ProviderTravelRegionSet": {"provider_id": "abrusco", "module_id": None, "valid_from": "2025-09-01",
+                                "municipalities": ["anderlecht", "molenbeek_saint_jean", "outside_brussels"]},
     "PupilErased": {"pupil_id": "LARS-000123", "reason": "request_of_pupil_or_parents"},
 }  # fmt: skip
 # Older versions still accepted on submission.

@@ -103,6 +103,17 @@ class ProviderReachabilitySetPayload(ProviderFact):
     reachable_via_desk: bool
 
 
+class ProviderTravelRegionSetPayload(ProviderFact):
+    """Where the provider takes pupils from, from valid_from on, for one module or (module_id null) all of them: the
+    communes of residence from which travel to it is feasible (day-care farms outside Brussels), or null for anywhere.
+    A pupil whose commune is unknown is not excluded (the desk decides)."""
+
+    module_id: Identifier | None = None
+    municipalities: CodeSet("municipality") | None = Field(  # type: ignore[valid-type]
+        None, min_length=1, description="Communes of residence it takes pupils from; null: from anywhere."
+    )
+
+
 class ProviderRegistered(Envelope):
     event_type: Literal["ProviderRegistered"] = "ProviderRegistered"
     schema_version: Literal[1] = 1
@@ -143,3 +154,9 @@ class ProviderReachabilitySet(Envelope):
     event_type: Literal["ProviderReachabilitySet"] = "ProviderReachabilitySet"
     schema_version: Literal[1] = 1
     payload: ProviderReachabilitySetPayload
+
+
+class ProviderTravelRegionSet(Envelope):
+    event_type: Literal["ProviderTravelRegionSet"] = "ProviderTravelRegionSet"
+    schema_version: Literal[1] = 1
+    payload: ProviderTravelRegionSetPayload

@@ -27,6 +27,7 @@ STREAM_FIELD = {
     "ModuleOffered": "provider_id", "ModuleWithdrawn": "provider_id", "ProviderCapacitySet": "provider_id",
     "ProviderMinimumAgeSet": "provider_id", "ProviderAcceptingReferralsSet": "provider_id",
     "ProviderReachabilitySet": "provider_id",
+    "ProviderTravelRegionSet": "provider_id",
 }  # fmt: skip
 VERSIONS = {"ReferralSubmitted": 2}
 

@@ -103,6 +103,13 @@ GROUP_MODULE_IDS = {"class_action": "class-action", "theme_workshop": "theme-wor
                     "school_composed_group": "school-composed-group"}  # fmt: skip
 
 
+# Day-care farms outside Brussels that a pupil can reach only from some communes (public transport): Joert in Lennik
+# from the west of Brussels, Huppeldepup in Humbeek from the north (and from outside the region, by car).
+_WEST = ("anderlecht", "berchem_sainte_agathe", "forest", "koekelberg", "molenbeek_saint_jean", "outside_brussels")
+_NORTH = ("brussels_city", "evere", "ganshoren", "jette", "schaerbeek", "outside_brussels")
+TRAVEL_REGIONS: dict[str, tuple[str, ...]] = {"joert": _WEST, "huppeldepup": _NORTH}
+
+
 def region_provider(provider_id: str, region: int) -> str:
     """Scale above 1 simulates several desks, each with its own providers: region 0 keeps the real ids."""
     return provider_id if region == 0 else f"{provider_id}-r{region}"
@@ -209,6 +216,9 @@ def provider_events(year: ProviderYear, origin_day: date, region: int, emit: Emi
             if module.minimum_age:
                 fact("ProviderMinimumAgeSet", f"minimum-age:{pid}:{mid}:{offered}", pid, offered, module_id=mid,
                      minimum_age=module.minimum_age)  # fmt: skip
+            if module.provider_id in TRAVEL_REGIONS:
+                fact("ProviderTravelRegionSet", f"travel-region:{pid}:{mid}:{offered}", pid, offered, module_id=mid,
+                     municipalities=list(TRAVEL_REGIONS[module.provider_id]))  # fmt: skip
         for day, capacity in year.capacity_steps(module):
             valid_from = max(day, offered)
             fact("ProviderCapacitySet", f"capacity:{pid}:{mid}:{valid_from}", pid, valid_from,

@@ -19,7 +19,7 @@ from schemas.envelope import Envelope
 ALL_MODULES = "*"
 PROVIDER_FACTS = frozenset({
     "ModuleOffered", "ModuleWithdrawn", "ProviderCapacitySet", "ProviderMinimumAgeSet",
-    "ProviderAcceptingReferralsSet", "ProviderReachabilitySet",
+    "ProviderAcceptingReferralsSet", "ProviderReachabilitySet", "ProviderTravelRegionSet",
 })  # fmt: skip
 
 
@@ -42,6 +42,8 @@ class ModuleOnDay:
     accepting_until: date | None
     reachable: bool
     reachable_from: date | None
+    regions: tuple[str, ...] | None = None  # communes of residence it takes pupils from; None: anywhere
+    regions_from: date | None = None
 
     @property
     def place(self) -> str:
@@ -54,11 +56,11 @@ def place_key(provider_id: str, module_id: str) -> str:
 
 def empty_record(provider_id: str) -> dict[str, Any]:
     return {"provider_id": provider_id, "modules": {}, "capacity": {}, "minimum_age": {}, "accepting": {},
-            "reachable": {}}  # fmt: skip
+            "reachable": {}, "regions": {}}  # fmt: skip
 
 
 def _put(record: dict[str, Any], fact: str, scope: str, valid_from: date, value: Any) -> dict[str, Any]:
-    by_scope = dict(record[fact])
+    by_scope = dict(record.get(fact, {}))  # a record kept before the fact existed has none
     by_scope[scope] = {**by_scope.get(scope, {}), valid_from.isoformat(): value}
     return {**record, fact: by_scope}
 
@@ -80,6 +82,9 @@ def fold_fact(record: dict[str, Any], event: Envelope) -> dict[str, Any]:
         return _put(record, "accepting", scope, p.valid_from, [p.accepting, until])
     if event.event_type == "ProviderReachabilitySet":
         return _put(record, "reachable", scope, p.valid_from, p.reachable_via_desk)
+    if event.event_type == "ProviderTravelRegionSet":
+        regions = None if p.municipalities is None else sorted(p.municipalities)
+        return _put(record, "regions", scope, p.valid_from, regions)
     return record
 
 
@@ -97,8 +102,8 @@ def _applicable(by_day: dict[str, Any], day: date, *, windowed: bool = False) ->
 
 def _scoped(record: dict[str, Any], fact: str, module_id: str, day: date, windowed: bool = False) -> Any:
     """The fact holding for `module_id` on `day`: its own, or the whole provider's, the later one winning."""
-    own = _applicable(record[fact].get(module_id, {}), day, windowed=windowed)
-    provider = _applicable(record[fact].get(ALL_MODULES, {}), day, windowed=windowed)
+    own = _applicable(record.get(fact, {}).get(module_id, {}), day, windowed=windowed)
+    provider = _applicable(record.get(fact, {}).get(ALL_MODULES, {}), day, windowed=windowed)
     if own is None:
         return provider
     return provider if provider is not None and provider[0] > own[0] else own
@@ -113,6 +118,7 @@ def module_on(record: dict[str, Any], module_id: str, day: date) -> ModuleOnDay:
     minimum_age = _scoped(record, "minimum_age", module_id, day)
     accepting = _scoped(record, "accepting", module_id, day, windowed=True)
     reachable = _scoped(record, "reachable", module_id, day)
+    regions = _scoped(record, "regions", module_id, day)
     offered = offer is not None and offer[1] is not None
     return ModuleOnDay(
         provider_id=record["provider_id"], module_id=module_id,
@@ -127,6 +133,8 @@ def module_on(record: dict[str, Any], module_id: str, day: date) -> ModuleOnDay:
         accepting_until=None if accepting is None or accepting[1][1] is None else date.fromisoformat(accepting[1][1]),
         reachable=True if reachable is None else bool(reachable[1]),
         reachable_from=None if reachable is None else reachable[0],
+        regions=None if regions is None or regions[1] is None else tuple(regions[1]),
+        regions_from=None if regions is None else regions[0],
     )  # fmt: skip
 
 

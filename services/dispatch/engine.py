@@ -51,7 +51,7 @@ def _who(placement: dict[str, Any]) -> Placement:
     since = date.fromisoformat(placement["waiting_since"])
     return Placement(placement["trajectory_id"], placement["referral_id"], placement["offer_type"],
                      placement["level"], placement["pupil_age"], since, placement.get("group_module"),
-                     placement.get("named_provider"))  # fmt: skip
+                     placement.get("named_provider"), placement.get("municipality"))  # fmt: skip
 
 
 class Engine:
@@ -120,6 +120,7 @@ class Engine:
             return
         referrals[p.referral_id] = {**known, "submitted": True, "offer_type": p.offer_type, "level": p.level,
                                     "birth_year": p.birth_year, "birth_month": p.birth_month,
+                                    "municipality": getattr(p, "residence_municipality", None),
                                     "referred_on": day_of(event).isoformat(), "withdrawn": False}  # fmt: skip
         offer = self.rules.offer_for(p.offer_type, p.level)
         if offer is not None and offer.placed_on == "referral":
@@ -163,6 +164,8 @@ class Engine:
         known = self.t["referrals"].get(p.referral_id)
         changes = {f: getattr(p.changes, f) for f in ("offer_type", "level", "birth_year", "birth_month")
                    if f in p.changes.model_fields_set and getattr(p.changes, f) is not None}  # fmt: skip
+        if "residence_municipality" in p.changes.model_fields_set:
+            changes["municipality"] = p.changes.residence_municipality
         if known is not None and changes and any(known.get(f) != v for f, v in changes.items()):
             self.t["referrals"][p.referral_id] = {**known, **changes}
 
@@ -212,7 +215,8 @@ class Engine:
         r = self.t["referrals"][placement["referral_id"]]
         referred_on = date.fromisoformat(r["referred_on"])
         return {**placement, "offer_type": r["offer_type"], "level": r["level"], "waiting_since": r["referred_on"],
-                "pupil_age": age_at(r["birth_year"], r["birth_month"], referred_on)}  # fmt: skip
+                "pupil_age": age_at(r["birth_year"], r["birth_month"], referred_on),
+                "municipality": r.get("municipality")}  # fmt: skip
 
     # -- deciding --------------------------------------------------------------------------------------------------
     def _occupancy(self, place: str) -> Occupancy:

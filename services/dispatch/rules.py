@@ -32,6 +32,7 @@ class Placement:
     waiting_since: date  # the referral's day
     group_module: str | None = None
     named_provider: str | None = None
+    municipality: str | None = None  # the pupil's commune of residence; None or "unknown": not known
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,17 @@ def reachable_via_desk(m: ModuleOnDay, p: Placement, day: date) -> RuleVerdict:
                    valid_from=_iso(m.reachable_from))  # fmt: skip
 
 
+def travel_region(m: ModuleOnDay, p: Placement, day: date) -> RuleVerdict:
+    """The provider takes pupils from some communes only (travel is feasible): a pupil living elsewhere is excluded;
+    a commune not known excludes no one (the desk decides)."""
+    known = p.municipality not in (None, "unknown")
+    ok = m.regions is None or not known or p.municipality in m.regions
+    return verdict("travel_region", m, _passed(ok), municipality=p.municipality, municipalities=m.regions,
+                   valid_from=_iso(m.regions_from))  # fmt: skip
+
+
 ELIGIBILITY: tuple[Callable[[ModuleOnDay, Placement, date], RuleVerdict], ...] = (
-    module_offered, level, minimum_age, accepting_referrals, reachable_via_desk,
+    module_offered, level, minimum_age, accepting_referrals, reachable_via_desk, travel_region,
 )  # fmt: skip
 
 
@@ -148,6 +158,8 @@ def explain(v: RuleVerdict) -> str:
         "reachable_via_desk": lambda: f"reachable via the desk: {'yes' if f.get('reachable_via_desk') else 'no'}"
         + (f" from {f['valid_from']}" if f.get("valid_from") else ""),
         "named_provider": lambda: f"the school asked for {f.get('named_provider')}",
+        "travel_region": lambda: f"lives in {f.get('municipality') or 'unknown'}, takes pupils from "
+        + ("anywhere" if f.get("municipalities") is None else ", ".join(f.get("municipalities") or ())),  # type: ignore[arg-type]
         "priority": lambda: f"priority position {f.get('position') or 'none'} of {', '.join(f.get('priority') or ())}",  # type: ignore[arg-type]
         "balance": lambda: f"{f.get('so_far_this_year')} {f.get('module_kind')} dispatch(es) so far this year, "
         f"fewest {f.get('fewest')}",

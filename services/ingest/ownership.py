@@ -292,6 +292,7 @@ RULES: dict[str, Rule] = {
     "ProviderMinimumAgeSet": _PROVIDER,
     "ProviderAcceptingReferralsSet": _PROVIDER,
     "ProviderReachabilitySet": _DESK,  # whether the desk may refer to the provider (e.g. only via youth care)
+    "ProviderTravelRegionSet": _PROVIDER,  # where it takes pupils from (travel is feasible)
     "PupilErased": _DESK,  # erasure is the controller's decision, taken and recorded by the desk
 }
 

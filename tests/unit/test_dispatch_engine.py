@@ -7,8 +7,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from schemas.dispatch import RuleVerdict
 from schemas.envelope import Envelope
 from services.dispatch.engine import Engine
+from services.dispatch.rules import explain
 from services.dispatch.ruleset import load_rule_set
 from services.dispatch.store import commit_all, new_tables, overlays
 from tests.dispatch_catalogue import (
@@ -307,3 +309,23 @@ def test_advice_only_or_a_round_table_without_trajectory_closes_the_open_placeme
         ("WaitingListLeft", "P-3"), ("DispatchProposed", "P-3")]  # fmt: skip
     placements = {p["referral_id"]: p["status"] for p in desk.tables["placements"].values()}
     assert placements == {"P-1": "closed", "P-2": "closed", "P-3": "proposed"}
+
+
+def test_a_farm_outside_brussels_takes_pupils_only_from_the_communes_it_can_be_reached_from() -> None:
+    desk = Desk()
+    west = ["anderlecht", "outside_brussels"]
+    desk.feed(*module("frambozenhof", "day-care", "day_care", ["primary"], 0),  # full all year
+              *module("joert", "day-care", "day_care", ["primary"], 5),
+              provider_fact("ProviderTravelRegionSet", "joert", municipalities=west))  # fmt: skip
+    (uccle,) = desk.feed(referral("P-U", "2019-10-01", level="primary", born=(2008, 3), residence_postcode="1180"))
+    assert uccle.event_type == "WaitingListJoined"  # Joert is out of reach, Frambozenhof is full
+    assert [p["provider_id"] for p in payload(uccle)["places"]] == ["frambozenhof"]
+    (travel,) = [v for v in payload(uccle)["trace"] if v["rule"] == "travel_region" and v["provider_id"] == "joert"]
+    assert (travel["verdict"], travel["facts"]["municipality"]) == ("excluded", "uccle")
+    assert explain(RuleVerdict.model_validate(travel)) == (
+        "joert/day-care: lives in uccle, takes pupils from anderlecht, outside_brussels -> excluded")  # fmt: skip
+    (anderlecht,) = desk.feed(referral("P-A", "2019-10-02", level="primary", born=(2008, 3),
+                                       residence_postcode="1070"))  # fmt: skip
+    assert (anderlecht.event_type, payload(anderlecht)["provider_id"]) == ("DispatchProposed", "joert")
+    (unknown,) = desk.feed(referral("P-X", "2019-10-03", level="primary", born=(2008, 3)))  # no postcode given
+    assert payload(unknown)["provider_id"] == "joert"
