@@ -101,6 +101,10 @@ REQUESTS: dict[tuple[str, str], Request] = {
                                                    "years": [YEAR]}}),
     ("GET", "/v1/reports/annual/{school_year}"): (f"/v1/reports/annual/{YEAR}", {}),
     ("GET", "/v1/audit"): ("/v1/audit", {"params": {"referral_id": RA[0], "limit": 5}}),
+    ("GET", "/v1/dispatch/proposals"): ("/v1/dispatch/proposals", {}),
+    ("GET", "/v1/dispatch/waiting-lists"): ("/v1/dispatch/waiting-lists", {}),
+    ("GET", "/v1/dispatch/catalogue"): ("/v1/dispatch/catalogue", {}),
+    ("GET", "/v1/dispatch/placements/{trajectory_id}"): (f"/v1/dispatch/placements/{TA}", {}),
 }  # fmt: skip
 
 
@@ -124,6 +128,9 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/v1/referrals/{referral_id}/events"): rule("desk", "clb_a", outside={"clb_b": 404}),
     ("GET", "/v1/stats/{school_year}/referrals-per-month"): rule("desk"),
     ("GET", "/v1/audit"): rule("desk"),
+    # The shared platform runs no dispatch worker (it would place the other tests' referrals): the desk passes the
+    # access rule and gets the documented 503; the dispatch tests (integration, test_dashboard_dispatch) get 200s.
+    **{route: rule("desk", outside={"desk": 503}) for route in REQUESTS if route[1].startswith("/v1/dispatch")},
     **{route: STATISTICS for route in REQUESTS if route[1].startswith(("/v1/stat", "/v1/query", "/v1/reports"))
        and route[1] != "/v1/stats/{school_year}/referrals-per-month"},
 }  # fmt: skip
@@ -311,6 +318,8 @@ INGEST_EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/v1/imports/{mapping}"): ingest_rule(dict.fromkeys(SUBMITTERS, 200)),
     # The error report belongs to its uploader (the source system's token here): another submitter gets a 404.
     ("GET", "/v1/imports/{import_id}/errors.csv"): ingest_rule({"source_system": 200, "desk": 404}),
+    # Only the desk decides on a dispatch proposal; without a dispatch worker here the desk gets 503 (nothing decided).
+    ("POST", "/v1/dispatch/trajectories/{trajectory_id}/decision"): ingest_rule({"desk": 503}),
 }
 
 
@@ -332,6 +341,8 @@ def ingest_request(route: tuple[str, str], caller: str, n: int, import_id: str) 
         ("POST", "/v1/events/batch"): ("/v1/events/batch", {"json": [submission]}),
         ("POST", "/v1/imports/{mapping}"): ("/v1/imports/lars-individual", upload),
         ("GET", "/v1/imports/{import_id}/errors.csv"): (f"/v1/imports/{import_id}/errors.csv", {}),
+        ("POST", "/v1/dispatch/trajectories/{trajectory_id}/decision"): (
+            f"/v1/dispatch/trajectories/T-{U}/decision", {"json": {"proposal_id": f"P-{U}", "decision": "confirm"}}),
     }
     return requests.get(route, (route[1], {}))
 

@@ -59,6 +59,8 @@ def fuzz_platform(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str
     platform = Platform(settings, tmp_path_factory.mktemp("fuzz-logs"))
     try:
         platform.start_all()
+        for name in ("inbound", "dispatch"):  # the dispatch routes' worker (proposals, waiting lists, decisions)
+            platform.start(name)
         platform.post(capacity("warm-up", "individual", 1))
         wait_for(lambda: platform.load("warm-up"), timeout_s=120, what="the warm-up event in the projections")
         yield platform

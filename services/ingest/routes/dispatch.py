@@ -52,6 +52,16 @@ def get_dispatch(request: Request) -> httpx.AsyncClient:
 DispatchDep = Annotated[httpx.AsyncClient, Depends(get_dispatch)]
 
 
+def desk_only(caller: CallerDep) -> ApiKey:
+    """403 for any caller but the desk, before the body is read (a dependency: FastAPI validates the body after)."""
+    if not caller.desk:
+        raise HTTPException(403, f"only the desk decides on dispatch proposals; {caller.name!r} is not the desk")
+    return caller
+
+
+DeskDep = Annotated[ApiKey, Depends(desk_only)]
+
+
 class DecisionRequest(BaseModel):
     """Confirm the proposal, or override it: another provider and module, and why (no names)."""
 
@@ -156,15 +166,13 @@ def _refused(err: Exception, proposal_id: str) -> JSONResponse:
 async def decide(
     trajectory_id: Annotated[Identifier, Path(examples=["T-hkgnmlbiopaekdfjcmgo"])],
     body: DecisionRequest,
-    caller: CallerDep,
+    caller: DeskDep,
     ingest: IngestDep,
     dispatch: DispatchDep,
 ) -> Any:
     """The desk confirms the open proposal of a trajectory, or overrides it (another offered provider/module and a
     reason). 202: the decision (`TrajectoryDispatched`) is in the log. 409: the proposal is no longer the open one
     (the answer carries the fresh proposal, if any) or was already decided otherwise."""
-    if not caller.desk:
-        raise HTTPException(403, f"only the desk decides on dispatch proposals; {caller.name!r} is not the desk")
     response = await _worker(dispatch, f"/placements/{quote(trajectory_id, safe='')}")
     if response.status_code == 404:
         raise HTTPException(404, f"unknown trajectory {trajectory_id}: the dispatch service placed no such trajectory")
