@@ -114,7 +114,68 @@ def measure_freshness(ingest: httpx.Client, api: httpx.Client, n: int) -> dict[s
     return {"provider_load": to_load, "clickhouse": to_clickhouse}
 
 
-def run_bench(events: int, freshness_events: int) -> dict[str, Any]:
+DESK_HEADERS = {"X-API-Key": "kans-dev-desk"}  # the desk's development key: it decides on proposals
+DISPATCH_PROVIDER = "bench-dispatch"
+
+
+def _desk(kind: str, ref: str, payload: dict[str, Any], day: str = "2025-09-01") -> dict[str, Any]:
+    return {"event_type": kind, "occurred_at": f"{day}T08:00:00+02:00", "source_system": "demo",
+            "source_ref": f"bench:{ref}", "actor": "desk:bench", "payload": payload}  # fmt: skip
+
+
+def measure_decisions(ingest: httpx.Client, desk: httpx.Client, api: httpx.Client, dispatch_url: str,
+                      n: int) -> dict[str, list[float]]:  # fmt: skip
+    """Decision latency: the desk's decision on a proposal posted -> its TrajectoryDispatched counted in the
+    provider-load view (the ingest, the log, the projections worker, the API), one decision at a time."""
+    module = {"provider_id": DISPATCH_PROVIDER, "module_id": "individual", "valid_from": "2025-09-01"}
+    ingest.post("/v1/events/batch", json=[
+        _desk("ModuleOffered", "module", {**module, "kind": "individual", "name": "Module", "levels": ["secondary"]}),
+        _desk("ProviderCapacitySet", "capacity", {**module, "capacity": n + 10})]).raise_for_status()  # fmt: skip
+    _until(lambda: any(m["provider_id"] == DISPATCH_PROVIDER and m["capacity"] == n + 10
+                       for m in httpx.get(f"{dispatch_url}/catalogue", timeout=10).json()["modules"]),
+           "the bench module in the dispatch worker's catalogue")  # fmt: skip
+    referrals = [{**_referral(n + k), "source_ref": f"bench:decision-referral:{k}"} for k in range(n)]
+    for referral in referrals:
+        referral["payload"] = {**referral["payload"], "referral_id": f"R-D-{referral['payload']['referral_id'][4:]}"}
+    tables = [_desk("RoundTableHeld", f"round-table:{k}", {"referral_id": r["payload"]["referral_id"],
+                    "round_table_id": f"RT-D-{k}", "outcomes": ["trajectories_to_start"], "trajectories_to_start": 1},
+                    "2025-10-07") for k, r in enumerate(referrals)]  # fmt: skip
+    ingest.post("/v1/events/batch", json=referrals).raise_for_status()
+    ingest.post("/v1/events/batch", json=tables).raise_for_status()
+
+    def proposals() -> list[dict[str, Any]]:
+        found = httpx.get(f"{dispatch_url}/proposals", timeout=30).json()["proposals"]
+        return [p for p in found if p["provider_id"] == DISPATCH_PROVIDER]
+
+    open_now = _until(lambda: found if len(found := proposals()) >= n else None, "a proposal for every referral")
+
+    def waiting() -> int:
+        rows = api.get("/v1/live/provider-load", params={"provider_id": DISPATCH_PROVIDER}).json()["rows"]
+        return int(rows[0]["waiting"]) if rows else 0
+
+    latencies = []
+    for k, proposal in enumerate(open_now):
+        started = time.perf_counter()
+        desk.post(f"/v1/dispatch/trajectories/{proposal['trajectory_id']}/decision",
+                  json={"proposal_id": proposal["proposal_id"], "decision": "confirm"}).raise_for_status()  # fmt: skip
+        while waiting() < k + 1:
+            if time.perf_counter() - started > 30:
+                raise RuntimeError(f"decision {k} not in the provider-load view after 30 s")
+            time.sleep(0.002)
+        latencies.append(time.perf_counter() - started)
+    return {"decision_to_provider_load": latencies}
+
+
+def _until(probe: Any, what: str, timeout_s: float = 180) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while not (found := probe()):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+    return found
+
+
+def run_bench(events: int, freshness_events: int, decisions: int = 200) -> dict[str, Any]:
     base = get_settings()
     kafka = LocalKafka(base)
     kafka.start()
@@ -138,6 +199,10 @@ def run_bench(events: int, freshness_events: int) -> dict[str, Any]:
             raw_eps = measure_raw(settings, raw_topic, submissions)
             print(f"freshness: {freshness_events} TrajectoryStarted events, one at a time")
             fresh = measure_freshness(ingest, api, freshness_events)
+            print(f"decisions: {decisions} proposals confirmed by the desk, one at a time")
+            with httpx.Client(base_url=settings.ingest_base_url, timeout=30, headers=DESK_HEADERS) as desk:
+                dispatch_url = f"http://{settings.dispatch_host}:{settings.dispatch_port}"
+                fresh |= measure_decisions(ingest, desk, api, dispatch_url, decisions)
     result = {
         "when": stamp,
         "machine": f"{host.node()} {host.machine()} python {host.python_version()}",

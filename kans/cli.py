@@ -26,11 +26,13 @@ topics_app = typer.Typer(help="The project's Kafka topics.", no_args_is_help=Tru
 serve_app = typer.Typer(help="Run one service in the foreground (what `kans up` supervises).", no_args_is_help=True)
 schemas_app = typer.Typer(help="The exported JSON Schemas of the event contract.", no_args_is_help=True)
 demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
+dispatch_app = typer.Typer(help="The dispatch rules: evaluate a rule set against history.", no_args_is_help=True)
 app.add_typer(kafka_app, name="kafka")
 app.add_typer(topics_app, name="topics")
 app.add_typer(serve_app, name="serve")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(demo_app, name="demo")
+app.add_typer(dispatch_app, name="dispatch")
 
 
 def _kafka() -> LocalKafka:
@@ -416,11 +418,13 @@ def bench_generate(
 def bench(
     events: Annotated[int, typer.Option(help="Events per measurement.")] = 20_000,
     freshness_events: Annotated[int, typer.Option(help="Events for the freshness measurement.")] = 1_000,
+    decisions: Annotated[int, typer.Option(help="Dispatch proposals the desk confirms, one at a time.")] = 200,
 ) -> None:
-    """Measure ingest throughput (HTTP batch vs raw producer) and freshness; start the platform first."""
+    """Measure ingest throughput (HTTP batch vs raw producer), freshness and the desk's decision latency (decision ->
+    provider-load view) on an isolated platform of its own."""
     from kans.bench import run_bench
 
-    run_bench(events, freshness_events)
+    run_bench(events, freshness_events, decisions)
 
 
 @app.command("bench-auth")
@@ -432,6 +436,58 @@ def bench_auth(
     from kans.bench_auth import run_bench_auth
 
     run_bench_auth(stats_requests, live_requests, typer.echo)
+
+
+@app.command("bench-dispatch")
+def bench_dispatch(
+    scale: Annotated[float, typer.Option(help="Scale factor (N desks of Brussels' size).")] = 100,
+    years: Annotated[int, typer.Option(help="School years.")] = 10,
+    first_year: Annotated[str, typer.Option(help="The first school year.")] = "2017-2018",
+    budget_s: Annotated[float, typer.Option(help="Stop after this long (0: no budget); the part done is measured.")]
+    = 300,
+    rules: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="A rule set (default: v1).")] = None,
+) -> None:
+    """Measure the dispatch engine replaying synthetic school years as `kans dispatch what-if` does: proposals and
+    events per second, totals, wall time."""
+    import json
+
+    from kans.bench_dispatch import run_bench_dispatch
+    from services.dispatch.ruleset import DEFAULT_RULES
+
+    typer.echo(json.dumps(run_bench_dispatch(scale, years, first_year, budget_s, rules or DEFAULT_RULES), indent=2))
+
+
+# -- the dispatch rules ------------------------------------------------------------------------------------------
+@dispatch_app.command("what-if")
+def dispatch_what_if(
+    rules: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="The rule set to evaluate (YAML).")],
+    year: Annotated[str | None, typer.Option(help="Only decisions of this school year, e.g. 2019-2020.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    limit: Annotated[int, typer.Option(help="Changed trajectories listed (all are counted).")] = 50,
+) -> None:
+    """Replay the whole event log (read from Kafka) under a rule set, writing nothing, and compare its proposals,
+    waiting lists and blocks with the ones the log holds, per provider and module and per trajectory."""
+    import yaml
+    from kafka.errors import KafkaError
+    from pydantic import ValidationError
+
+    from kans.dispatch_whatif import run_what_if
+    from kans.synthetic.params import year_range
+    from services.dispatch.ruleset import parse_rule_set
+
+    try:
+        if year is not None:
+            year_range(year)  # refuses what is not a school year like 2019-2020
+    except ValueError:
+        _fail(f"--year {year!r} is not a school year like 2019-2020")
+    try:
+        rule_set = parse_rule_set(rules.read_text(encoding="utf-8"))
+    except (ValidationError, yaml.YAMLError) as err:
+        _fail(f"{rules} is not a rule set: {err}")
+    try:
+        run_what_if(tool_settings(get_settings()), rule_set, year, as_json, limit, typer.echo)
+    except (KafkaError, LookupError, TimeoutError) as err:
+        _fail(f"could not read the event log: {err!r}")
 
 
 # -- spreadsheet import ------------------------------------------------------------------------------------------

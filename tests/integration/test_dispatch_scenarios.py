@@ -9,12 +9,16 @@ decision read back from the log.
   does.
 - Day-care farms refusing pupils under 10.
 (A full provider -> waiting list -> a stop frees a place -> the longest-waiting pupil: test_dispatch_worker.py.)
+Then the log is read back and replayed: the same proposals and waiting lists; and a changed rule set is evaluated
+against it as a what-if report, writing nothing.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +26,17 @@ import httpx
 import pytest
 
 from core.settings import Settings
+from core.topics import events_topic
+from kans.paths import REPO_ROOT
 from kans.processes import ServiceProcesses
+from services.dispatch.history import read_history
+from services.dispatch.ruleset import load_rule_set, parse_rule_set
+from services.dispatch.views import waiting_lists
+from services.dispatch.whatif import Replay, what_if
 from tests.conftest import wait_for
-from tests.dispatch_catalogue import group_decision, group_referral, referral, report_catalogue
-from tests.integration.test_dispatch_worker import base_url, dispatch_events, publish
+from tests.dispatch_catalogue import group_decision, group_referral, referral, report_catalogue, sealed
+from tests.integration.test_dispatch_worker import base_url, dispatch_events
+from tests.kafka_helpers import produce
 
 
 @pytest.fixture
@@ -34,6 +45,14 @@ def dispatch_worker(settings: Settings, tmp_path: Path) -> Iterator[ServiceProce
         services.start("inbound")
         services.start("dispatch")
         yield services
+
+
+def publish(settings: Settings, *submissions: dict[str, Any]) -> None:
+    """As the ingest publishes: sealed (recorded now: the replay orders the log's partitions by it), keyed by
+    stream, acknowledged by the broker."""
+    events = sealed(list(submissions), datetime.now(UTC))
+    produce(settings.kafka_bootstrap, events_topic(settings),
+            [(e.stream_id.encode(), e.model_dump_json().encode()) for e in events])  # fmt: skip
 
 
 def about(settings: Settings, referral_id: str, count: int = 1) -> list[dict[str, Any]]:
@@ -76,8 +95,10 @@ def test_the_reports_dispatch_scenarios(settings: Settings, dispatch_worker: Ser
 
     # The corona offer: priority Groep INTRO, then Abrusco, one place each; dispatched without the desk; the third
     # pupil waits at both.
-    publish(settings, *(referral(f"C-{n}", "2020-05-04", "corona", "primary", (2009, 5)) for n in range(3)))
-    corona = [e for n in range(3) for e in about(settings, f"C-{n}")]
+    corona = []
+    for n in range(3):  # one after the other: live and in the replay, the same pupil comes first
+        publish(settings, referral(f"C-{n}", "2020-05-04", "corona", "primary", (2009, 5)))
+        corona += about(settings, f"C-{n}", 2 if n < 2 else 1)  # proposed and dispatched; the third waits
     kinds = Counter(e["event_type"] for e in corona)
     assert kinds == {"DispatchProposed": 2, "TrajectoryDispatched": 2, "WaitingListJoined": 1}, kinds
     proposed = {e["payload"]["provider_id"]: e for e in corona if e["event_type"] == "DispatchProposed"}
@@ -109,3 +130,39 @@ def test_the_reports_dispatch_scenarios(settings: Settings, dispatch_worker: Ser
     assert verdicts(g3, "named_provider") == {"abrusco": "preferred", "groep-intro": "excluded"}
     ready = httpx.get(f"{base_url(settings)}/ready", timeout=10).json()
     assert ready["ready"] and ready["dead_letters"] == {} and ready["crashed_agents"] == []
+
+    # Replay: the log read back from the broker and run through the rules from the start gives the same proposals
+    # (same ids, same rule set) and the same waiting lists as the worker that ran live; nothing is written.
+    history = read_history(settings)
+    replay = Replay(load_rule_set())
+    replayed = [out for event in history.events for out in replay.feed(event)]
+    logged = dispatch_events(settings)
+    assert history.bad_records == 0 and replay.refused == []
+    assert sorted(e.event_id.hex for e in replayed if e.event_type != "TrajectoryDispatched") == sorted(
+        uuid.UUID(e["event_id"]).hex for e in logged if e["event_type"] != "TrajectoryDispatched")  # fmt: skip
+    live = httpx.get(f"{base_url(settings)}/waiting-lists", params={"date": "2020-06-30"}, timeout=10).json()
+    assert waiting_lists(replay.tables["places"], replay.tables["placements"], date(2020, 6, 30)) == live["lists"]
+    assert live["lists"] and live["lists"][0]["waiting"][0]["referral_id"].startswith("C-")
+    # What-if: class actions ranked by a priority (Groep INTRO first) instead of the balance: the report names the
+    # class actions whose proposal would have changed, and the log gets no event.
+    same = what_if(history.events, load_rule_set(), "2019-2020")
+    assert (same.trajectories_changed, same.totals["proposals"]["logged"]) == (0, same.totals["proposals"]["evaluated"])
+    text = (REPO_ROOT / "services" / "dispatch" / "rules" / "v1.yaml").read_text(encoding="utf-8")
+    changed_rules = parse_rule_set(text.replace("version: dispatch-rules-v1", "version: dispatch-rules-v2-test")
+                                   .replace("""  - name: class-action
+    match: {group_module: class_action}
+    placed_on: referral
+    modules: {kinds: [class_action]}
+    order: [balance]""", """  - name: class-action
+    match: {group_module: class_action}
+    placed_on: referral
+    modules: {kinds: [class_action]}
+    order: [priority]
+    priority: [groep-intro, abrusco]"""))  # fmt: skip
+    report = what_if(read_history(settings).events, changed_rules, "2019-2020")
+    assert report.evaluated_rule_set == "dispatch-rules-v2-test" and report.logged_rule_sets == {
+        "dispatch-rules-v1": sum(1 for e in logged if e["event_type"] != "TrajectoryDispatched"
+                                 and e["payload"]["decided_on"] < "2020-09-01")}  # fmt: skip
+    assert {(c["referral_id"], c["logged"], c["evaluated"]) for c in report.changed} >= {
+        ("G-1", "abrusco/class-action", "groep-intro/class-action")}, report.changed  # fmt: skip
+    assert len(dispatch_events(settings)) == len(logged)
