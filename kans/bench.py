@@ -200,6 +200,9 @@ def run_bench(events: int, freshness_events: int, decisions: int = 200) -> dict[
             print(f"freshness: {freshness_events} TrajectoryStarted events, one at a time")
             fresh = measure_freshness(ingest, api, freshness_events)
             print(f"decisions: {decisions} proposals confirmed by the desk, one at a time")
+            # Started only now, so the throughput and freshness figures above are those of the ingest path alone.
+            services.start("inbound")
+            services.start("dispatch")
             with httpx.Client(base_url=settings.ingest_base_url, timeout=30, headers=DESK_HEADERS) as desk:
                 dispatch_url = f"http://{settings.dispatch_host}:{settings.dispatch_port}"
                 fresh |= measure_decisions(ingest, desk, api, dispatch_url, decisions)
