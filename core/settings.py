@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     inbound_port: int = Field(6067, description="The inbound worker's web port (readiness page).")
     dispatch_host: str = "127.0.0.1"
     dispatch_port: int = Field(6069, description="The dispatch worker's web port (proposals, waiting lists, ready).")
+    dispatch_url: str = Field("", description="Where the API and the ingest (the desk's decisions) find the dispatch "
+                              "worker; default from host/port.")  # fmt: skip
 
     writer_in_api: bool = Field(
         True, description="Run the ClickHouse writer inside the API process (required with embedded chDB)."
@@ -224,7 +226,7 @@ class Settings(BaseSettings):
 
     @property
     def dispatch_base_url(self) -> str:
-        return f"http://{self.dispatch_host}:{self.dispatch_port}"
+        return self.dispatch_url or f"http://{self.dispatch_host}:{self.dispatch_port}"
 
     @property
     def api_base_url(self) -> str:

@@ -226,6 +226,13 @@ def test_the_api_finds_the_projections_worker_where_it_listens(monkeypatch: pyte
     assert url.port == settings_for(url.hostname, monkeypatch).projections_port
 
 
+@pytest.mark.parametrize("name", ["api", "ingest"])
+def test_the_api_and_the_ingest_find_the_dispatch_worker(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = urlparse(settings_for(name, monkeypatch).dispatch_base_url)
+    assert url.hostname == "dispatch" and url.hostname in SERVICES
+    assert url.port == settings_for("dispatch", monkeypatch).dispatch_port
+
+
 def test_every_kans_variable_is_known_to_settings() -> None:
     used = set(re.findall(r"\bKANS_[A-Z0-9_]+\b", COMPOSE_FILE.read_text(encoding="utf-8")))
     assert used, "the services are configured through KANS_ variables"
