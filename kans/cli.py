@@ -351,16 +351,19 @@ def schemas_baseline(
 def demo_load(
     years: Annotated[int, typer.Option(help="School years up to today.")] = 3,
     today: Annotated[str | None, typer.Option(help="Cut-off day YYYY-MM-DD (default: today).")] = None,
+    desk: Annotated[bool, typer.Option(help="Leave the last four weeks' dispatches to the dispatch service and "
+                                       "decide on its proposals as the desk (as `kans up` does).")] = True,
 ) -> None:
     """Post the demo history (synthetic school years up to today) to the running ingest API. Idempotent: a second
     load adds only what is new."""
     from datetime import date
 
-    from kans.demo import demo_events
-    from kans.synthetic.output import DEMO_API_KEY, post_to_ingest
+    from kans.demo import load_demo
 
+    settings = get_settings()
     cut = date.fromisoformat(today) if today else date.today()
-    typer.echo(post_to_ingest(demo_events(cut, years), get_settings().ingest_base_url, DEMO_API_KEY))
+    typer.echo(load_demo(settings.ingest_base_url, cut, dispatch_url=settings.dispatch_base_url if desk else None,
+                         years=years))  # fmt: skip
 
 
 @demo_app.command("generate")

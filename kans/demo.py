@@ -114,12 +114,13 @@ def decide_as_the_desk(ingest_url: str, dispatch_url: str, today: date, timeout_
 
 
 def load_demo(ingest_url: str, today: date | None = None, batch: int = 1000,
-              dispatch_url: str | None = None) -> dict[str, int]:  # fmt: skip
+              dispatch_url: str | None = None, years: int = 3) -> dict[str, int]:  # fmt: skip
     """Post the demo set in batches; returns how many events were created and how many were already there. With
     `dispatch_url` (the dispatch worker), the last weeks' dispatches are left to the dispatch service and the demo
     decides on its proposals as the desk (see the module's docstring)."""
     today = today or datetime.now().date()
     if dispatch_url is None:
-        return post_to_ingest(demo_events(today), ingest_url, DEMO_API_KEY, batch)
-    totals = post_to_ingest(left_to_the_dispatch_service(demo_events(today), today), ingest_url, DEMO_API_KEY, batch)
+        return post_to_ingest(demo_events(today, years), ingest_url, DEMO_API_KEY, batch)
+    events = left_to_the_dispatch_service(demo_events(today, years), today)
+    totals = post_to_ingest(events, ingest_url, DEMO_API_KEY, batch)
     return {**totals, **decide_as_the_desk(ingest_url, dispatch_url, today)}
