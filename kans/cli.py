@@ -575,6 +575,8 @@ def annual_report(
 ) -> None:
     """The whole annual report of a school year as HTML, PDF or XLSX, like GET /v1/reports/annual/{school_year}.
     With embedded ClickHouse only one process may open the store: while the API runs, the API is asked."""
+    from rich.console import Console
+
     from services.api.report.export import file_name
     from services.api.report.offline import ReportFailed, make_report, parse_request
     from services.api.report.render_pdf import PdfUnavailable
@@ -584,12 +586,15 @@ def annual_report(
     try:
         request = parse_request(school_year, file_format, as_of, audience, channel=channel,
                                 exclude_channel=exclude_channel, offer_type=offer_type)  # fmt: skip
-        body, origin = make_report(get_settings(), request, source, bearer)  # type: ignore[arg-type]
+        console = Console(stderr=True)
+        started = time.perf_counter()
+        with console.status(f"the annual report {request.school_year} ({request.report_format})"):
+            body, origin = make_report(get_settings(), request, source, bearer)  # type: ignore[arg-type]
     except (ReportFailed, PdfUnavailable) as err:
         _fail(f"no report: {err}")
     target = out or Path(file_name(request.school_year, request.report_format))
     target.write_bytes(body)
-    typer.echo(f"wrote {target} ({len(body):,} bytes) from {origin}")
+    typer.echo(f"wrote {target} ({len(body):,} bytes) from {origin} in {time.perf_counter() - started:.1f} s")
 
 
 # -- development tokens ------------------------------------------------------------------------------------------

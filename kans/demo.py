@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from core.progress import progress
 from kans.synthetic.generator import generate
 from kans.synthetic.output import DEMO_API_KEY, post_to_ingest
 from kans.synthetic.params import GeneratorParams, year_range
@@ -97,9 +98,11 @@ def decide_as_the_desk(ingest_url: str, dispatch_url: str, today: date, timeout_
     `DESK_TAKES_DAYS` days before `today`, through the desk's decision API; the rest stay open."""
     proposals = _settled(dispatch_url, timeout_s)
     due = (today - timedelta(days=DESK_TAKES_DAYS)).isoformat()
+    taken = [p for p in proposals if p["waiting_since"] <= due]
     totals = {"confirmed": 0, "overridden": 0, "refused": 0}
-    with httpx.Client(base_url=ingest_url, timeout=30, headers={"X-API-Key": api_key}) as desk:
-        for n, proposal in enumerate(p for p in proposals if p["waiting_since"] <= due):
+    with (httpx.Client(base_url=ingest_url, timeout=30, headers={"X-API-Key": api_key}) as desk,
+          progress("demo: the desk's decisions on proposals", len(taken), "decisions") as decided):  # fmt: skip
+        for n, proposal in enumerate(taken):
             body: dict[str, Any] = {"proposal_id": proposal["proposal_id"], "decision": "confirm"}
             other = _alternative(dispatch_url, proposal) if n % OVERRIDE_EVERY == OVERRIDE_EVERY - 1 else None
             if other is not None:
@@ -110,6 +113,7 @@ def decide_as_the_desk(ingest_url: str, dispatch_url: str, today: date, timeout_
             # 409: the rules proposed again meanwhile (a decision freed or took a place); the fresh one stays open.
             key = "refused" if response.status_code != 202 else "overridden" if other else "confirmed"
             totals[key] += 1
+            decided.advance(1)
     return totals
 
 
@@ -119,8 +123,11 @@ def load_demo(ingest_url: str, today: date | None = None, batch: int = 1000,
     `dispatch_url` (the dispatch worker), the last weeks' dispatches are left to the dispatch service and the demo
     decides on its proposals as the desk (see the module's docstring)."""
     today = today or datetime.now().date()
+    events = list(demo_events(today, years))
+    if dispatch_url is not None:
+        events = left_to_the_dispatch_service(events, today)
+    with progress("demo: events posted to the ingest", len(events)) as posted:
+        totals = post_to_ingest(events, ingest_url, DEMO_API_KEY, batch, on_batch=posted.advance)
     if dispatch_url is None:
-        return post_to_ingest(demo_events(today, years), ingest_url, DEMO_API_KEY, batch)
-    events = left_to_the_dispatch_service(demo_events(today, years), today)
-    totals = post_to_ingest(events, ingest_url, DEMO_API_KEY, batch)
+        return totals
     return {**totals, **decide_as_the_desk(ingest_url, dispatch_url, today)}

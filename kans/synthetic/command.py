@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from core.progress import progress
 from core.settings import Settings
 from kans.synthetic.generator import generate, generate_chunks
 from kans.synthetic.output import DEMO_API_KEY, post_to_ingest, produce_to_inbound, write_jsonl
@@ -83,7 +84,9 @@ def run_generate(params: GeneratorParams, today: date | None, destination: Desti
             "events": write_jsonl(submissions, destination.out),
         }
     if destination.to == "ingest":
-        return summary, post_to_ingest(submissions, ingest_url or settings.ingest_base_url, api_key)
+        with progress("generated events posted to the ingest", None) as posted:
+            return summary, post_to_ingest(submissions, ingest_url or settings.ingest_base_url, api_key,
+                                           on_batch=posted.advance)  # fmt: skip
     return summary, {"produced": produce_to_inbound(submissions, settings, api_key)}
 
 

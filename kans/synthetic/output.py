@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -48,10 +48,11 @@ class IngestRefused(RuntimeError):
 
 
 def post_to_ingest(submissions: Iterable[dict[str, Any]], ingest_url: str, api_key: str = DEMO_API_KEY,
-                   batch: int = BATCH, retries: int = 20,
-                   transport: httpx.BaseTransport | None = None) -> dict[str, int]:  # fmt: skip
+                   batch: int = BATCH, retries: int = 20, transport: httpx.BaseTransport | None = None,
+                   on_batch: Callable[[int], None] | None = None) -> dict[str, int]:  # fmt: skip
     """POST /v1/events/batch in batches of `batch`; a 503 is retried after its Retry-After (the same batch is safe
-    to resend). Returns how many events were sent, created and already there (duplicates)."""
+    to resend). Returns how many events were sent, created and already there (duplicates). `on_batch(n)` after each
+    accepted batch of n events (a progress bar)."""
     totals = {"events": 0, "created": 0, "duplicates": 0, "batches": 0}
     headers = {"X-API-Key": api_key, "Content-Type": "application/json"}
     with httpx.Client(base_url=ingest_url, timeout=120, headers=headers, transport=transport) as client:
@@ -69,6 +70,8 @@ def post_to_ingest(submissions: Iterable[dict[str, Any]], ingest_url: str, api_k
             totals["created"] += result["created"]
             totals["duplicates"] += result["duplicates"]
             totals["batches"] += 1
+            if on_batch is not None:
+                on_batch(len(chunk))
     return totals
 
 

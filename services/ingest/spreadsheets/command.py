@@ -7,8 +7,9 @@ from typing import Any
 
 import httpx
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from core.progress import RateColumn
 from services.ingest.spreadsheets.importer import (
     BatchReply,
     ImportSummary,
@@ -53,7 +54,8 @@ def run_import_command(
     console = console or Console(stderr=True)
     mapping = load_mapping(mapping_name)
     headers = {"X-API-Key": api_key} if api_key else {}
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn("rows"),
+               TimeRemainingColumn(), TimeElapsedColumn())  # fmt: skip
     with (
         httpx.Client(base_url=ingest_url, headers=headers, timeout=120) as client,
         Progress(*columns, console=console, transient=False) as progress,
