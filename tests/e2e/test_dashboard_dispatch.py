@@ -19,7 +19,7 @@ from core.auth import development_headers
 from core.settings import Settings
 from kans.paths import REPO_ROOT
 from tests.conftest import wait_for
-from tests.dispatch_catalogue import group_referral, module
+from tests.dispatch_catalogue import group_referral, module, provider_fact
 from tests.e2e.conftest import Platform
 
 U = uuid.uuid4().hex[:6]
@@ -49,7 +49,8 @@ def platform(settings: Settings, tmp_path: Path) -> Iterator[Platform]:
 
 
 def test_the_desk_sees_open_proposals_and_waiting_lists_on_the_dashboard(platform: Platform) -> None:
-    platform.post(*module(PROVIDER, MODULE, "theme_workshop", ["secondary"], 1))
+    platform.post(provider_fact("ProviderRegistered", PROVIDER, name=f"Werkplaats {U} vzw"),
+                  *module(PROVIDER, MODULE, "theme_workshop", ["secondary"], 1))
     wait_for(lambda: any(m["provider_id"] == PROVIDER for m in platform.api.get("/v1/dispatch/catalogue").json()[
         "modules"]), timeout_s=60, what="the provider in the dispatch worker's catalogue")  # fmt: skip
     first, second = f"GW1-{U}", f"GW2-{U}"
@@ -64,6 +65,11 @@ def test_the_desk_sees_open_proposals_and_waiting_lists_on_the_dashboard(platfor
         "provider_id": PROVIDER}).json()["rows"] if r["waiting_list"] == 1), None), timeout_s=60,
         what="the waiting list in the live load view")  # fmt: skip
     assert (row["module_id"], row["waiting"], row["capacity"]) == (MODULE, 0, 1)
+    named = wait_for(lambda: r if (r := platform.api.get("/v1/live/provider-load", params={
+        "provider_id": PROVIDER}).json()["rows"][0])["provider_name"] else None, timeout_s=30,
+        what="the provider's name in the live view")  # fmt: skip
+    assert (named["provider_name"], named["module_name"], named["module_kind"], named["module_kind_label_nl"]) == (
+        f"Werkplaats {U} vzw", "Module", "theme_workshop", "Themawerking")  # fmt: skip
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     assert chromium, "Chromium is missing: `make install` installs it"
@@ -77,18 +83,20 @@ def test_the_desk_sees_open_proposals_and_waiting_lists_on_the_dashboard(platfor
             page.on("pageerror", lambda error: errors.append(str(error)))
             page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
             page.goto(f"{platform.settings.api_base_url}/", timeout=60_000)
+            name = f"Werkplaats {U} vzw"
             page.wait_for_selector(f"#proposals tbody tr:has-text('{first}-0')", timeout=30_000)
-            page.wait_for_selector(f"#waiting tbody tr:has-text('{PROVIDER}')", timeout=30_000)
+            page.wait_for_selector(f"#waiting tbody tr:has-text('{name}')", timeout=30_000)
             proposal_row = page.inner_text(f"#proposals tbody tr:has-text('{first}-0')")
-            waiting_row = page.inner_text(f"#waiting tbody tr:has-text('{PROVIDER}')")
-            load_row = page.inner_text(f"#load tbody tr:has-text('{PROVIDER}')")
+            waiting_row = page.inner_text(f"#waiting tbody tr:has-text('{name}')")
+            load_row = page.inner_text(f"#load tbody tr:has-text('{name}')")
             headers = page.inner_text("#load thead")
             ARTEFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTEFACTS / "dashboard-dispatch.png"), full_page=True)
         finally:
             browser.close()
-    assert f"{PROVIDER} / {MODULE}" in proposal_row and "2025-10-06" in proposal_row and "aanmelding" in proposal_row
+    shown = f"Werkplaats {U} vzw / Module (Themawerking)"  # names, not ids, on the Dutch page
+    assert shown in proposal_row and "2025-10-06" in proposal_row and "aanmelding" in proposal_row
     assert "the school asked for" in proposal_row  # the rule that decided, explained
-    assert waiting_row.split("\t")[:4] == [PROVIDER, MODULE, "1", "2025-10-07"]
+    assert waiting_row.split("\t")[:4] == [f"Werkplaats {U} vzw", "Module (Themawerking)", "1", "2025-10-07"]
     assert "Wachtlijst" in headers and load_row.split("\t")[2:5] == ["0", "0", "1"]
     assert errors == []

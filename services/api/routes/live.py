@@ -16,6 +16,8 @@ from schemas.envelope import Identifier
 from services.api.audit import access_reason, note
 from services.api.deps import ProjectionsDep, WarehouseDep
 from services.api.live_scope import may_see_trajectory, visible_rows
+from services.api.provider_names import ProviderNames
+from services.api.warehouse import Warehouse
 
 UNAVAILABLE = "The projections worker does not answer, or is still restoring its tables; try again later."
 router = APIRouter(prefix="/v1/live", tags=["live"], responses=responses(503, s503=UNAVAILABLE))
@@ -25,6 +27,10 @@ RETRY = {"Retry-After": "2"}
 class ProviderLoadRow(BaseModel):
     provider_id: str
     module_id: str
+    provider_name: str | None = Field(None, description="The provider's name (ProviderRegistered), if known.")
+    module_name: str | None = Field(None, description="The module's name as the provider calls it, if known.")
+    module_kind: str | None = Field(None, description="The module's kind (code list module_kind), if known.")
+    module_kind_label_nl: str | None = Field(None, description="The kind's Dutch label, e.g. Dagbesteding.")
     active: int = Field(description="Trajectories started and not yet ended.")
     waiting: int = Field(description="Dispatched, not started yet.")
     waiting_list: int = Field(0, description="On the dispatch service's waiting list here (every eligible provider "
@@ -77,7 +83,9 @@ def _unreachable(err: httpx.HTTPError) -> HTTPException:
 
 @router.get("/provider-load", response_model=ProviderLoad)
 async def provider_load(
+    request: Request,
     projections: ProjectionsDep,
+    warehouse: WarehouseDep,
     principal: PrincipalDep,
     as_of: Annotated[date | None, Query(description="Day whose capacity applies; default today.")] = None,
     provider_id: str | None = None,
@@ -87,7 +95,16 @@ async def provider_load(
     data = await _ask(projections, "/provider-load", {"date": as_of.isoformat() if as_of else None})
     if provider_id is not None:
         data["rows"] = [row for row in data["rows"] if row["provider_id"] == provider_id]
-    return visible_rows(data, principal.data_scope)
+    shown = visible_rows(data, principal.data_scope)
+    return {**shown, "rows": await names_of(request, warehouse).named(shown["rows"])}
+
+
+def names_of(request: Request, warehouse: Warehouse) -> ProviderNames:
+    """The process's provider names (one cache per app)."""
+    names: ProviderNames | None = getattr(request.app.state, "provider_names", None)
+    if names is None or names.warehouse is not warehouse:
+        names = request.app.state.provider_names = ProviderNames(warehouse)
+    return names
 
 
 class TrajectoryStatus(BaseModel):

@@ -1,0 +1,60 @@
+"""Display names for the live views (issue 16, L1): the provider's name and the module's name from the provider facts
+in the warehouse (ProviderRegistered, ModuleOffered), and the module kind's Dutch label from the code list.
+
+The live views are served from the projections worker in milliseconds; the names change rarely. They are read from
+ClickHouse at most once per `REFRESH_S` while every row's provider and module are known, and again (at most every
+`MISS_S`) when a row names one not seen yet; a warehouse that is slow or down leaves the names as they were (or
+absent), never the view unanswered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from schemas.codelists import label
+from services.api.warehouse import Warehouse
+from services.warehouse.statistics.filters import as_of_ms
+from services.warehouse.statistics.folds import provider_names_sql
+
+log = logging.getLogger(__name__)
+REFRESH_S, MISS_S, TIMEOUT_S = 60.0, 2.0, 2.0
+
+
+class ProviderNames:
+    def __init__(self, warehouse: Warehouse) -> None:
+        self.warehouse = warehouse
+        self.providers: dict[str, str] = {}
+        self.modules: dict[tuple[str, str], tuple[str, str]] = {}  # (provider, module) -> (name, kind)
+        self.read_at = float("-inf")
+
+    async def _refresh(self) -> None:
+        self.read_at = time.monotonic()
+
+        def read(client: Any, database: str) -> list[tuple[str, str, str, str]]:
+            return client.query(provider_names_sql(database), parameters={"as_of_ms": as_of_ms(None)}).result_rows  # type: ignore[no-any-return]
+
+        try:
+            rows = await asyncio.wait_for(self.warehouse.run(read), TIMEOUT_S)
+        except Exception as err:  # noqa: BLE001 - names are a nicety: the view is served without them
+            log.warning("provider names not read from the warehouse: %r", err)
+            return
+        self.providers = {p: name for p, m, name, _ in rows if m == "" and name}
+        self.modules = {(p, m): (name, kind) for p, m, name, kind in rows if m != ""}
+
+    async def named(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows with provider_name, module_name, module_kind and module_kind_label_nl (null when unknown)."""
+        age = time.monotonic() - self.read_at
+        missing = any(r["provider_id"] not in self.providers or (r["provider_id"], r["module_id"]) not in self.modules
+                      for r in rows)  # fmt: skip
+        if age > REFRESH_S or (missing and age > MISS_S):
+            await self._refresh()
+        named = []
+        for row in rows:
+            name, kind = self.modules.get((row["provider_id"], row["module_id"]), (None, None))
+            named.append({**row, "provider_name": self.providers.get(row["provider_id"]), "module_name": name or None,
+                          "module_kind": kind or None,
+                          "module_kind_label_nl": label("module_kind", kind) if kind else None})  # fmt: skip
+        return named
