@@ -25,6 +25,7 @@ RULES: Rules = {
     ("GET", "/metrics"): PUBLIC,
     ("GET", "/"): PUBLIC,  # the dashboard's page: no data, it calls the routes below with the user's token
     ("GET", "/v1/live/provider-load"): roles(DESK, PROVIDER),
+    ("GET", "/v1/live/stream"): roles(DESK, PROVIDER),  # the live views pushed (SSE); the dispatch views: desk
     ("GET", "/v1/live/waiting-times"): roles(DESK, PROVIDER),
     ("GET", "/v1/live/trajectories/{trajectory_id}"): roles(DESK, CLB, PROVIDER),
     ("GET", "/v1/referrals/{referral_id}/events"): roles(DESK, CLB),

@@ -6,16 +6,19 @@ load table's waiting list column counts it. No console errors, no failed request
 
 from __future__ import annotations
 
+import json
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
-from core.auth import development_headers
+from core.auth import Role, development_headers, issue_development_token
 from core.settings import Settings
 from kans.paths import REPO_ROOT
 from tests.conftest import wait_for
@@ -92,6 +95,21 @@ def test_the_desk_sees_open_proposals_and_waiting_lists_on_the_dashboard(platfor
             headers = page.inner_text("#load thead")
             ARTEFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTEFACTS / "dashboard-dispatch.png"), full_page=True)
+            # Pushed, not polled (the page polls only while its stream is down): the provider takes a second
+            # group; the capacity and the freed waiting list reach the screen through the stream.
+            page.wait_for_function("document.body.dataset.live === 'push'", timeout=30_000)
+            pushes = int(page.evaluate("document.body.dataset.pushes"))
+            posted_at = time.monotonic()
+            platform.post(provider_fact("ProviderCapacitySet", PROVIDER, "2025-10-08", module_id=MODULE, capacity=2))
+            page.wait_for_function(f"""() => {{
+                const row = [...document.querySelectorAll('#load tbody tr')].find(r => r.textContent.includes('{U}'));
+                return row && row.children[5].textContent === '2' && row.children[4].textContent === '0';
+            }}""", timeout=15_000)  # fmt: skip
+            pushed_in = time.monotonic() - posted_at
+            assert page.evaluate("document.body.dataset.live") == "push"
+            assert int(page.evaluate("document.body.dataset.pushes")) > pushes
+            page.wait_for_selector(f"#proposals tbody tr:has-text('{second}-0')", timeout=15_000)
+            page.screenshot(path=str(ARTEFACTS / "dashboard-dispatch-pushed.png"), full_page=True)
         finally:
             browser.close()
     shown = f"Werkplaats {U} vzw / Module (Themawerking)"  # names, not ids, on the Dutch page
@@ -100,3 +118,34 @@ def test_the_desk_sees_open_proposals_and_waiting_lists_on_the_dashboard(platfor
     assert waiting_row.split("\t")[:4] == [f"Werkplaats {U} vzw", "Module (Themawerking)", "1", "2025-10-07"]
     assert "Wachtlijst" in headers and load_row.split("\t")[2:5] == ["0", "0", "1"]
     assert errors == []
+    print(f"\ncapacity raised -> on the dashboard by push in {pushed_in * 1000:.0f} ms")
+
+    # The stream as the API serves it: a provider gets its own rows and no dispatch event; no token, 401.
+    api = platform.settings.api_base_url
+    assert httpx.get(f"{api}/v1/live/stream", timeout=10).status_code == 401
+    token = issue_development_token(platform.settings, Role.provider, [PROVIDER])
+    received = first_events(f"{api}/v1/live/stream", {"Authorization": f"Bearer {token}"}, seconds=3.0)
+    assert [name for name, _ in received] == ["provider-load"]
+    assert {r["provider_id"] for r in received[0][1]["rows"]} == {PROVIDER}
+    desk = first_events(f"{api}/v1/live/stream", development_headers(platform.settings), seconds=3.0)
+    assert {name for name, _ in desk} == {"provider-load", "dispatch"}
+
+
+def first_events(url: str, headers: dict[str, str], seconds: float) -> list[tuple[str, Any]]:
+    """The SSE events a stream sends in its first `seconds` (pings left out)."""
+    found: list[tuple[str, Any]] = []
+    name = "message"
+    deadline = time.monotonic() + seconds
+    with httpx.stream("GET", url, headers=headers, timeout=httpx.Timeout(seconds + 5, read=seconds)) as response:
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+        try:
+            for line in response.iter_lines():
+                if line.startswith("event:"):
+                    name = line[6:].strip()
+                elif line.startswith("data:"):
+                    found.append((name, json.loads(line[5:].strip())))
+                if time.monotonic() > deadline:
+                    break
+        except httpx.ReadTimeout:
+            pass  # nothing more within the time: the views did not change
+    return found

@@ -68,13 +68,20 @@ def fuzz_platform(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str
         platform.close()
 
 
-def run_schemathesis(base_url: str, headers: dict[str, str], workdir: Path) -> tuple[dict[str, Any], str]:
+# The live views' SSE stream never ends: a fuzzer's request would wait for its whole body (the access matrix and
+# test_dashboard_dispatch test it).
+EXCLUDED = {"ingest": (), "api": ("/v1/live/stream",)}
+
+
+def run_schemathesis(base_url: str, headers: dict[str, str], workdir: Path,
+                     excluded: tuple[str, ...] = ()) -> tuple[dict[str, Any], str]:  # fmt: skip
     """`st run` on the service's /openapi.json: its JSON report (totals, failures by kind) and what it printed."""
     report = workdir / "report.json"
     command = [
         sys.executable, "-m", "schemathesis.cli", "run", f"{base_url}/openapi.json",
         "--checks", CHECKS, "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED), "--workers", str(WORKERS),
         "--request-timeout", "60", "--report", "json", "--report-json-path", str(report),
+        *[arg for path in excluded for arg in ("--exclude-path", path)],
         *[arg for name, value in headers.items() for arg in ("-H", f"{name}: {value}")],
     ]  # fmt: skip
     # cwd: schemathesis keeps its replay store (`.schemathesis/`) in the working directory, not in the checkout
@@ -94,10 +101,11 @@ def totals(service: str, result: dict[str, Any]) -> str:
 @pytest.mark.parametrize("service", ["ingest", "api"])
 def test_the_openapi_document_holds_under_fuzzing(service: str, fuzz_platform: Platform, tmp_path: Path) -> None:
     base = {"ingest": fuzz_platform.settings.ingest_base_url, "api": fuzz_platform.settings.api_base_url}[service]
-    result, printed = run_schemathesis(base, auth_headers(fuzz_platform, service), tmp_path)
+    result, printed = run_schemathesis(base, auth_headers(fuzz_platform, service), tmp_path, EXCLUDED[service])
     print(totals(service, result))
     findings = printed[printed.find("FAILURES"):][:20000]  # schemathesis' own account: the request to replay
-    assert result["operations"]["tested"] == result["operations"]["total"] > 0, findings
-    assert result["test_cases"]["generated"] >= MAX_EXAMPLES * result["operations"]["total"], findings
+    excluded = len(EXCLUDED[service])  # counted in the total, never tested
+    assert result["operations"]["tested"] == result["operations"]["total"] - excluded > 0, findings
+    assert result["test_cases"]["generated"] >= MAX_EXAMPLES * result["operations"]["tested"], findings
     assert result["failures"] == [], findings
     assert result["errors"] == [], printed[-5000:]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -9,13 +10,16 @@ from urllib.parse import quote
 import httpx
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
+from sse_starlette.sse import EventSourceResponse
 
 from core.access import PrincipalDep
+from core.auth import Role
 from core.http_errors import responses
 from schemas.envelope import Identifier
 from services.api.audit import access_reason, note
 from services.api.deps import ProjectionsDep, WarehouseDep
 from services.api.live_scope import may_see_trajectory, visible_rows
+from services.api.live_stream import LiveHub, event
 from services.api.provider_names import ProviderNames
 from services.api.warehouse import Warehouse
 
@@ -97,6 +101,47 @@ async def provider_load(
         data["rows"] = [row for row in data["rows"] if row["provider_id"] == provider_id]
     shown = visible_rows(data, principal.data_scope)
     return {**shown, "rows": await names_of(request, warehouse).named(shown["rows"])}
+
+
+STREAM_DESCRIPTION = (
+    "Server-Sent Events: `provider-load` (the L1 view, as GET /v1/live/provider-load answers it for the caller) at "
+    "once and after every change, and for the desk `dispatch` (open proposals and waiting lists). Pings every 15 s."
+)
+
+
+@router.get("/stream", response_class=EventSourceResponse,
+            responses={200: {"description": STREAM_DESCRIPTION, "content": {"text/event-stream": {}}}})  # fmt: skip
+async def live_stream(request: Request, warehouse: WarehouseDep, principal: PrincipalDep) -> EventSourceResponse:
+    """The live views pushed as they change (the dashboard listens here instead of polling). A provider gets its
+    own rows; only the desk gets the dispatch service's proposals and waiting lists."""
+    hub = hub_of(request)
+    names = names_of(request, warehouse)
+    scope, desk = principal.data_scope, principal.role is Role.desk
+
+    async def events() -> AsyncIterator[dict[str, str]]:
+        last_load: dict[str, Any] | None = None
+        last_dispatch: dict[str, Any] | None = None
+        async for snapshot in hub.changes():
+            if snapshot.load is not None:
+                shown = visible_rows(snapshot.load, scope)
+                shown = {**shown, "rows": await names.named(shown["rows"])}
+                if shown != last_load:
+                    last_load = shown
+                    yield event("provider-load", shown)
+            if desk and snapshot.dispatch is not None and snapshot.dispatch != last_dispatch:
+                last_dispatch = snapshot.dispatch
+                yield event("dispatch", snapshot.dispatch)
+
+    return EventSourceResponse(events(), ping=15, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+def hub_of(request: Request) -> LiveHub:
+    """The process's live hub (one poller for every stream)."""
+    hub: LiveHub | None = getattr(request.app.state, "live_hub", None)
+    if hub is None:
+        api = request.app.state.api
+        hub = request.app.state.live_hub = LiveHub(api.projections, api.dispatch)
+    return hub
 
 
 def names_of(request: Request, warehouse: Warehouse) -> ProviderNames:
