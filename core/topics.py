@@ -54,6 +54,16 @@ DAY_MS = 24 * 60 * 60 * 1000
 AUDIT_RETENTION_DAYS = 10 * 366  # ten years: longer than a pupil is of school age and any complaint period after it
 
 
+def load_changes_topic(settings: Settings) -> str:
+    """The projections worker's internal topic between its two agents (faust's naming of an app's internal topics)."""
+    return f"{settings.topic_prefix}{settings.projections_app_id}-load-changes"
+
+
+def dispatch_feed_topic(settings: Settings) -> str:
+    """The dispatch worker's internal one-partition topic between its two agents."""
+    return f"{settings.topic_prefix}{settings.dispatch_app_id}-feed"
+
+
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     return [
         TopicSpec(
@@ -101,6 +111,21 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             {"cleanup.policy": "delete", "retention.ms": str(AUDIT_RETENTION_DAYS * DAY_MS), "retention.bytes": "-1",
              "min.insync.replicas": str(settings.min_insync_replicas)},
             "Reads of pupils' histories and per-pupil rows, and refused attempts: who, what, when, why (read API).",
+        ),
+        # The faust workers' internal topics, made before the workers start: a worker that subscribes to one faust
+        # has only just asked the broker to create finds it missing in the metadata, ignores it, and its second
+        # agent never gets a partition (seen on a fresh `kans up`: the provider-load view stayed empty).
+        TopicSpec(
+            load_changes_topic(settings),
+            settings.event_partitions,
+            {"cleanup.policy": "delete"},
+            "Projections worker (internal): each event's changes of the provider-load rows, keyed by provider|module.",
+        ),
+        TopicSpec(
+            dispatch_feed_topic(settings),
+            1,
+            {"cleanup.policy": "delete"},
+            "Dispatch worker (internal): the events the rules read, in the one order the rules take them.",
         ),
     ]
 

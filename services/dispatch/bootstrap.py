@@ -10,6 +10,7 @@ from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.types import TP, AppT
 from mode import CrashingSupervisor
 
+from core import topics
 from core.faust_apps import new_faust_app
 from core.faust_order import Ordering, commit_processed_only, watch_crashes
 from core.metrics import ConsumerMetrics, new_registry
@@ -30,8 +31,8 @@ from services.dispatch.views import (
 
 
 def feed_topic(settings: Settings) -> str:
-    """The internal one-partition topic between the two agents (faust's naming of an app's internal topics)."""
-    return f"{settings.topic_prefix}{settings.dispatch_app_id}-feed"
+    """The internal one-partition topic between the two agents (faust's naming; made by ensure_topics)."""
+    return topics.dispatch_feed_topic(settings)
 
 
 async def forget_revoked(app: AppT, revoked: set[TP], *args: Any, **kwargs: Any) -> None:

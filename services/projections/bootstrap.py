@@ -10,6 +10,7 @@ from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.types import TP, AppT
 from mode import CrashingSupervisor
 
+from core import topics
 from core.faust_apps import new_faust_app
 from core.faust_order import Ordering, commit_processed_only, watch_crashes
 from core.kafka_security import client_config
@@ -29,8 +30,8 @@ from services.projections.views import (
 
 
 def load_changes_topic(settings: Settings) -> str:
-    """The internal topic between the two agents (faust's naming of an app's internal topics)."""
-    return f"{settings.topic_prefix}{settings.projections_app_id}-load-changes"
+    """The internal topic between the two agents (faust's naming of an app's internal topics; made by ensure_topics)."""
+    return topics.load_changes_topic(settings)
 
 
 async def forget_revoked(app: AppT, revoked: set[TP], *args: Any, **kwargs: Any) -> None:

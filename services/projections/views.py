@@ -27,14 +27,26 @@ INTERNAL_FIELDS = frozenset({"applied", "wait_reported", "left", "wait_key", "wa
 
 
 def is_ready(app: AppT) -> bool:
-    """Tables restored from their changelogs, partitions assigned, no rebalance under way, no agent crashed."""
+    """Tables restored from their changelogs, partitions assigned to both agents, no rebalance under way, no agent
+    crashed."""
     return (
         not topology_of(app).ordering.crashed
         and app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]
         and not getattr(app, "in_recovery", False)
         and not app.rebalancing
-        and bool(app.consumer.assignment())
+        and both_agents_assigned(app)
     )
+
+
+def both_agents_assigned(app: AppT) -> bool:
+    """Each event-log partition this worker holds comes with the load-changes partition of the same number (faust
+    assigns co-partitioned topics together). A worker that holds event partitions but none of the internal topic's
+    (it subscribed before the topic existed, and faust ignored it) counts load nobody aggregates: not ready."""
+    topology = topology_of(app)
+    assigned = app.consumer.assignment()
+    events = {tp.partition for tp in assigned if tp.topic == topology.events_topic}
+    changes = {tp.partition for tp in assigned if tp.topic == topology.load_changes_topic}
+    return bool(events) and events == changes
 
 
 def _restoring(view: View) -> Response:

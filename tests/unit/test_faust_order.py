@@ -173,9 +173,14 @@ def test_an_agent_that_crashed_makes_the_worker_unready_and_the_process_exits_if
         "projections": (bootstrap, projections_ready, topology_of),
         "dispatch": (dispatch_bootstrap, dispatch_ready, dispatch_topology_of),
     }[worker]
-    app = build(Settings(data_dir=tmp_path))
+    settings = Settings(data_dir=tmp_path)
+    app = build(settings)
     app.tables.recovery.completed.set()
-    monkeypatch.setattr(app.consumer, "assignment", lambda: {TP0})
+    held = {TP0, TP(load_changes_topic(settings), 0)} if worker == "projections" else {TP0}
+    if worker == "projections":  # event partitions without their load-changes partitions: nobody aggregates them
+        monkeypatch.setattr(app.consumer, "assignment", lambda: {TP0})
+        assert is_ready(app) is False
+    monkeypatch.setattr(app.consumer, "assignment", lambda: held)
     assert is_ready(app) is True
     agent = next(iter(app.agents.values()))
     assert agent._on_error.__qualname__.startswith("watch_crashes")  # bootstrap wired it to every agent
