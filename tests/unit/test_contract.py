@@ -230,3 +230,25 @@ def test_code_lists_are_exported_as_enums() -> None:
     schema = rendered()["TrajectoryClosed.v1.submission.json"]
     perspective = schema["$defs"]["TrajectoryClosedPayload"]["properties"]["perspective"]
     assert "youth_care" in perspective["enum"] and perspective["x-codelist"] == "perspective"
+
+
+def test_the_group_reasons_the_report_names_are_codes_with_their_dutch_labels() -> None:
+    """Report 2019-2020: "In één situatie vroeg de titularis nog even af te wachten" (not started); "stopgezet
+    omwille van de te zware klasproblematiek" and "eerder in te zetten op de individuele begeleiding van een aantal
+    leerlingen" (stopped early). Each is a code a source can send, and R57's rows say it in Dutch."""
+    from services.warehouse.statistics.labels import LabelContext, dimension_label
+
+    cases = [("GroupTrajectoryNotStarted", "not_started", "school_asked_to_wait", "School (titularis) vroeg af te "
+              "wachten"), ("GroupTrajectoryStoppedEarly", "stopped_early", "class_problems_too_heavy",
+              "Te zware klasproblematiek (vechtpartijen, politie, geen vat op de groep)"),
+             ("GroupTrajectoryStoppedEarly", "stopped_early", "individual_support_instead",
+              "Individuele begeleiding van leerlingen in de plaats")]  # fmt: skip
+    for event_type, status, reason, dutch in cases:
+        data = example_submission(event_type)
+        data["payload"] = {**data["payload"], "reason": reason}
+        assert SUBMISSION_ADAPTER.validate_python(data).payload.reason == reason  # type: ignore[attr-defined]
+        assert dimension_label("reason", reason, {"status": status}, LabelContext()) == dutch
+    refused = example_submission("GroupTrajectoryNotStarted")
+    refused["payload"] = {**refused["payload"], "reason": "teacher_on_holiday"}
+    with pytest.raises(ValidationError, match="school_asked_to_wait"):
+        SUBMISSION_ADAPTER.validate_python(refused)
