@@ -31,6 +31,17 @@ RuleSetVersion = Annotated[
 FactValue = bool | int | Identifier | tuple[Identifier, ...] | None
 
 
+def check_proposal_answer(proposal_id: str | None, overridden: bool | None, override_reason: str | None) -> None:
+    """The rule of a dispatch decision (TrajectoryDispatched, GroupTrajectoryDispatched, version 2): it names the
+    proposal it answers and whether the desk overrode it (then why), or neither; ValueError otherwise."""
+    if proposal_id is None and (overridden is not None or override_reason is not None):
+        raise ValueError("overridden and override_reason are given only with a proposal_id")
+    if proposal_id is not None and overridden is None:
+        raise ValueError("a decision on a proposal says whether it was overridden (overridden true or false)")
+    if bool(overridden) != (override_reason is not None):
+        raise ValueError("override_reason is required when overridden is true, and only then")
+
+
 class RuleVerdict(Frozen):
     """One rule's verdict on one candidate (provider and module), or on the decision as a whole (no candidate), with
     the facts it read: e.g. rule `minimum_age`, verdict `excluded`, facts {minimum_age: 10, pupil_age: 9}."""

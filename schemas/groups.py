@@ -18,6 +18,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, model_validator
 
 from schemas.codelists import Code
+from schemas.dispatch import check_proposal_answer
 from schemas.education import Schooling
 from schemas.envelope import (
     BRUSSELS,
@@ -119,12 +120,7 @@ class GroupTrajectoryDispatchedPayload(GroupTrajectoryPayload):
 
     @model_validator(mode="after")
     def _decision_on_a_proposal(self) -> GroupTrajectoryDispatchedPayload:
-        if self.proposal_id is None and (self.overridden is not None or self.override_reason is not None):
-            raise ValueError("overridden and override_reason are given only with a proposal_id")
-        if self.proposal_id is not None and self.overridden is None:
-            raise ValueError("a decision on a proposal says whether it was overridden (overridden true or false)")
-        if bool(self.overridden) != (self.override_reason is not None):
-            raise ValueError("override_reason is required when overridden is true, and only then")
+        check_proposal_answer(self.proposal_id, self.overridden, self.override_reason)
         return self
 
 

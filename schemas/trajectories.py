@@ -17,6 +17,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, model_validator
 
 from schemas.codelists import Code
+from schemas.dispatch import check_proposal_answer
 from schemas.envelope import Envelope, Identifier, Payload, SchoolYear, next_school_year, school_year_of
 from schemas.privacy import FreeText
 
@@ -43,12 +44,7 @@ class TrajectoryDispatchedPayload(TrajectoryPayload):
 
     @model_validator(mode="after")
     def _decision_on_a_proposal(self) -> TrajectoryDispatchedPayload:
-        if self.proposal_id is None and (self.overridden is not None or self.override_reason is not None):
-            raise ValueError("overridden and override_reason are given only with a proposal_id")
-        if self.proposal_id is not None and self.overridden is None:
-            raise ValueError("a decision on a proposal says whether it was overridden (overridden true or false)")
-        if bool(self.overridden) != (self.override_reason is not None):
-            raise ValueError("override_reason is required when overridden is true, and only then")
+        check_proposal_answer(self.proposal_id, self.overridden, self.override_reason)
         return self
 
 

@@ -391,13 +391,13 @@ class Engine:
         if freed:
             self.reconsider(freed, event)
 
-    def _open_placement_of(self, referral_id: str) -> dict[str, Any] | None:
+    def _open_placement_of(self, referral_id: str, group_id: str | None = None) -> dict[str, Any] | None:
         """A dispatch without a proposal (the source's own trajectory id): it answers the referral's oldest open
-        placement."""
+        placement (for a group dispatch: the open placement of that group of the group referral)."""
         known = self.t["referrals"].get(referral_id) or {"placements": []}
         for tid in known["placements"]:
             placement = self.t["placements"][tid]
-            if placement["status"] in OPEN:
+            if placement["status"] in OPEN and placement.get("group_id") == group_id:
                 return placement  # type: ignore[no-any-return]
         return None
 
@@ -442,7 +442,7 @@ class Engine:
         key = f"group:{p.group_trajectory_id}"
         if key in self.t["trajectories"]:
             return
-        placement = self.t["placements"].get(p.group_trajectory_id) or self._open_group_placement(
+        placement = self.t["placements"].get(p.group_trajectory_id) or self._open_placement_of(
             p.group_referral_id, p.group_id)  # fmt: skip
         place = self._group_place(p.provider_id, p.module, placement)
         self.t["trajectories"][key] = {"place": place, "kind": p.module, "ended": False}
@@ -455,14 +455,6 @@ class Engine:
         self.recheck(place, event)
         if freed:
             self.reconsider(freed, event)
-
-    def _open_group_placement(self, group_referral_id: str, group_id: str) -> dict[str, Any] | None:
-        known = self.t["referrals"].get(group_referral_id) or {"placements": []}
-        for tid in known["placements"]:
-            placement = self.t["placements"][tid]
-            if placement.get("group_id") == group_id and placement["status"] in OPEN:
-                return placement  # type: ignore[no-any-return]
-        return None
 
     def _group_place(self, provider_id: str, module: str, placement: dict[str, Any] | None) -> str:
         """The catalogue module a group dispatch takes: the proposal's when it went to that provider, else the

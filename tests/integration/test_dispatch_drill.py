@@ -11,47 +11,29 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from core.settings import Settings
-from core.topics import events_topic
 from kans.processes import ServiceProcesses
 from services.dispatch.history import read_history
 from services.dispatch.ruleset import load_rule_set
 from services.dispatch.whatif import Replay
 from tests.conftest import wait_for
-from tests.dispatch_catalogue import module, referral, round_table, sealed
-from tests.integration.test_dispatch_worker import base_url, dispatch_events
-from tests.kafka_helpers import produce
+from tests.dispatch_catalogue import module, referral, round_table
+from tests.integration.test_dispatch_worker import base_url, dispatch_events, publish
 
 REFERRALS = 400
 BATCH = 20
 
 
-@pytest.fixture
-def dispatch_worker(settings: Settings, tmp_path: Path) -> Iterator[ServiceProcesses]:
-    with ServiceProcesses(settings, tmp_path / "logs") as services:
-        services.start("inbound")
-        services.start("dispatch")
-        yield services
-
-
-def publish(settings: Settings, submissions: list[dict[str, Any]]) -> None:
-    events = sealed(submissions, datetime.now(UTC))
-    produce(settings.kafka_bootstrap, events_topic(settings),
-            [(e.stream_id.encode(), e.model_dump_json().encode()) for e in events])  # fmt: skip
-
-
 def test_the_dispatch_worker_killed_under_load_ends_equal_to_a_replay(
     settings: Settings, dispatch_worker: ServiceProcesses
 ) -> None:
-    publish(settings, module("abrusco", "individual", "individual", ["secondary"], 10 * REFERRALS))
+    publish(settings, *module("abrusco", "individual", "individual", ["secondary"], 10 * REFERRALS),
+            recorded_at=datetime.now(UTC))
     wait_for(lambda: httpx.get(f"{base_url(settings)}/catalogue", timeout=10).json()["modules"], timeout_s=60,
              interval_s=0.2, what="the catalogue in the dispatch worker")  # fmt: skip
     done = threading.Event()
@@ -60,7 +42,7 @@ def test_the_dispatch_worker_killed_under_load_ends_equal_to_a_replay(
         for first in range(0, REFERRALS, BATCH):
             batch = [s for n in range(first, first + BATCH) for s in (
                 referral(f"D-{n}", "2019-10-01"), round_table(f"D-{n}", "2019-10-08"))]  # fmt: skip
-            publish(settings, batch)
+            publish(settings, *batch, recorded_at=datetime.now(UTC))
             time.sleep(0.05)
         done.set()
 

@@ -17,16 +17,12 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from core.settings import Settings
-from core.topics import events_topic
 from kans.paths import REPO_ROOT
 from kans.processes import ServiceProcesses
 from services.dispatch.history import read_history
@@ -34,25 +30,14 @@ from services.dispatch.ruleset import load_rule_set, parse_rule_set
 from services.dispatch.views import waiting_lists
 from services.dispatch.whatif import Replay, what_if
 from tests.conftest import wait_for
-from tests.dispatch_catalogue import group_decision, group_referral, referral, report_catalogue, sealed
+from tests.dispatch_catalogue import group_decision, group_referral, referral, report_catalogue
 from tests.integration.test_dispatch_worker import base_url, dispatch_events
-from tests.kafka_helpers import produce
-
-
-@pytest.fixture
-def dispatch_worker(settings: Settings, tmp_path: Path) -> Iterator[ServiceProcesses]:
-    with ServiceProcesses(settings, tmp_path / "logs") as services:
-        services.start("inbound")
-        services.start("dispatch")
-        yield services
+from tests.integration.test_dispatch_worker import publish as publish_as_the_ingest
 
 
 def publish(settings: Settings, *submissions: dict[str, Any]) -> None:
-    """As the ingest publishes: sealed (recorded now: the replay orders the log's partitions by it), keyed by
-    stream, acknowledged by the broker."""
-    events = sealed(list(submissions), datetime.now(UTC))
-    produce(settings.kafka_bootstrap, events_topic(settings),
-            [(e.stream_id.encode(), e.model_dump_json().encode()) for e in events])  # fmt: skip
+    """Recorded now: the replay orders the log's partitions by it."""
+    publish_as_the_ingest(settings, *submissions, recorded_at=datetime.now(UTC))
 
 
 def about(settings: Settings, referral_id: str, count: int = 1) -> list[dict[str, Any]]:

@@ -11,34 +11,25 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
 import httpx
-import pytest
 
 from core.settings import Settings
 from core.topics import event_dead_letter_topic, events_topic
 from kans.processes import ServiceProcesses
 from services.dispatch.agents import ROUTE
 from tests.conftest import wait_for
-from tests.dispatch_catalogue import decision, ended, module, referral, round_table, sealed
+from tests.dispatch_catalogue import NOW, decision, ended, module, referral, round_table, sealed
 from tests.event_log import KINDS, RAW_HEADER, dead_letters, poison, produce_raw
 from tests.kafka_helpers import produce, read_topic
 
 
-@pytest.fixture
-def dispatch_worker(settings: Settings, tmp_path: Path) -> Iterator[ServiceProcesses]:
-    with ServiceProcesses(settings, tmp_path / "logs") as services:
-        services.start("inbound")
-        services.start("dispatch")
-        yield services
-
-
-def publish(settings: Settings, *submissions: dict[str, Any]) -> None:
-    """As the ingest publishes: sealed events, keyed by their stream, acknowledged by the broker."""
-    events = sealed(list(submissions))
+def publish(settings: Settings, *submissions: dict[str, Any], recorded_at: datetime = NOW) -> None:
+    """As the ingest publishes: sealed events (recorded at `recorded_at`), keyed by their stream, acknowledged by the
+    broker."""
+    events = sealed(list(submissions), recorded_at)
     records = [(e.stream_id.encode(), e.model_dump_json().encode()) for e in events]
     produce(settings.kafka_bootstrap, events_topic(settings), records)
 
