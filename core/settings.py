@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     projections_host: str = "127.0.0.1"
     projections_port: int = 6066
     projections_url: str = Field("", description="Where the API finds the projections worker; default from host/port.")
+    projections_urls: str = Field("", description="Every projections worker's base URL, comma-separated, when more "
+                                  "than one runs (they split the partitions; the API asks each and merges). Default: "
+                                  "projections_url alone.")  # fmt: skip
     inbound_host: str = "127.0.0.1"
     inbound_port: int = Field(6067, description="The inbound worker's web port (readiness page).")
     dispatch_host: str = "127.0.0.1"
@@ -215,6 +218,12 @@ class Settings(BaseSettings):
     @property
     def projections_base_url(self) -> str:
         return self.projections_url or f"http://{self.projections_host}:{self.projections_port}"
+
+    @property
+    def projections_base_urls(self) -> list[str]:
+        """Every projections worker the API asks (KANS_PROJECTIONS_URLS, else the one of projections_base_url)."""
+        urls = [url.strip() for url in self.projections_urls.split(",") if url.strip()]
+        return urls or [self.projections_base_url]
 
     @property
     def ingest_base_url(self) -> str:

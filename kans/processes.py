@@ -59,6 +59,7 @@ def settings_env(settings: Settings, principal: str | None = None) -> dict[str, 
         "KANS_INGEST_PORT": str(settings.ingest_port),
         "KANS_API_PORT": str(settings.api_port),
         "KANS_PROJECTIONS_PORT": str(settings.projections_port),
+        "KANS_PROJECTIONS_URLS": settings.projections_urls,
         "KANS_INBOUND_PORT": str(settings.inbound_port),
         "KANS_DISPATCH_PORT": str(settings.dispatch_port),
         "KANS_RATE_LIMIT": settings.rate_limit,
@@ -73,15 +74,21 @@ def settings_env(settings: Settings, principal: str | None = None) -> dict[str, 
 
 
 class ServiceProcesses:
-    """Start, stop and restart the service processes (ingest, projections, api, inbound); wait for readiness."""
+    """Start, stop and restart the service processes (ingest, projections, api, inbound); wait for readiness.
+    `more_projections`: further projections workers by name (`projections-2`, ...) and web port; each runs
+    `kans serve projections` on its port, in the same group as the first (list them all in settings.projections_urls
+    for the API)."""
 
-    def __init__(self, settings: Settings, logs: Path) -> None:
+    def __init__(self, settings: Settings, logs: Path, more_projections: dict[str, int] | None = None) -> None:
         self.settings = settings
         self.logs = logs
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.env = settings_env(settings)
+        self.more_projections = dict(more_projections or {})
 
     def ready_url(self, name: str) -> str:
+        if name in self.more_projections:
+            return f"http://{self.settings.projections_host}:{self.more_projections[name]}/ready"
         base = {"ingest": self.settings.ingest_base_url, "api": self.settings.api_base_url,
                 "projections": self.settings.projections_base_url,
                 "inbound": self.settings.inbound_base_url,
@@ -91,9 +98,12 @@ class ServiceProcesses:
     def start(self, name: str, timeout_s: float = 90.0) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child process
-        env = {**self.env, **principal_env(self.settings, SERVICE_PRINCIPALS[name])}  # each its own principal
+        service = "projections" if name in self.more_projections else name
+        env = {**self.env, **principal_env(self.settings, SERVICE_PRINCIPALS[service])}  # each its own principal
+        if name in self.more_projections:
+            env["KANS_PROJECTIONS_PORT"] = str(self.more_projections[name])
         self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "kans.cli", "serve", name], cwd=REPO_ROOT, env=env,
+            [sys.executable, "-m", "kans.cli", "serve", service], cwd=REPO_ROOT, env=env,
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         deadline = time.monotonic() + timeout_s

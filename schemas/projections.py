@@ -8,6 +8,7 @@ same keys, no `schema_version`) is version 1.
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Annotated, Literal, Union
 
@@ -28,12 +29,14 @@ def load_key(provider_id: str, module_id: str) -> str:
 
 
 class MembershipChanged(Frozen):
-    """A trajectory now counts as active or waiting in the row (membership null: it no longer counts there)."""
+    """A trajectory now counts as active or waiting in the row (membership null: it no longer counts there), taking
+    `half_days_per_week` while active (null: not known, or not active; absent in records written before it existed)."""
 
     kind: Literal["membership"] = "membership"
     schema_version: Literal[1] = 1
     trajectory_id: Identifier
     membership: Literal["active", "waiting"] | None
+    half_days_per_week: float | None = Field(None, ge=0, le=10)
 
 
 class ModuleCapacityChanged(Frozen):
@@ -95,4 +98,8 @@ def parse_load_change(raw: bytes | str) -> LoadChangeMessage:
 
 
 def dump_load_change(message: LoadChangeMessage) -> bytes:
-    return message.model_dump_json().encode()
+    """The message's JSON; a membership change without half-days is written as before that field existed."""
+    data = message.model_dump(mode="json")
+    if data.get("kind") == "membership" and data.get("half_days_per_week") is None:
+        del data["half_days_per_week"]
+    return json.dumps(data, separators=(",", ":")).encode()

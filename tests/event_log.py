@@ -128,3 +128,18 @@ def recompute_provider_load(values: Iterable[bytes | None], day: date) -> list[d
             table[key] = rows.apply_change(table.get(key) or rows.empty_row(key), change)
     views = [rows.load_view(table[key], day) for key in sorted(table)]
     return [v for v in views if v["offered"] or v["active"] or v["waiting"]]
+
+
+def recompute_trajectories(values: Iterable[bytes | None]) -> dict[str, TrajectoryState]:
+    """Every trajectory's state from the events alone, folded in log order with the worker's own rules."""
+    trajectories: dict[str, TrajectoryState] = {}
+    for value in values:
+        try:
+            event = read_event(value)
+        except BadRecord:
+            continue
+        tid = trajectory_id_of(event)
+        outcome = translate(event, trajectories.get(tid) if tid else None)
+        if tid is not None and outcome.state is not None:
+            trajectories[tid] = outcome.state
+    return trajectories

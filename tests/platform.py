@@ -17,8 +17,8 @@ DEV_KEY = "kans-dev-all"
 class Platform(ServiceProcesses):
     """The service processes plus HTTP clients for the ingest and the API."""
 
-    def __init__(self, settings: Settings, logs: Path) -> None:
-        super().__init__(settings, logs)
+    def __init__(self, settings: Settings, logs: Path, more_projections: dict[str, int] | None = None) -> None:
+        super().__init__(settings, logs, more_projections)
         # The development key that may speak for every source system (core/dev-api-keys.yaml).
         self.ingest = httpx.Client(base_url=settings.ingest_base_url, timeout=30, headers={"X-API-Key": DEV_KEY})
         # A desk token of the platform's development key (a test of another role sends its own Authorization).

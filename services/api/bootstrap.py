@@ -16,6 +16,7 @@ from core.metrics import new_registry
 from core.pupil_vault import PupilVault
 from core.settings import Settings
 from services.api.audit import AuditLog
+from services.api.projections import ProjectionWorkers, as_workers, workers_of
 from services.api.warehouse import Warehouse
 from services.warehouse.audit import AuditWriter
 from services.warehouse.clickhouse import ClickHouseClient, get_client, migrate
@@ -33,11 +34,15 @@ class Api:
     client: ClickHouseClient
     warehouse: Warehouse
     writer: ClickHouseWriter | None
-    projections: httpx.AsyncClient
+    projections: ProjectionWorkers  # an httpx client (one worker) is taken as a set of one
     audit: AuditLog | None = None  # the audit records' publisher: without it no audited read is served (503)
     audit_writer: AuditWriter | None = None  # kans.audit.v1 -> ClickHouse audit_log (with the writer)
     dispatch: httpx.AsyncClient | None = None  # the dispatch worker's pages (proposals, waiting lists)
     _started: bool = field(default=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.projections is not None:
+            self.projections = as_workers(self.projections, self.settings.event_partitions)
 
     def start(self) -> None:
         """Bring the warehouse's schema up to date, then start consuming the event log (if this process writes)."""
@@ -76,6 +81,6 @@ def bootstrap(settings: Settings, registry: CollectorRegistry | None = None) -> 
         writer = ClickHouseWriter(settings, client, warehouse.lock, WriterMetrics(registry or new_registry()),
                                   PupilVault(settings.pupil_vault_path))  # fmt: skip
         audit_writer = AuditWriter(settings, client, warehouse.lock)
-    projections = httpx.AsyncClient(base_url=settings.projections_base_url, timeout=PROJECTIONS_TIMEOUT_S)
+    projections = workers_of(settings.projections_base_urls, settings.event_partitions, PROJECTIONS_TIMEOUT_S)
     dispatch = httpx.AsyncClient(base_url=settings.dispatch_base_url, timeout=PROJECTIONS_TIMEOUT_S)
     return Api(settings, client, warehouse, writer, projections, AuditLog(settings), audit_writer, dispatch)

@@ -16,6 +16,7 @@ from core.access import PrincipalDep
 from core.auth import Principal, Role
 from core.settings import Settings
 from services.api.bootstrap import Api
+from services.api.projections import ProjectionWorkers
 from services.api.warehouse import Warehouse
 from services.warehouse.statistics import engine
 from services.warehouse.statistics.filters import Filters
@@ -40,7 +41,7 @@ def _warehouse(api: ApiDep) -> Warehouse:
     return api.warehouse
 
 
-def _projections(api: ApiDep) -> httpx.AsyncClient:
+def _projections(api: ApiDep) -> ProjectionWorkers:
     return api.projections
 
 
@@ -55,7 +56,7 @@ def _writer(api: ApiDep) -> ClickHouseWriter | None:
 
 
 WarehouseDep = Annotated[Warehouse, Depends(_warehouse)]
-ProjectionsDep = Annotated[httpx.AsyncClient, Depends(_projections)]
+ProjectionsDep = Annotated[ProjectionWorkers, Depends(_projections)]
 DispatchDep = Annotated[httpx.AsyncClient, Depends(_dispatch)]
 WriterDep = Annotated[ClickHouseWriter | None, Depends(_writer)]
 SettingsDep = Annotated[Settings, Depends(_settings)]

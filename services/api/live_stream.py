@@ -21,6 +21,8 @@ from typing import Any
 
 import httpx
 
+from services.api.projections import ProjectionWorkers, Unavailable, as_workers
+
 log = logging.getLogger(__name__)
 POLL_S = 0.25
 DISPATCH_EVERY = 4  # rounds: the dispatch views once a second
@@ -37,12 +39,22 @@ class Snapshot:
 class LiveHub:
     """Polls the workers while streams listen; `changes()` yields each new snapshot (the current one first)."""
 
-    projections: httpx.AsyncClient
+    projections: ProjectionWorkers | httpx.AsyncClient
     dispatch: httpx.AsyncClient | None
     snapshot: Snapshot = field(default_factory=Snapshot)
     listeners: int = 0
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _task: asyncio.Task[None] | None = None
+
+    def __post_init__(self) -> None:
+        self.workers = as_workers(self.projections, 1)
+
+    async def _load(self) -> Any:
+        """The provider-load view merged over every projections worker; None while it is not complete."""
+        try:
+            return await self.workers.view("/provider-load")
+        except Unavailable:
+            return None
 
     async def _get(self, client: httpx.AsyncClient, path: str) -> Any:
         try:
@@ -54,7 +66,7 @@ class LiveHub:
     async def _poll(self) -> None:
         rounds = 0
         while self.listeners:
-            load = await self._get(self.projections, "/provider-load")
+            load = await self._load()
             dispatch = self.snapshot.dispatch
             if self.dispatch is not None and rounds % DISPATCH_EVERY == 0:
                 proposals = await self._get(self.dispatch, "/proposals")

@@ -76,8 +76,8 @@ async def track_trajectories(stream: StreamT[bytes]) -> AsyncIterator[tuple[Keye
         tid = trajectory_id_of(event)
         stored = None if tid is None else topology.trajectories.get(tid.encode())
         outcome = translate(event, None if stored is None else TrajectoryState.from_dict(stored))
-        if tid is not None and outcome.state is not None:
-            topology.trajectories[tid.encode()] = outcome.state.to_dict()
+        if tid is not None and outcome.state is not None:  # `partition`: which worker holds it (views.py)
+            topology.trajectories[tid.encode()] = {**outcome.state.to_dict(), "partition": record.message.partition}
         for key, change in outcome.changes:
             await topology.load_changes.send(key=key.encode(), value=dump_load_change(change))
         await changelog_handed_over(app)
@@ -102,6 +102,7 @@ async def aggregate_provider_load(stream: StreamT[bytes]) -> AsyncIterator[dict[
             continue
         assert key is not None  # read_load_change refuses a record without one
         row = rows.apply_change(topology.provider_load.get(key) or rows.empty_row(key.decode()), change)
+        row = {**row, "partition": record.message.partition}  # which worker holds it (views.py)
         topology.provider_load[key] = row
         await changelog_handed_over(app)
         topology.progress.processed(record.message)

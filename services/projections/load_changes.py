@@ -85,7 +85,8 @@ def read_load_change(key: bytes | None, value: bytes | None) -> LoadChangeMessag
 
 def _keyed(effect: Effect) -> KeyedChange:
     if isinstance(effect, LoadChange):
-        return effect.load_key, MembershipChanged(trajectory_id=effect.trajectory_id, membership=effect.membership)
+        return effect.load_key, MembershipChanged(trajectory_id=effect.trajectory_id, membership=effect.membership,
+                                                  half_days_per_week=effect.half_days_per_week)  # fmt: skip
     if isinstance(effect, ListChange):
         return effect.load_key, WaitingListChanged(trajectory_id=effect.trajectory_id, on_list=effect.on_list)
     wait = WaitingTimeMeasured(trajectory_id=effect.trajectory_id, school_year=effect.school_year, days=effect.days)

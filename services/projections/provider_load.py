@@ -23,14 +23,19 @@ def empty_row(load_key: str) -> dict[str, Any]:
             "capacities": {}, "waits": {}}  # fmt: skip
 
 
-def set_membership(row: dict[str, Any], trajectory_id: str, membership: str | None) -> dict[str, Any]:
+def set_membership(row: dict[str, Any], trajectory_id: str, membership: str | None,
+                   half_days: float | None = None) -> dict[str, Any]:  # fmt: skip
+    """`half_days`: the half-days per week the trajectory takes while active (kept only then, and only if known)."""
     active = set(row["active"]) - {trajectory_id}
     waiting = set(row["waiting"]) - {trajectory_id}
+    in_use = {k: v for k, v in row.get("half_days", {}).items() if k != trajectory_id}
     if membership == "active":
         active.add(trajectory_id)
+        if half_days is not None:
+            in_use[trajectory_id] = half_days
     elif membership == "waiting":
         waiting.add(trajectory_id)
-    return {**row, "active": sorted(active), "waiting": sorted(waiting)}
+    return {**row, "active": sorted(active), "waiting": sorted(waiting), "half_days": in_use}
 
 
 def set_on_waiting_list(row: dict[str, Any], trajectory_id: str, on_list: bool) -> dict[str, Any]:
@@ -69,7 +74,7 @@ def record_wait(row: dict[str, Any], school_year: str, trajectory_id: str, days:
 def apply_change(row: dict[str, Any], change: LoadChangeMessage) -> dict[str, Any]:
     """The row with one load-change message applied (the message's kind says which update)."""
     if isinstance(change, MembershipChanged):
-        return set_membership(row, change.trajectory_id, change.membership)
+        return set_membership(row, change.trajectory_id, change.membership, change.half_days_per_week)
     if isinstance(change, ModuleCapacityChanged):
         return set_capacity(row, change.valid_from.isoformat(), change.capacity)
     if isinstance(change, ModuleOfferingChanged):
@@ -97,10 +102,13 @@ def percentile(values: list[float], q: float) -> float | None:
 def load_view(row: dict[str, Any], today: date) -> dict[str, Any]:
     capacity = capacity_on(row, today)
     active = len(row["active"])
+    in_use = row.get("half_days", {})
     return {
         "provider_id": row["provider_id"],
         "module_id": row["module_id"],
         "active": active,
+        "half_days_in_use": round(sum(in_use.values()), 1),
+        "half_days_unknown": active - len(in_use),
         "waiting": len(row["waiting"]),
         "waiting_list": len(row.get("waiting_list", ())),
         "capacity": capacity,

@@ -11,7 +11,7 @@ changes its first pass caused were lost in a crash after the state itself was sa
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -20,7 +20,7 @@ from schemas.envelope import Envelope
 Membership = Literal["active", "waiting"] | None
 TRAJECTORY_EVENTS = {
     "TrajectoryDispatched", "TrajectoryStarted", "TrajectoryNotStarted", "TrajectoryStoppedEarly", "TrajectoryClosed",
-    "TrajectoryCarriedOver", "WaitingListJoined", "WaitingListLeft",
+    "TrajectoryCarriedOver", "WaitingListJoined", "WaitingListLeft", "TrajectoryProgressReported",
 }  # fmt: skip
 WAITING_LIST_EVENTS = {"WaitingListJoined", "WaitingListLeft"}
 ENDINGS = {
@@ -46,11 +46,15 @@ class TrajectoryState:
     wait_school_year: str | None = None
     wait_days: float | None = None
     listed: tuple[str, ...] = ()  # the rows (provider|module) whose waiting list it is on (dispatch service)
+    half_days_per_week: float | None = None  # the latest known (start or progress report), for half-days in use
+    half_days_at: str | None = None  # when that value was given: an older report arriving late does not win
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrajectoryState:
-        return cls(**{**data, "applied": tuple(data.get("applied", ())), "left": tuple(data.get("left", ())),
-                      "listed": tuple(data.get("listed", ()))})  # fmt: skip
+        """The state a table value holds; keys that are the table's bookkeeping (its `partition`) are left out."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{**{k: v for k, v in data.items() if k in known}, "applied": tuple(data.get("applied", ())),
+                      "left": tuple(data.get("left", ())), "listed": tuple(data.get("listed", ()))})  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "applied": list(self.applied), "listed": list(self.listed)}
@@ -74,15 +78,22 @@ class TrajectoryState:
             return None
         return "active" if self.started_at else "waiting"
 
+    @property
+    def half_days_in_use(self) -> float | None:
+        """The half-days per week it takes at its provider: known, and only while it runs."""
+        return self.half_days_per_week if self.membership == "active" else None
+
 
 @dataclass(frozen=True)
 class LoadChange:
-    """Set trajectory `trajectory_id` to `membership` (None = not counted) in the row `load_key`."""
+    """Set trajectory `trajectory_id` to `membership` (None = not counted) in the row `load_key`, taking
+    `half_days_per_week` there while active (None: not known, or not active)."""
 
     load_key: str
     trajectory_id: str
     membership: Membership
     event_id: str
+    half_days_per_week: float | None = None
 
 
 @dataclass(frozen=True)
@@ -133,17 +144,22 @@ def apply_event(state: TrajectoryState | None, event: Envelope) -> tuple[Traject
         new = replace(new, provider_id=payload.provider_id, module_id=payload.module_id,
                       offer_type=payload.offer_type, dispatched_at=at, started_at=at, wait_reported=True)  # fmt: skip
     elif event.event_type == "TrajectoryStarted":
-        new = replace(new, started_at=at)
+        new = replace(_with_half_days(new, payload.half_days_per_week, at), started_at=at)
+    elif event.event_type == "TrajectoryProgressReported":
+        new = _with_half_days(new, payload.half_days_per_week, at)
     else:
         new = replace(new, ended_at=at, ending=ENDINGS[event.event_type])
 
     effects: list[Effect] = []
-    if (state.load_key, state.membership) != (new.load_key, new.membership):
+    before, after = (state.load_key, state.membership, state.half_days_in_use), (new.load_key, new.membership,
+                                                                                  new.half_days_in_use)  # fmt: skip
+    if before != after:
         if state.load_key and state.load_key != new.load_key:
             effects.append(LoadChange(state.load_key, new.trajectory_id, None, event_id))
             new = replace(new, left=(*new.left, state.load_key))
         if new.load_key:
-            effects.append(LoadChange(new.load_key, new.trajectory_id, new.membership, event_id))
+            effects.append(LoadChange(new.load_key, new.trajectory_id, new.membership, event_id,
+                                      new.half_days_in_use))  # fmt: skip
             new = replace(new, left=tuple(key for key in new.left if key != new.load_key))
     if new.load_key and new.dispatched_at and new.started_at and not new.wait_reported:
         days = (datetime.fromisoformat(new.started_at) - datetime.fromisoformat(new.dispatched_at)).total_seconds()
@@ -160,7 +176,16 @@ def standing_effects(state: TrajectoryState, event_id: str) -> list[Effect]:
     effects: list[Effect] = [LoadChange(key, state.trajectory_id, None, event_id) for key in state.left]
     effects.extend(ListChange(key, state.trajectory_id, True) for key in state.listed)
     if state.load_key:
-        effects.append(LoadChange(state.load_key, state.trajectory_id, state.membership, event_id))
+        effects.append(LoadChange(state.load_key, state.trajectory_id, state.membership, event_id,
+                                  state.half_days_in_use))  # fmt: skip
     if state.wait_key and state.wait_school_year and state.wait_days is not None:
         effects.append(WaitMeasured(state.wait_key, state.trajectory_id, state.wait_school_year, state.wait_days))
     return effects
+
+
+def _with_half_days(state: TrajectoryState, half_days: float | None, at: str) -> TrajectoryState:
+    """The state with the half-days per week given at `at`, unless none was given or a later value is known."""
+    if half_days is None or (state.half_days_at is not None
+                             and datetime.fromisoformat(state.half_days_at) > datetime.fromisoformat(at)):
+        return state
+    return replace(state, half_days_per_week=half_days, half_days_at=at)

@@ -4,7 +4,13 @@ trajectory's state, readiness. Load and waiting times answer 503 until the table
 Every view answer says how fresh it is: `lag_events` (records of the topics behind it not yet reflected),
 `lag_seconds` (at most this old: `core.consumer_lag`) and `as_of_offsets` (per topic and partition, the first
 record not reflected yet), in the body and in the headers `X-Consumer-Lag` and `X-Consumer-Lag-Seconds`. Load and
-waiting times depend on both agents (events and load changes), a trajectory's state on the events alone."""
+waiting times depend on both agents (events and load changes), a trajectory's state on the events alone.
+
+More than one worker may run (faust splits the partitions between them, the event log's and the load-changes'
+together): each page answers from the partitions this worker holds now, says which (`partitions`), and tags each
+row with its own `partition`, so the API can ask every worker, check that every partition was answered for exactly
+once, and merge (services/api/projections.py). A row of a partition this worker no longer holds (the in-memory
+table keeps what it wrote until the next recovery) is never shown."""
 
 from __future__ import annotations
 
@@ -23,7 +29,8 @@ from services.projections.topology import Topology, topology_of
 from services.projections.trajectory_state import TrajectoryState
 
 # What the trajectory page leaves out: the state's bookkeeping, not where the trajectory stands.
-INTERNAL_FIELDS = frozenset({"applied", "wait_reported", "left", "wait_key", "wait_school_year", "wait_days"})
+INTERNAL_FIELDS = frozenset({"applied", "wait_reported", "left", "wait_key", "wait_school_year", "wait_days",
+                             "half_days_at", "partition"})  # fmt: skip
 
 
 def is_ready(app: AppT) -> bool:
@@ -63,8 +70,18 @@ def _both(topology: Topology) -> tuple[str, ...]:
     return (topology.events_topic, topology.load_changes_topic)
 
 
-def _rows(app: AppT) -> list[dict[str, Any]]:
-    return [row for _, row in sorted(topology_of(app).provider_load.items()) if row is not None]
+def held(app: AppT, topic: str) -> set[int]:
+    """The partitions of `topic` assigned to this worker now."""
+    return {tp.partition for tp in app.consumer.assignment() if tp.topic == topic}
+
+
+def _rows(app: AppT) -> tuple[set[int], list[dict[str, Any]]]:
+    """The partitions of load-changes this worker holds, and the provider-load rows of those partitions (a row
+    stored before rows named their partition counts as held: one worker held everything then)."""
+    topology = topology_of(app)
+    partitions = held(app, topology.load_changes_topic)
+    stored = sorted(topology.provider_load.items())
+    return partitions, [row for _, row in stored if row is not None and row.get("partition", -1) in partitions | {-1}]
 
 
 async def provider_load_page(view: View, request: Request) -> Response:
@@ -72,10 +89,12 @@ async def provider_load_page(view: View, request: Request) -> Response:
     if not is_ready(view.app):
         return _restoring(view)
     day = date.fromisoformat(request.query.get("date") or date.today().isoformat())
-    views = [rows.load_view(r, day) for r in _rows(view.app)]
+    partitions, stored = _rows(view.app)
+    views = [{**rows.load_view(r, day), "partition": r.get("partition")} for r in stored]
     # A withdrawn module drops out of the view once nobody is running or waiting there any more.
     views = [v for v in views if v["offered"] or v["active"] or v["waiting"]]
-    return await _fresh_json(view, _both(topology_of(view.app)), {"as_of": day.isoformat(), "rows": views})
+    body = {"as_of": day.isoformat(), "rows": views, "partitions": sorted(partitions)}
+    return await _fresh_json(view, _both(topology_of(view.app)), body)
 
 
 async def waiting_times_page(view: View, request: Request) -> Response:
@@ -83,20 +102,25 @@ async def waiting_times_page(view: View, request: Request) -> Response:
     if not is_ready(view.app):
         return _restoring(view)
     year = request.query.get("school_year") or school_year_of(date.today())
-    body = {"school_year": year, "rows": [rows.waiting_view(r, year) for r in _rows(view.app)]}
+    partitions, stored = _rows(view.app)
+    views = [{**rows.waiting_view(r, year), "partition": r.get("partition")} for r in stored]
+    body = {"school_year": year, "rows": views, "partitions": sorted(partitions)}
     return await _fresh_json(view, _both(topology_of(view.app)), body)
 
 
 async def trajectory_page(view: View, request: Request, trajectory_id: str) -> Response:
     """Where one trajectory stands, and how many of its events were applied."""
     topology = topology_of(view.app)
+    partitions = held(view.app, topology.events_topic)
     stored = topology.trajectories.get(trajectory_id.encode())
-    if stored is None:  # not known, or not yet: the lag says which it may be
-        return await _fresh_json(view, (topology.events_topic,), {"detail": f"unknown trajectory {trajectory_id}"},
-                                 status=404)  # fmt: skip
+    if stored is not None and stored.get("partition", -1) not in partitions | {-1}:
+        stored = None  # another worker's now
+    if stored is None:  # not known, or not yet, or not here: the lag and the partitions say which it may be
+        unknown: dict[str, Any] = {"detail": f"unknown trajectory {trajectory_id}", "partitions": sorted(partitions)}
+        return await _fresh_json(view, (topology.events_topic,), unknown, status=404)
     state = TrajectoryState.from_dict(stored)
     shown = {k: v for k, v in stored.items() if k not in INTERNAL_FIELDS}
-    body = {**shown, "status": state.status, "events_applied": len(state.applied)}
+    body = {**shown, "status": state.status, "events_applied": len(state.applied), "partitions": sorted(partitions)}
     return await _fresh_json(view, (topology.events_topic,), body)
 
 
@@ -111,6 +135,7 @@ async def ready_page(view: View, request: Request) -> Response:
         "dead_letters": topology.progress.dead_letter_counts(),
         "rewinds": dict(sorted(topology.ordering.rewound.items())),
         "crashed_agents": list(topology.ordering.crashed),
+        "partitions": {topic: sorted(held(view.app, topic)) for topic in _both(topology)},
     }
     return view.json(body, status=200 if ready else 503)
 

@@ -12,10 +12,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import threading
 import time
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -34,10 +33,11 @@ from kans.processes import free_port, isolated_settings
 from schemas.envelope import event_id_for
 from services.projections.agents import TRACK
 from tests.conftest import wait_for
+from tests.drill_load import Load, kill_9
 from tests.event_log import KINDS, RAW_HEADER, dead_letters, poison, produce_raw, recompute_provider_load
-from tests.factories import capacity, close, dispatch, referral, start
+from tests.factories import capacity, referral
 from tests.kafka_helpers import read_topic
-from tests.platform import DEV_KEY, Platform
+from tests.platform import Platform
 
 DAY = date(2025, 11, 1)
 PROVIDERS = ("drill-a", "drill-b", "drill-c")
@@ -54,74 +54,6 @@ def drills(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> It
         yield platform
     finally:
         platform.close()
-
-
-class Load:
-    """Posts batches through the ingest from a thread, about `rate` events a second, until stopped; keeps every
-    acknowledged event id by referral. Paced, so the drill's size does not depend on how long a restart takes.
-    A refused batch is posted again, unchanged (the same event ids). `answers` counts the status codes (`error`: no
-    answer at all), `accepted_at` when each 202 arrived (monotonic), `attempted` every event id ever posted."""
-
-    def __init__(self, platform: Platform, name: str, rate: float = 200.0) -> None:
-        self.platform, self.name, self.rate = platform, name, rate
-        self.acknowledged: dict[str, set[str]] = defaultdict(set)
-        self.attempted: set[tuple[str, str]] = set()  # (source_system, source_ref)
-        self.refused = 0
-        self.answers: Counter[int | str] = Counter()
-        self.accepted_at: list[float] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _batch(self, n: int) -> list[dict[str, Any]]:
-        rid, tid, provider = f"R-{self.name}-{n}", f"T-{self.name}-{n}", PROVIDERS[n % len(PROVIDERS)]
-        batch = [referral(rid), dispatch(rid, tid, provider)]
-        if n % 4 != 1:  # not in step with the provider (n % 3): every row gets active and waiting trajectories
-            batch.append(start(rid, tid))
-        if n % 5 == 0:
-            batch.append(close(rid, tid))
-        return batch
-
-    def _run(self) -> None:
-        with httpx.Client(base_url=self.platform.settings.ingest_base_url, timeout=30,
-                          headers={"X-API-Key": DEV_KEY}) as ingest:  # fmt: skip
-            n = 0
-            while not self._stop.is_set():
-                batch = [event for i in range(n, n + 5) for event in self._batch(i)]
-                self.attempted.update((s["source_system"], s["source_ref"]) for s in batch)
-                try:
-                    response = ingest.post("/v1/events/batch", json=batch)
-                except httpx.HTTPError:
-                    self.answers["error"] += 1
-                    self._stop.wait(1.0)
-                    continue
-                self.answers[response.status_code] += 1
-                if response.status_code != 202:
-                    self.refused += 1
-                    self._stop.wait(0.5)  # then the same batch again
-                    continue
-                self.accepted_at.append(time.monotonic())
-                for submission, result in zip(batch, response.json()["results"], strict=True):
-                    self.acknowledged[submission["payload"]["referral_id"]].add(result["event_id"])
-                n += 5
-                self._stop.wait(len(batch) / self.rate)
-
-    def __enter__(self) -> Load:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: Any) -> None:
-        self._stop.set()
-        self._thread.join(timeout=60)
-
-    @property
-    def events(self) -> int:
-        return sum(len(ids) for ids in self.acknowledged.values())
-
-
-def kill_9(platform: Platform, name: str) -> None:
-    proc = platform.procs.pop(name)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
 
 
 class Supervised:

@@ -63,7 +63,7 @@ def test_an_event_yields_its_typed_load_changes_and_a_duplicate_yields_them_agai
 
     results, sent = asyncio.run(scenario())
     waiting = ("tigo|individual", MembershipChanged(trajectory_id="T-A1", membership="waiting"))
-    active = ("tigo|individual", MembershipChanged(trajectory_id="T-A1", membership="active"))
+    active = ("tigo|individual", MembershipChanged(trajectory_id="T-A1", membership="active", half_days_per_week=2))
     wait = ("tigo|individual", WaitingTimeMeasured(trajectory_id="T-A1", school_year="2025-2026", days=10.0))
     # The duplicate start sends again what the state stands for (harmless: rows are sets); the broken event nothing.
     assert results == {0: (waiting,), 1: (active, wait), 2: (active, wait), 3: ()}

@@ -43,7 +43,7 @@ def test_dispatch_then_start_become_membership_changes_and_one_waiting_time() ->
     state, (dispatched, started) = fold(DISPATCH, START)
     assert dispatched.changes == ((ROW, MembershipChanged(trajectory_id="T-1", membership="waiting")),)
     assert started.changes == (
-        (ROW, MembershipChanged(trajectory_id="T-1", membership="active")),
+        (ROW, MembershipChanged(trajectory_id="T-1", membership="active", half_days_per_week=2.0)),
         (ROW, WaitingTimeMeasured(trajectory_id="T-1", school_year="2025-2026", days=3.5)),
     )
     assert state is not None and state.status == "active" and len(state.applied) == 2
@@ -69,7 +69,7 @@ def test_a_replay_after_a_move_takes_the_trajectory_out_of_the_row_it_left_again
     assert state is not None and state.left == (ROW,)
     assert translate(moved, state).changes == (
         (ROW, MembershipChanged(trajectory_id="T-1", membership=None)),
-        ("elders|day", MembershipChanged(trajectory_id="T-1", membership="active")),
+        ("elders|day", MembershipChanged(trajectory_id="T-1", membership="active", half_days_per_week=2.0)),
         (ROW, WaitingTimeMeasured(trajectory_id="T-1", school_year="2025-2026", days=3.5)),
     )
     back = sealed({**dispatch("R-1", "T-1", "tigo", "day"), "source_ref": "dispatch:T-1:back"})
@@ -100,16 +100,35 @@ def test_provider_facts_change_their_row_and_store_no_trajectory() -> None:
 
 def test_an_event_that_touches_no_load_changes_nothing() -> None:
     referral = sealed(example_submission("ReferralSubmitted", 1))
-    progress = provider_fact("TrajectoryProgressReported", trajectory_id="T-1")
-    assert translate(referral, None) == translate(progress, None) == Translation()
+    assert translate(referral, None) == Translation()
 
 
-def test_the_changes_applied_in_order_give_the_row_the_views_show() -> None:
-    cap = sealed(capacity("tigo", "day", 12, "2025-09-01"))
-    _, outcomes = fold(cap, DISPATCH, START)
+def progress(half_days: float, occurred: str, ref: str) -> Any:
+    data = example_submission("TrajectoryProgressReported")
+    data["payload"].update(trajectory_id="T-1", referral_id="R-1", half_days_per_week=half_days)
+    return sealed({**data, "occurred_at": occurred, "source_ref": ref})
+
+
+def test_half_days_in_use_follow_the_latest_report_while_the_trajectory_runs() -> None:
+    """A progress report before the dispatch is kept (no row yet); the start's half-days count once it runs; a later
+    report changes them; an older report arriving late does not; the end takes them out with the trajectory."""
+    early = progress(1, "2025-10-01T10:00:00+02:00", "progress:early")
+    state, (first, _, started) = fold(early, DISPATCH, START)
+    assert first.changes == () and first.state is not None and first.state.half_days_per_week == 1
+    assert started.changes[0] == (ROW, MembershipChanged(trajectory_id="T-1", membership="active",
+                                                         half_days_per_week=2.0))  # fmt: skip
+    assert state is not None
+    more = translate(progress(4, "2025-11-01T10:00:00+01:00", "progress:later"), state)
+    assert more.changes == ((ROW, MembershipChanged(trajectory_id="T-1", membership="active",
+                                                    half_days_per_week=4.0)),)  # fmt: skip
+    assert more.state is not None
+    stale = translate(progress(3, "2025-10-20T10:00:00+02:00", "progress:stale"), more.state)
+    assert stale.changes == () and stale.state is not None and stale.state.half_days_per_week == 4.0
     row = rows.empty_row(ROW)
-    for _, change in (keyed for outcome in outcomes for keyed in outcome.changes):
-        row = rows.apply_change(row, change)
-    view = rows.load_view(row, date(2025, 10, 5))
-    assert (view["active"], view["waiting"], view["capacity"], view["free"], view["offered"]) == (1, 0, 12, 11, True)
-    assert rows.waiting_view(row, "2025-2026")["median_days"] == 3.5
+    for outcome in (started, more):
+        for _, change in outcome.changes:
+            row = rows.apply_change(row, change)
+    view = rows.load_view(row, date(2025, 11, 2))
+    assert (view["active"], view["half_days_in_use"], view["half_days_unknown"]) == (1, 4.0, 0)
+    row = rows.apply_change(row, MembershipChanged(trajectory_id="T-1", membership=None))
+    assert rows.load_view(row, date(2025, 12, 1))["half_days_in_use"] == 0

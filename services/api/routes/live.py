@@ -1,4 +1,5 @@
-"""Live views, served from the projections worker's changelog-backed tables (L1 load, L3 waiting times)."""
+"""Live views, served from the projections workers' changelog-backed tables (L1 load, L3 waiting times), merged over
+every worker (services/api/projections.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from datetime import date
 from typing import Annotated, Any
 from urllib.parse import quote
 
-import httpx
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
@@ -20,6 +20,7 @@ from services.api.audit import access_reason, note
 from services.api.deps import ProjectionsDep, WarehouseDep
 from services.api.live_scope import may_see_trajectory, visible_rows
 from services.api.live_stream import LiveHub, event
+from services.api.projections import ProjectionWorkers, Unavailable
 from services.api.provider_names import ProviderNames
 from services.api.warehouse import Warehouse
 
@@ -36,6 +37,9 @@ class ProviderLoadRow(BaseModel):
     module_kind: str | None = Field(None, description="The module's kind (code list module_kind), if known.")
     module_kind_label_nl: str | None = Field(None, description="The kind's Dutch label, e.g. Dagbesteding.")
     active: int = Field(description="Trajectories started and not yet ended.")
+    half_days_in_use: float = Field(0, description="Half-days per week the active trajectories take (dagdelen per "
+                                    "week, the latest of start and progress reports), summed over those known.")
+    half_days_unknown: int = Field(0, description="Active trajectories whose half-days per week nobody gave yet.")
     waiting: int = Field(description="Dispatched, not started yet.")
     waiting_list: int = Field(0, description="On the dispatch service's waiting list here (every eligible provider "
                               "was full); not dispatched yet.")  # fmt: skip
@@ -69,20 +73,12 @@ class WaitingTimes(BaseModel):
     rows: list[WaitingTimeRow]
 
 
-async def _ask(projections: httpx.AsyncClient, path: str, params: dict[str, Any]) -> Any:
+async def _ask(projections: ProjectionWorkers, path: str, params: dict[str, Any]) -> Any:
+    """A view merged over every projections worker; 503 naming what is missing when it is not complete."""
     try:
-        response = await projections.get(path, params={k: v for k, v in params.items() if v is not None})
-    except httpx.HTTPError as err:
-        raise _unreachable(err) from err
-    if response.status_code != 200:
-        detail = response.json().get("detail") if response.headers.get("content-type", "").startswith(
-            "application/json") else None  # fmt: skip
-        raise HTTPException(503, detail or f"the projections worker answered {response.status_code}", headers=RETRY)
-    return response.json()
-
-
-def _unreachable(err: httpx.HTTPError) -> HTTPException:
-    return HTTPException(503, f"the projections worker is unreachable ({err.__class__.__name__})", headers=RETRY)
+        return await projections.view(path, params)
+    except Unavailable as err:
+        raise HTTPException(503, f"the projections are not complete: {err}", headers=RETRY) from err
 
 
 @router.get("/provider-load", response_model=ProviderLoad)
@@ -182,14 +178,11 @@ async def trajectory_status(
     here, served or refused, is recorded in the audit trail before the answer leaves (503 when it cannot be); give the
     reason in `X-Access-Reason` or `reason`."""
     try:  # one path segment of the worker's URL, whatever it holds
-        response = await projections.get(f"/trajectories/{quote(trajectory_id, safe='')}")
-    except httpx.HTTPError as err:
-        raise _unreachable(err) from err
-    if response.status_code == 404:
+        status = await projections.trajectory(f"/trajectories/{quote(trajectory_id, safe='')}")
+    except Unavailable as err:
+        raise HTTPException(503, f"the projections are not complete: {err}", headers=RETRY) from err
+    if status is None:
         raise HTTPException(404, f"unknown trajectory {trajectory_id}")
-    if response.status_code != 200:
-        raise HTTPException(503, f"the projections worker answered {response.status_code}", headers=RETRY)
-    status = response.json()
     if not await may_see_trajectory(status, principal.data_scope, warehouse):
         raise HTTPException(404, f"unknown trajectory {trajectory_id}")
     note(request, referral_id=status.get("referral_id"))

@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from core.broker import READY_TIMEOUT_S, broker_problem
 from services.api.deps import ProjectionsDep, SettingsDep, WarehouseDep, WriterDep
+from services.api.projections import ProjectionWorkers
 from services.warehouse.writer import ClickHouseWriter
 
 router = APIRouter(tags=["operations"])
@@ -23,17 +23,10 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-async def _projections_state(projections: httpx.AsyncClient) -> dict[str, Any]:
-    """The worker's own readiness page (ready, lag per topic, dead letters), or why it could not be read."""
-    try:
-        response = await projections.get("/ready", timeout=READY_TIMEOUT_S)
-    except httpx.HTTPError as err:
-        return {"ready": False, "error": f"unreachable ({err.__class__.__name__})"}
-    try:
-        state = response.json()
-    except ValueError:
-        return {"ready": False, "error": f"answered {response.status_code} without JSON"}
-    return {**state, "ready": response.status_code == 200} if isinstance(state, dict) else {"ready": False}
+async def _projections_state(projections: ProjectionWorkers) -> dict[str, Any]:
+    """The workers' own readiness pages (ready, lag per topic, dead letters, partitions held), or why one could not be
+    read; ready when every worker is and between them they hold every partition."""
+    return await projections.readiness(READY_TIMEOUT_S)
 
 
 def _writer_problem(writer: ClickHouseWriter) -> str | None:
