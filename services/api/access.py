@@ -4,8 +4,8 @@ anyone but the desk are the policy view (small cells suppressed, no per-school f
 
 - desk: everything.
 - clb: statistics, comparisons, report, ad hoc (its own referrals, policy view); its referrals' history; the live
-  status of their trajectories.
-- provider: the live views: its own load, waiting times and trajectories.
+  status of their trajectories and of the referrals themselves (L4).
+- provider: the live views: its own load, waiting times (and waiting-time clocks) and trajectories.
 - policy: statistics, comparisons, report, ad hoc (policy view).
 - source_system: nothing here (it submits through the ingest).
 - the audit trail (who read which pupil's history): the desk only.
@@ -28,6 +28,13 @@ RULES: Rules = {
     ("GET", "/v1/live/stream"): roles(DESK, PROVIDER),  # the live views pushed (SSE); the dispatch views: desk
     ("GET", "/v1/live/waiting-times"): roles(DESK, PROVIDER),
     ("GET", "/v1/live/trajectories/{trajectory_id}"): roles(DESK, CLB, PROVIDER),
+    # From the warehouse (routes/live_operations.py): L3 clocks for the desk and each provider's own waits; L4 a
+    # referral's status for its referrer and the desk (a provider follows its trajectories above); L5 the desk only.
+    ("GET", "/v1/live/waiting-clocks"): roles(DESK, PROVIDER),
+    ("GET", "/v1/live/waiting-clocks/trend"): roles(DESK, PROVIDER),
+    ("GET", "/v1/live/referrals"): roles(DESK, CLB),
+    ("GET", "/v1/live/referrals/{referral_id}"): roles(DESK, CLB),
+    ("GET", "/v1/live/completeness"): roles(DESK),
     ("GET", "/v1/referrals/{referral_id}/events"): roles(DESK, CLB),
     ("GET", "/v1/statistics"): STATISTICS,
     ("GET", "/v1/stats/{school_year}"): STATISTICS,

@@ -20,7 +20,17 @@ from services.api.audit import AuditMiddleware
 from services.api.bootstrap import bootstrap
 from services.api.rate_limit import install_rate_limit
 from services.api.report.router import router as report_router
-from services.api.routes import adhoc, audit, dashboard, dispatch, history, live, operations, statistics
+from services.api.routes import (
+    adhoc,
+    audit,
+    dashboard,
+    dispatch,
+    history,
+    live,
+    live_operations,
+    operations,
+    statistics,
+)
 
 DESCRIPTION = (
     "Live views of the referral desk (provider load, waiting times), statistics of the annual report "
@@ -61,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     instrument_http(app, app.state.registry)
     install_error_handlers(app)
     app.include_router(live.router)
+    app.include_router(live_operations.router)  # L3-L5 from the warehouse
     app.include_router(dispatch.router)
     app.include_router(statistics.router)
     app.include_router(history.router)

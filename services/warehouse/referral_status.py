@@ -14,6 +14,7 @@ reason that ends the wait), `awaiting_redispatch` (the last one was not started 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from services.warehouse.waiting_clocks import CLOCK_CONTINUES, ReferralFacts, TrajectoryFacts
 
@@ -74,7 +75,7 @@ def _first(days: list[date | None]) -> date | None:
     return min(known) if known else None
 
 
-def steps(facts: ReferralFacts) -> list[dict[str, object]]:
+def steps(facts: ReferralFacts) -> list[dict[str, Any]]:
     """The steps the referral went through, each with its (first) day, in order."""
     ts = facts.trajectories
     ended = [t for t in ts if t.ended_on is not None and t.ending]

@@ -22,6 +22,8 @@ ROUTES = {
     ("GET", "/health"), ("GET", "/ready"),
     ("GET", "/v1/live/provider-load"), ("GET", "/v1/live/trajectories/{trajectory_id}"),
     ("GET", "/v1/live/waiting-times"), ("GET", "/v1/live/stream"),
+    ("GET", "/v1/live/waiting-clocks"), ("GET", "/v1/live/waiting-clocks/trend"), ("GET", "/v1/live/referrals"),
+    ("GET", "/v1/live/referrals/{referral_id}"), ("GET", "/v1/live/completeness"),
     ("GET", "/v1/statistics"), ("GET", "/v1/stats/{school_year}"), ("GET", "/v1/stats/{school_year}/{statistic}"),
     ("GET", "/v1/stats/{school_year}/referrals-per-month"), ("GET", "/v1/stats/compare/{statistic}"),
     ("GET", "/v1/stats/comparisons/exclusions"), ("POST", "/v1/stats/comparisons/exclusions"),
