@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from services.warehouse.clickhouse import ClickHouseClient
-from services.warehouse.statistics.registry import STATISTICS
+from services.warehouse.statistics.registry import REPORT_STATISTICS
 
 TRAJECTORY = ("TrajectoryDispatched", "TrajectoryCarriedOver")
 STARTS = ("TrajectoryStarted", "TrajectoryCarriedOver")
@@ -115,7 +115,7 @@ def pandas_report(client: ClickHouseClient, database: str, school_year: str) -> 
     coach = {(p["provider_id"], p["module_id"]) for p in map(json.loads, (r[0] for r in offered))
              if p["kind"] == "school_coach"}  # fmt: skip
     totals: dict[str, float] = {}
-    for code, definition in STATISTICS.items():
+    for code, definition in REPORT_STATISTICS.items():  # R01-R59 (the report's text's figures have no reference)
         level = definition.level
         r, t, g = ref[ref.level == level], traj[traj.level == level], groups[groups.level == level]
         dims = [d for d in definition.dimensions if d in r.columns]

@@ -168,7 +168,7 @@ def test_the_html_report_renders_in_chromium_with_every_section_and_every_statis
     assert errors == []
     assert [t["statistic"] for t in tables] == list(STATISTICS)
     assert all(t["visible"] for t in tables)
-    assert [t["caption"].split(":")[0] for t in tables] == [f"Tabel {n}" for n in range(1, 60)]
+    assert [t["caption"].split(":")[0] for t in tables] == [f"Tabel {n}" for n in range(1, len(STATISTICS) + 1)]
     for table in tables:
         if table["statistic"] in COMPARED:
             stat = json_of(year, f"/v1/stats/{YEAR}/{table['statistic']}")
@@ -198,7 +198,7 @@ def test_the_pdf_holds_every_section_and_every_table(year: Platform) -> None:
     assert len(reader.pages) > 20
     for title in SECTION_TITLES_NL.values():
         assert title in text, title
-    for number in range(1, 60):
+    for number in range(1, len(STATISTICS) + 1):
         assert f"Tabel {number}: " in text, number
     assert "Grafiek 1: " in text and "zoals geregistreerd tot en met 01/01/2030" in text
 
@@ -207,7 +207,7 @@ def test_the_workbook_has_a_sheet_per_table_with_the_statistics_figures(year: Pl
     response = year.api.get(REPORT, params={"format": "xlsx"}, timeout=120)
     assert response.status_code == 200, response.text
     book = load_workbook(BytesIO(response.content))
-    sheets = {re.sub(r"^Tabel \d+ \((R\d\d)\)$", r"\1", name): name for name in book.sheetnames[1:]}
+    sheets = {re.sub(r"^Tabel \d+ \((R\d\d[a-z]?)\)$", r"\1", name): name for name in book.sheetnames[1:]}
     assert book.sheetnames[0] == "Inhoud" and list(sheets) == list(STATISTICS)
     tables, _ = open_report(year, browser)
     for table in tables:

@@ -7,12 +7,14 @@ import pytest
 from services.warehouse.statistics.filters import Filters
 from services.warehouse.statistics.labels import LabelContext, dimension_label, domain
 from services.warehouse.statistics.model import Cell, Cells, Section, StatisticDef
-from services.warehouse.statistics.registry import STATISTICS
+from services.warehouse.statistics.registry import REPORT_STATISTICS, STATISTICS
 from services.warehouse.statistics.shaping import shape
+
+SUPPLEMENTS = ["R05a", "R22a", "R26a", "R30a", "R37a", "R44a", "R46a", "R54a", "R55a", "R59a"]
 
 
 def test_every_report_statistic_is_defined_once_with_its_section_and_unit() -> None:
-    assert list(STATISTICS) == [f"R{n:02d}" for n in range(1, 60)]
+    assert list(REPORT_STATISTICS) == [f"R{n:02d}" for n in range(1, 60)]
     sections = {code: d.section for code, d in STATISTICS.items()}
     assert {sections[c] for c in ("R01", "R13", "R21")} == {Section.primary_individual}
     assert {sections[c] for c in ("R22", "R28")} == {Section.primary_groups}
@@ -32,6 +34,33 @@ def test_every_code_of_a_filled_dimension_has_a_dutch_label(code: str) -> None:
         for value in domain(dim, "2019-2020", definition.labels) or []:
             text = dimension_label(dim, value, {}, ctx)
             assert text and (text != value or dim == "school_year"), (dim, value)
+
+
+def test_the_figures_the_report_gives_in_its_text_follow_their_statistic_and_per_school_ones_are_the_desks() -> None:
+    """R22a sorts right after R22, in R22's section (the report's 1.2.1.2 "Scholen" follows 1.2.1.1); only the
+    distributions over schools are desk-only."""
+    assert [code for code in STATISTICS if code not in REPORT_STATISTICS] == SUPPLEMENTS
+    codes = list(STATISTICS)
+    for code in SUPPLEMENTS:
+        assert codes.index(code) == codes.index(code[:-1]) + 1
+        assert STATISTICS[code].section == STATISTICS[code[:-1]].section and STATISTICS[code].report_note_nl
+    assert [c for c, d in STATISTICS.items() if d.desk_only] == ["R05a", "R22a", "R37a", "R54a"]
+
+
+def test_a_desk_only_statistic_is_withheld_from_the_policy_audience() -> None:
+    """Whatever the cells, the policy view of a per-school statistic has no row, no total and no figure."""
+    definition = STATISTICS["R22a"]
+    cells = Cells(cells=[Cell("2019-2020", ("4",), 1), Cell("2019-2020", ("1",), 7)],
+                  dimensions=("referrals_per_school",), totals={"2019-2020": 8},
+                  summary={"2019-2020": [("max_referrals_per_school", 4)]})  # fmt: skip
+    desk = shape(definition, cells, "2019-2020", filters=Filters(), as_of=None, audience="desk", threshold=5,
+                 labels=LabelContext())  # fmt: skip
+    assert ([r.value for r in desk.rows], desk.total) == ([7, 1], 8)
+    assert desk.rows[1].model_extra["referrals_per_school_label_nl"] == "4 aanmeldingen"
+    policy = shape(definition, cells, "2019-2020", filters=Filters(), as_of=None, audience="policy", threshold=5,
+                   labels=LabelContext())  # fmt: skip
+    assert (policy.rows, policy.total, [s.value for s in policy.summary]) == ([], None, [None, None])
+    assert policy.suppressed_cells == 4 and policy.note_nl.startswith("Cijfers per school zijn enkel voor het KANS")
 
 
 def _definition(**extra: object) -> StatisticDef:

@@ -29,9 +29,12 @@ DIMENSION_NL = {
     "school_delay": "Schoolse vertraging", "school_location": "Ligging school", "school_year": "Schooljaar",
     "schools_attended": "Aantal scholen", "scope": "Populatie", "stage": "Graad", "status": "Status",
     "trajectories_per_pupil": "Trajecten per leerling", "variant": "Telling",
+    "referrals_per_school": "Aanmeldingen per school", "referrer": "CLB (verwijzer)",
+    "class_action_theme": "Thema van de klasactie", "round_table_outcome": "Advies van de rondetafel",
+    "combination": "Samen met traject(en)?",
 }  # fmt: skip
 UNIT_NL = {"referrals": "aanmeldingen", "pupils": "leerlingen", "trajectories": "trajecten", "groups": "groepen",
-           "round_tables": "rondetafels", "class_hours": "lesuren"}  # fmt: skip
+           "round_tables": "rondetafels", "class_hours": "lesuren", "schools": "scholen"}  # fmt: skip
 COLUMN_DIMENSIONS = ("school_year", "measure", "gender", "offer_type")  # laid out as columns, in this preference
 SUPPRESSED = "x"
 NOTHING = "\u2013"  # en dash: a figure that cannot be computed

@@ -7,7 +7,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.exceptions import RequestValidationError
 
 from schemas.codelists import Code, allowed
@@ -27,9 +27,20 @@ SchoolYear = Annotated[str, Path(pattern=YEAR, examples=["2019-2020"])]
 MONTHLY = "R01"  # the statistic per month and offer type (R31 is the same definition for secondary)
 
 
+def for_the_audience(code: str, q: engine.Question) -> str:
+    """A per-school statistic (desk_only) asked alone for any audience but the desk's is refused, not answered
+    empty: the caller learns why (a whole report shows it withheld, with the same note)."""
+    if STATISTICS[code].desk_only and q.audience.name != "desk":
+        raise HTTPException(403, f"{code} gives figures per school: for the desk only (privacy, DOMAIN §9); the "
+                            f"{q.audience.name} audience does not get them")  # fmt: skip
+    return code
+
+
 @router.get("/statistics", tags=["statistics"])
 async def catalogue() -> list[dict[str, object]]:
-    """Every statistic: code, Dutch title, report section and table/chart, unit, dimensions, population."""
+    """Every statistic: code, Dutch title, report section and table/chart, unit, dimensions, population; R01-R59
+    and the figures the report gives in its text beside them (R22a after R22); `desk_only`: per-school figures, for
+    the desk only (403 alone, withheld in a report, for any other audience)."""
     return [
         {
             "code": d.code,
@@ -41,6 +52,7 @@ async def catalogue() -> list[dict[str, object]]:
             "population_nl": d.population_nl,
             "previous_year": d.previous_year,
             "note_nl": d.report_note_nl,
+            "desk_only": d.desk_only,
         }
         for d in STATISTICS.values()
     ]
@@ -56,7 +68,8 @@ async def compare(
         raise RequestValidationError(
             [{"loc": ("query", "to_year"), "msg": "to_year is before from_year", "type": "value_error"}]
         )
-    return await warehouse.run(engine.compare, statistic.value, first, last, q)  # type: ignore[no-any-return]
+    code = for_the_audience(statistic.value, q)
+    return await warehouse.run(engine.compare, code, first, last, q)  # type: ignore[no-any-return]
 
 
 @router.get("/stats/comparisons/exclusions", response_model=ExclusionComparison)
@@ -113,6 +126,8 @@ async def one_statistic(
     school_year: SchoolYear,
 ) -> StatisticResult:
     """One statistic of a school year (e.g. R02: referrals by gender and offer, primary), with filters, as-of and
-    audience. The response says which population is counted."""
+    audience. The response says which population is counted. A per-school statistic (desk_only: R05a, R22a, R37a,
+    R54a) for any audience but the desk's: 403."""
     year = checked_year(school_year, "school_year")
-    return await warehouse.run(engine.statistic, statistic.value, year, q)  # type: ignore[no-any-return]
+    code = for_the_audience(statistic.value, q)
+    return await warehouse.run(engine.statistic, code, year, q)  # type: ignore[no-any-return]

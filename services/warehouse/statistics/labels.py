@@ -91,7 +91,8 @@ def _count_label(dimension: str, number: str) -> str:
     shown = str(int(n)) if n.is_integer() else str(n).replace(".", ",")
     nouns = {"age": ("jaar", "jaar"), "schools_attended": ("school", "scholen"),
              "half_days_per_week": ("dagdeel per week", "dagdelen per week"),
-             "trajectories_per_pupil": ("traject", "trajecten")}  # fmt: skip
+             "trajectories_per_pupil": ("traject", "trajecten"),
+             "referrals_per_school": ("aanmelding", "aanmeldingen")}  # fmt: skip
     one, many = nouns[dimension]
     return f"{shown} {one if n == 1 else many}"
 
@@ -120,7 +121,7 @@ def dimension_label(dimension: str, code: str | None, row: dict[str, Any], ctx: 
         return FIXED[dimension].get(code, code)
     if dimension == "month":
         return month_label(code)
-    if dimension in ("age", "schools_attended", "half_days_per_week", "trajectories_per_pupil"):
+    if dimension in ("age", "schools_attended", "half_days_per_week", "trajectories_per_pupil", "referrals_per_school"):
         return _count_label(dimension, code)
     if dimension == "residence_postcode":
         place = load_codelists()["brussels_postcode"].get(code)

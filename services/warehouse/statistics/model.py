@@ -83,6 +83,8 @@ class StatisticDef:
     summary_labels: dict[str, str] = field(default_factory=dict)
     previous_year: bool = False  # also computes the year before (a `school_year` dimension)
     report_note_nl: str = ""
+    # Per-school figures (DOMAIN §9: not published): the desk's only; any other audience gets them withheld.
+    desk_only: bool = False
 
     @property
     def level(self) -> str:

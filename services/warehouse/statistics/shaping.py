@@ -116,6 +116,8 @@ def shape(definition: StatisticDef, cells: Cells, school_year: str, *, filters: 
           audience: str, threshold: int, labels: LabelContext,
           scope: DataScope = EVERYTHING) -> StatisticResult:  # fmt: skip
     """The response for one school year (a previous-year statistic shows both years as `school_year` rows)."""
+    if definition.desk_only and audience != "desk":
+        return withheld(definition, cells, school_year, filters=filters, as_of=as_of, audience=audience, scope=scope)
     ctx = LabelContext(labels.providers, labels.modules, {**labels.own, **definition.labels})
     dimensions = definition.dimensions
     found = _filled(definition, _year_cells(definition, cells, school_year), school_year)
@@ -171,3 +173,23 @@ def shape(definition: StatisticDef, cells: Cells, school_year: str, *, filters: 
         suppressed_cells=len(hidden) + len(hidden_summary) + int(hide_total),
         note_nl=definition.report_note_nl,
     )
+
+
+WITHHELD_NL = ("Cijfers per school zijn enkel voor het KANS-team (privacy: het rapport neemt de verdeling over de "
+               "scholen niet op); voor dit publiek worden ze niet getoond.")
+
+
+def withheld(definition: StatisticDef, cells: Cells, school_year: str, *, filters: Filters, as_of: date | None,
+             audience: str, scope: DataScope = EVERYTHING) -> StatisticResult:  # fmt: skip
+    """A desk-only statistic (per-school figures) for another audience: no rows, no total, no figure; every cell the
+    desk would see is counted as suppressed, and the note says why."""
+    hidden = len(_year_cells(definition, cells, school_year)) + len(cells.summary.get(school_year, []))
+    return StatisticResult(
+        statistic=definition.code, title_nl=definition.title_nl, section=definition.section,
+        report_ref=definition.report_ref, school_year=school_year,
+        population=population_text(definition, filters, scope), filters=filters.given(), as_of=as_of,
+        audience=audience, unit=definition.unit, dimensions=list(definition.dimensions), rows=[], total=None,
+        summary=[SummaryFigure(measure=code, label_nl=text, value=None)
+                 for code, text in definition.summary_labels.items()],
+        suppressed_cells=hidden + 1, note_nl=WITHHELD_NL,
+    )  # fmt: skip
