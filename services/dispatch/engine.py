@@ -430,6 +430,11 @@ class Engine:
         if known is not None and known["ended"]:
             return
         self.t["trajectories"][tid] = {"place": None, "kind": None, **(known or {}), "ended": True}
+        placement = self.t["placements"].get(tid) if known is None else None
+        if placement is not None and placement["status"] in OPEN:
+            # Not started before any dispatch (the pupil withdrew after the round table): its proposal's place is
+            # released and it leaves its waiting lists; a later dispatch of it counts no load (it has ended).
+            self._settle(placement, event, "no_trajectory", None)
         if known is not None and known["place"]:
             self._update_place(known["place"], "occupied", lambda ids: [i for i in ids if i != tid])
             self.reconsider(known["place"], event)

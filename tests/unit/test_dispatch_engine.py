@@ -329,3 +329,23 @@ def test_a_farm_outside_brussels_takes_pupils_only_from_the_communes_it_can_be_r
     assert (anderlecht.event_type, payload(anderlecht)["provider_id"]) == ("DispatchProposed", "joert")
     (unknown,) = desk.feed(referral("P-X", "2019-10-03", level="primary", born=(2008, 3)))  # no postcode given
     assert payload(unknown)["provider_id"] == "joert"
+
+
+def test_a_trajectory_not_started_before_any_dispatch_releases_its_proposal_and_counts_no_load() -> None:
+    """Issue 14: a trajectory agreed at a round table is withdrawn before any dispatch ("Negen leerlingen beslisten
+    ondanks consensus op de rondetafel nadien toch het traject niet op te starten"). Its open proposal's place goes to
+    the next waiting pupil; a dispatch of it that still comes later occupies no place."""
+    desk = Desk()
+    desk.feed(*module("abrusco", "individual", "individual", ["secondary"], 1))
+    (first,) = desk.feed(referral("R-1", "2019-10-01"), round_table("R-1", "2019-10-08"))
+    (waits,) = desk.feed(referral("R-2", "2019-10-02"), round_table("R-2", "2019-10-09"))
+    assert (first.event_type, waits.event_type) == ("DispatchProposed", "WaitingListJoined")
+    tid = payload(first)["trajectory_id"]
+    out = desk.feed(ended("TrajectoryNotStarted", "R-1", tid, "2019-10-10"))
+    assert [(e.event_type, payload(e)["referral_id"]) for e in out] == [
+        ("WaitingListLeft", "R-2"), ("DispatchProposed", "R-2")]  # fmt: skip
+    assert desk.tables["placements"][tid]["status"] == "closed"
+    assert desk.tables["places"]["abrusco|individual"]["proposed"] == [payload(out[1])["trajectory_id"]]
+    late = desk.feed(decision("R-1", tid, "abrusco", "individual", "2019-10-11", payload(first)["proposal_id"]))
+    assert late == [] and desk.tables["places"]["abrusco|individual"].get("occupied", []) == []
+    assert desk.tables["trajectories"][tid]["ended"] is True

@@ -128,3 +128,14 @@ def test_the_dispatch_services_waiting_list_counts_in_the_load_rows_until_it_is_
     listed = {e.load_key: rows.load_view(rows.set_on_waiting_list(rows.empty_row(e.load_key), e.trajectory_id, True),
                                          date(2025, 10, 7))["waiting_list"] for e in early}  # fmt: skip
     assert listed == {"abrusco|individual": 1, "groep-intro|individual": 1}
+
+
+def test_not_started_before_any_dispatch_ends_the_trajectory_without_load_and_a_late_dispatch_counts_none() -> None:
+    """A trajectory agreed at a round table and withdrawn before any dispatch (issue 14): no row of the provider load
+    is touched, its status says not started, and a dispatch that still arrives later does not make it count."""
+    not_started = event("TrajectoryNotStarted", "n", "2025-09-30T09:00:00+02:00")
+    state, effects = fold(not_started)
+    assert effects == [] and state.status == "not_started" and state.membership is None
+    state, effects = fold(not_started, DISPATCH)
+    assert state.status == "not_started" and state.membership is None
+    assert [e.membership for e in effects if isinstance(e, LoadChange)] == [None]

@@ -109,11 +109,18 @@ def referrals_fold(db: str, scope: Scope = YEARS_SCOPE) -> str:
 def trajectories_fold(db: str, referrals: str, scope: Scope = YEARS_SCOPE) -> str:
     """One row per dispatched (or carried-over) trajectory of the referrals in scope (`referrals`: their folded
     relation), its outcome, and the referral's columns (school year, level, channel, pupil ...). `offer_type` is the
-    trajectory's own; a carry-over both dispatches and starts the new trajectory."""
+    trajectory's own; a carry-over both dispatches and starts the new trajectory.
+
+    A trajectory agreed at a round table and not started before any dispatch (a TrajectoryNotStarted without a
+    dispatch: the pupil withdrew after the round table) is a row too, with `dispatched` 0, no provider or module and
+    its referral's offer type: it is not an offered trajectory (statistics of offered trajectories read
+    `dispatched` rows only, `query.StatisticQuery.trajectories`), but it is what became of its referral (R14/R47)."""
+    dispatches = known(db, "trajectory_log", f"event_type IN {DISPATCH} AND {scope.referrals(db)}")
     return f"""
     SELECT d.trajectory_id AS trajectory_id, d.referral_id AS referral_id, d.provider_id AS provider_id,
-           d.module_id AS module_id, d.offer_type AS offer_type, d.dispatched_at AS dispatched_at,
-           d.carried_over AS carried_over, o.not_started AS not_started, o.not_started_reason AS not_started_reason,
+           d.module_id AS module_id, if(d.dispatched, d.offer_type, r.offer_type) AS offer_type,
+           d.dispatched_at AS dispatched_at, d.carried_over AS carried_over, d.dispatched AS dispatched,
+           o.not_started AS not_started, o.not_started_reason AS not_started_reason,
            o.stopped_early AS stopped_early, o.early_stop_reason AS early_stop_reason, o.closed AS closed,
            o.perspective AS perspective, o.ended_at AS ended_at, o.duration_bucket AS duration_bucket,
            o.half_days_per_week AS half_days_per_week, o.class_hours AS class_hours, r.school_year AS school_year,
@@ -125,11 +132,20 @@ def trajectories_fold(db: str, referrals: str, scope: Scope = YEARS_SCOPE) -> st
            multiIf(o.not_started, 'not_started', o.stopped_early, 'stopped_early', o.closed, 'closed', started,
                    'running', 'waiting') AS status
     FROM (
-        SELECT trajectory_id, referral_id, provider_id, module_id, offer_type, occurred_at AS dispatched_at,
-               event_type = 'TrajectoryCarriedOver' AS carried_over
-        FROM {db}.trajectory_log
-        WHERE {known(db, "trajectory_log", f"event_type IN {DISPATCH} AND {scope.referrals(db)}")}
-        ORDER BY trajectory_id, seq DESC LIMIT 1 BY trajectory_id
+        SELECT * FROM (
+            SELECT trajectory_id, referral_id, provider_id, module_id, offer_type, occurred_at AS dispatched_at,
+                   toUInt8(event_type = 'TrajectoryCarriedOver') AS carried_over, toUInt8(1) AS dispatched
+            FROM {db}.trajectory_log WHERE {dispatches}
+            ORDER BY trajectory_id, seq DESC LIMIT 1 BY trajectory_id)
+        UNION ALL
+        SELECT * FROM (
+            SELECT trajectory_id, any(referral_id) AS of_referral, '' AS provider_id, '' AS module_id,
+                   '' AS offer_type, min(occurred_at) AS dispatched_at, toUInt8(0) AS carried_over,
+                   toUInt8(0) AS dispatched
+            FROM {db}.trajectory_log
+            WHERE {known(db, "trajectory_log", f"event_type = 'TrajectoryNotStarted' AND {scope.referrals(db)}")}
+              AND trajectory_id NOT IN (SELECT trajectory_id FROM {db}.trajectory_log WHERE {dispatches})
+            GROUP BY trajectory_id)
     ) AS d
     LEFT JOIN (
         SELECT trajectory_id AS outcome_of,

@@ -143,8 +143,9 @@ class StatisticQuery:
         return self._filtered(self.base.referrals, self._referral_where, extra)
 
     def trajectories(self, *extra: str) -> str:
-        """Dispatched trajectories of the years' referrals (provider filter on the trajectory's own provider)."""
-        return self._filtered(self.base.trajectories, self._own_provider_where, extra)
+        """Dispatched trajectories of the years' referrals (provider filter on the trajectory's own provider); a
+        trajectory not started before any dispatch is no offered trajectory (`folds.trajectories_fold`)."""
+        return self._filtered(self.base.trajectories, self._own_provider_where, ("dispatched", *extra))
 
     def round_tables(self, *extra: str) -> str:
         return self._filtered(self.base.round_tables, self._referral_where, extra)

@@ -1,6 +1,7 @@
 """Triage: advice instead of a trajectory, round tables, and what happened to referrals without a started
 trajectory (R14, R15, R46, and the summary of R14 and R47), withdrawn referrals among them with their reason (a
-withdrawn referral was received and counts; a retracted registration is not in the folds at all)."""
+withdrawn referral was received and counts; a retracted registration is not in the folds at all), and trajectories
+agreed at a round table that were not started before any dispatch (counted among the not started)."""
 
 from __future__ import annotations
 
@@ -17,14 +18,18 @@ OUTCOMES = {
     "advice_only": ("countIf(NOT started AND advised)", "… waarvan advies na teamoverleg"),
     "round_table_no_start": ("countIf(NOT started AND no_start)",
                              "… waarvan beslissing op de rondetafel geen traject op te starten"),
-    "not_started": ("countIf(NOT started AND dispatched)", "… waarvan traject(en) niet opgestart"),
+    "not_started": ("countIf(NOT started AND (dispatched OR agreed_not_started))",
+                    "… waarvan traject(en) niet opgestart"),
+    "not_started_before_dispatch": ("countIf(NOT started AND NOT dispatched AND agreed_not_started)",
+                                    "… waarvan traject op de rondetafel afgesproken, niet opgestart vóór dispatching"),
     "round_table_cancelled": ("countIf(NOT started AND NOT dispatched AND cancelled)",
                               "… waarvan rondetafel geannuleerd"),
     "withdrawn": ("countIf(NOT started AND withdrawn)", "… waarvan aanmelding ingetrokken"),
     **{f"withdrawn_{reason}": (f"countIf(NOT started AND withdrawn AND withdraw_reason = '{reason}')",
                                f"… ingetrokken, reden: {label('withdraw_reason', reason)}")
        for reason in withdrawal_reasons()},
-    "no_decision_yet": ("countIf(NOT dispatched AND NOT advised AND NOT no_start AND NOT cancelled AND NOT withdrawn)",
+    "no_decision_yet": ("countIf(NOT dispatched AND NOT agreed_not_started AND NOT advised AND NOT no_start "
+                        "AND NOT cancelled AND NOT withdrawn)",
                         "… waarvan nog geen traject, advies of beslissing"),
     "advice_youth_care": ("countIf(youth_care)", "Rondetafels met advies naar hulpverlening (aanmeldingen)"),
     "reorientation": ("countIf(reorientation)", "Rondetafels met heroriëntering naar alternatieve leerweg"),
@@ -43,7 +48,8 @@ def referral_outcomes(q: StatisticQuery, cells: Cells) -> Cells:
         return f"referral_id IN (SELECT referral_id FROM {relation} WHERE {' AND '.join(years)} AND {condition})"
 
     flags = {
-        "dispatched": having(q.base.trajectories),
+        "dispatched": having(q.base.trajectories, "dispatched"),
+        "agreed_not_started": having(q.base.trajectories, "NOT dispatched AND not_started"),
         "started": having(q.base.trajectories, "started"),
         "no_start": having(q.base.round_tables, "has(outcomes, 'decision_not_to_start')"),
         "youth_care": having(q.base.round_tables, "has(outcomes, 'advice_youth_care')"),
