@@ -32,6 +32,11 @@ STATES_NL = {
     "awaiting_redispatch": "Niet gestart bij de aanbieder, wacht op nieuwe toewijzing",
 }
 STATES = tuple(STATES_NL)
+STEPS_NL = {  # a step done, with its day
+    "received": "Aangemeld", "triage": "Rondetafel gepland", "round_table": "Rondetafel gehouden",
+    "advice_only": "Advies gegeven", "dispatched": "Toegewezen", "started": "Gestart", "not_started": "Niet gestart",
+    "stopped_early": "Vroegtijdig stopgezet", "closed": "Afgerond", "withdrawn": "Ingetrokken",
+}  # fmt: skip
 
 
 def trajectory_status(t: TrajectoryFacts) -> str:
@@ -91,4 +96,4 @@ def steps(facts: ReferralFacts) -> list[dict[str, Any]]:
         (last_end.ending if last_end else "closed", last_end.ended_on if last_end else None),
         ("withdrawn", facts.withdrawn_on),
     ]
-    return [{"step": step, "label_nl": STATES_NL[step], "on": day} for step, day in found if day is not None]
+    return [{"step": step, "label_nl": STEPS_NL[step], "on": day} for step, day in found if day is not None]
