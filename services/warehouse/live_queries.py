@@ -25,12 +25,19 @@ def _day_if(condition: str, moment: str, pick: str = "min") -> str:
 
 def _referrals_sql(db: str, where: str) -> str:
     """One row per referral (current state, retracted ones out) with the dates of its advice, withdrawal and round
-    tables."""
+    tables, and the first day a trajectory agreed for it was not started before any dispatch (the warehouse keeps
+    such a trajectory with `dispatched` 0, migration 0016)."""
     return f"""
     SELECT r.referral_id, r.school_year, r.referrer_id, r.offer_type, r.referred_date,
            if(r.advised, l.advised_on, NULL), if(r.withdrawn, l.withdrawn_on, NULL),
-           rt.scheduled_on, rt.pending_since, rt.held_on, if(rt.decided, NULL, rt.held_on)
+           rt.scheduled_on, rt.pending_since, rt.held_on, if(rt.decided, NULL, rt.held_on), u.undispatched_on
     FROM (SELECT * FROM {db}.referral_state FINAL WHERE {where}) AS r
+    LEFT JOIN (
+        SELECT referral_id, {_day_if("1", "dispatched_at")} AS undispatched_on
+        FROM {db}.trajectory_state FINAL
+        WHERE NOT dispatched AND referral_id IN (SELECT referral_id FROM {db}.referral_state FINAL WHERE {where})
+        GROUP BY referral_id
+    ) AS u ON u.referral_id = r.referral_id
     LEFT JOIN (
         SELECT referral_id, {_day_if("event_type = 'AdviceGiven'", "occurred_at")} AS advised_on,
                {_day_if(WITHDRAWN, "occurred_at", "max")} AS withdrawn_on
@@ -61,7 +68,8 @@ def _referrals_sql(db: str, where: str) -> str:
 
 
 def _trajectories_sql(db: str, where: str) -> str:
-    """The trajectories of those referrals (current state) with the day each was not started, if it was not."""
+    """The dispatched trajectories of those referrals (current state) with the day each was not started, if it was
+    not (one agreed at a round table and not started before any dispatch is the referral's `undispatched` day)."""
     return f"""
     SELECT t.referral_id, t.trajectory_id, t.provider_id, t.module_id, t.offer_type, {DAY.format("t.dispatched_at")},
            t.carried_over, if(t.started AND toYear(t.started_at) > 1970, {DAY.format("t.started_at")}, NULL),
@@ -69,7 +77,7 @@ def _trajectories_sql(db: str, where: str) -> str:
            if((t.stopped_early OR t.closed) AND toYear(t.ended_at) > 1970, {DAY.format("t.ended_at")}, NULL),
            multiIf(t.stopped_early, 'stopped_early', t.closed, 'closed', '')
     FROM (SELECT * FROM {db}.trajectory_state FINAL
-          WHERE referral_id IN (SELECT referral_id FROM {db}.referral_state FINAL WHERE {where})) AS t
+          WHERE dispatched AND referral_id IN (SELECT referral_id FROM {db}.referral_state FINAL WHERE {where})) AS t
     LEFT JOIN (
         SELECT trajectory_id, {_day_if("event_type = 'TrajectoryNotStarted'", "occurred_at")} AS not_started_on
         FROM {db}.trajectory_log
@@ -115,7 +123,8 @@ def referral_facts(client: ClickHouseClient, db: str, school_year: str | None = 
                                                  not_started, reason, ended, ending))  # fmt: skip
     out = []
     for row in client.query(_referrals_sql(db, where), parameters=params, settings=QUERY_SETTINGS).result_rows:
-        rid, year, referrer, offer, referred, advised, withdrawn, scheduled, pending, held, no_trajectory = row
+        rid, year, referrer, offer, referred, advised, withdrawn, scheduled, pending, held, *no_trajectory_days = row
+        no_trajectory = min((d for d in no_trajectory_days if d is not None), default=None)
         out.append(ReferralFacts(rid, offer, referred, advised, withdrawn, scheduled, pending, held, no_trajectory,
                                  tuple(trajectories.get(rid, ())), referrer, year))  # fmt: skip
     return out
@@ -142,14 +151,15 @@ def _referral_gaps_sql(db: str) -> str:
 
 
 def _stuck_sql(db: str) -> str:
-    """Trajectory events (start, not started, progress, stop, closure) whose trajectory has no dispatch (or carry-over)
-    in the store, recorded more than `{days}` days ago: out of order, and not healed by a late dispatch."""
+    """Trajectory events (start, progress, stop, closure) whose trajectory has no dispatch (or carry-over) in the
+    store, recorded more than `{days}` days ago: out of order, and not healed by a late dispatch. A not-started
+    without a dispatch is no gap: a trajectory agreed at a round table may end so (migration 0016)."""
     return f"""
     SELECT event_type, JSONExtractString(payload, 'trajectory_id') AS trajectory_id, stream_id, source_system,
            toString(event_id), {DAY.format("occurred_at")}
     FROM {db}.events FINAL
-    WHERE event_type IN ('TrajectoryStarted', 'TrajectoryNotStarted', 'TrajectoryProgressReported',
-                         'TrajectoryStoppedEarly', 'TrajectoryClosed')
+    WHERE event_type IN ('TrajectoryStarted', 'TrajectoryProgressReported', 'TrajectoryStoppedEarly',
+                         'TrajectoryClosed')
       AND recorded_at < now64(3) - toIntervalDay({{days:UInt32}})
       AND trajectory_id NOT IN (SELECT trajectory_id FROM {db}.trajectory_log
                                 WHERE event_type IN ('TrajectoryDispatched', 'TrajectoryCarriedOver'))

@@ -10,7 +10,8 @@ Clocks, in days between Brussels dates:
 - round_table_to_dispatch: from that round table to the first dispatch on or after it.
 - dispatch_to_start: per trajectory, from its dispatch to its start.
 A clock stops without a start (neither completed nor open) when the referral got advice only, was withdrawn as its
-outcome, a round table decided on no trajectory, or its trajectories were not started for a reason on the pupil's
+outcome, a round table decided on no trajectory (or one it agreed was not started before any dispatch, while none
+waits), or its trajectories were not started for a reason on the pupil's
 or school's side; a trajectory not started for a reason on the provider's side (`CLOCK_CONTINUES`) leaves the
 referral's clock running until another trajectory starts. Carried-over trajectories (administrative, a new referral
 of channel kans_rereferral) are no waits: their referral's clock ran in the year it was referred.
@@ -66,7 +67,9 @@ class ReferralFacts:
     round_table_scheduled_on: date | None = None  # the first round table planned (the triage's decision)
     round_table_pending_since: date | None = None  # the first planned one neither held nor cancelled (yet)
     round_table_held_on: date | None = None  # the first round table held
-    no_trajectory_on: date | None = None  # a round table held that decided on no trajectory (and none decided one)
+    # a round table held that decided on no trajectory (and none decided one), or a trajectory agreed and not started
+    # before any dispatch (the first of those days)
+    no_trajectory_on: date | None = None
     trajectories: tuple[TrajectoryFacts, ...] = ()
     referrer_id: str = ""
     school_year: str = ""
@@ -114,7 +117,9 @@ class Wait:
 def _stopped_without_start(facts: ReferralFacts, pending: Sequence[TrajectoryFacts]) -> bool:
     """Whether the referral's clock stopped without a start (advice, withdrawal, a round table deciding on no
     trajectory, every trajectory not started for a reason that ends the wait)."""
-    if facts.advised_on or facts.withdrawn_on or facts.no_trajectory_on:
+    if facts.advised_on or facts.withdrawn_on:
+        return True
+    if facts.no_trajectory_on and not pending:
         return True
     refused = [t for t in facts.trajectories if t.not_started_on is not None]
     if refused and not pending:

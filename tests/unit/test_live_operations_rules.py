@@ -129,3 +129,16 @@ def test_not_registered_follows_each_columns_type() -> None:
         "gender IN ('unknown', 'not_registered', '')"  # fmt: skip
     assert set(completeness.report_fields()) == set(completeness.REPORT_FIELDS)  # every field has its column
     assert "level = 'secondary' AND has(school_situation, 'not_registered')" in completeness.missing_fields_sql()
+
+
+def test_a_trajectory_given_up_before_dispatch_stops_the_clock_only_when_none_waits() -> None:
+    """Two trajectories agreed at a round table held 20 Dec: one not started before any dispatch (6 Jan), the other
+    dispatched 8 Jan and waiting: the referral still waits (92 days on 2 March from 1 Dec); alone, the give-up ends
+    it."""
+    given_up = ReferralFacts("RG", "regular", D("2019-12-01"), round_table_held_on=D("2019-12-20"),
+                             no_trajectory_on=D("2020-01-06"))  # fmt: skip
+    assert by_segment(given_up) == {"referral_to_round_table": (False, 19, "")} and state_of(given_up) == "not_started"
+    other = TrajectoryFacts("TG2", "abrusco", "individual", "regular", D("2020-01-08"))
+    both = ReferralFacts("RG", "regular", D("2019-12-01"), round_table_held_on=D("2019-12-20"),
+                         no_trajectory_on=D("2020-01-06"), trajectories=(other,))  # fmt: skip
+    assert by_segment(both)["referral_to_start"] == (True, 92, "abrusco") and state_of(both) == "dispatched"
