@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import xmlrpc.client
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -24,8 +25,23 @@ from supervisor.xmlrpc import SupervisorTransport
 from kans.paths import REPO_ROOT
 
 CONFIG = REPO_ROOT / "infra" / "supervisor" / "supervisord.conf"
-SERVICES = ("api", "projections", "dispatch", "inbound", "ingest")  # the programs of CONFIG, in start order
+SERVICES = ("api", "projections", "projections-2", "dispatch", "inbound", "ingest")  # CONFIG's programs, in start order
 GAVE_UP = "gave-up"
+
+
+def two_projections_ports(env: Mapping[str, str]) -> tuple[str, int, int]:
+    """The projections workers' host and web ports: KANS_PROJECTIONS_PORT (6066) and KANS_PROJECTIONS_2_PORT (+10)."""
+    host = env.get("KANS_PROJECTIONS_HOST") or "127.0.0.1"
+    port = int(env.get("KANS_PROJECTIONS_PORT") or 6066)
+    return host, port, int(env.get("KANS_PROJECTIONS_2_PORT") or port + 10)
+
+
+def two_projection_workers(env: Mapping[str, str]) -> dict[str, str]:
+    """The environment of two projections workers (programs projections and projections-2, one consumer group, the
+    partitions split between them) and of the API that asks both (KANS_PROJECTIONS_URLS), unless set."""
+    host, port, second = two_projections_ports(env)
+    urls = env.get("KANS_PROJECTIONS_URLS") or f"http://{host}:{port},http://{host}:{second}"
+    return {"KANS_PROJECTIONS_2_PORT": str(second), "KANS_PROJECTIONS_URLS": urls}
 
 
 class Supervisor:
@@ -34,8 +50,8 @@ class Supervisor:
     def __init__(self, run_dir: Path, env: dict[str, str], output: IO[bytes] | None = None) -> None:
         self.run_dir = run_dir
         bin_dir = str(Path(sys.executable).parent)
-        self.env = {"KANS_START_RETRIES": "5", **env, "KANS_SUPERVISOR_DIR": str(run_dir), "KANS_VENV_BIN": bin_dir,
-                    "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"}  # fmt: skip
+        self.env = {"KANS_START_RETRIES": "5", **env, **two_projection_workers(env), "KANS_SUPERVISOR_DIR": str(run_dir),
+                    "KANS_VENV_BIN": bin_dir, "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"}  # fmt: skip
         self.output = output
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -45,7 +45,9 @@ class Up:
     def ready_url(self, name: str) -> str:
         base = {"ingest": self.settings.ingest_base_url, "api": self.settings.api_base_url,
                 "projections": self.settings.projections_base_url, "inbound": self.settings.inbound_base_url,
-                "dispatch": self.settings.dispatch_base_url}[name]  # fmt: skip
+                "dispatch": self.settings.dispatch_base_url,
+                "projections-2": f"http://{self.settings.projections_host}:{self.settings.projections_port + 10}",
+                }[name]  # fmt: skip
         return f"{base}/ready"
 
     def ready(self, name: str) -> bool:

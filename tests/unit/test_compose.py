@@ -68,7 +68,8 @@ def settings_for(name: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
 
 
 def test_the_expected_services_are_built_from_the_repository() -> None:
-    assert KANS_SERVICES == ["api", "dispatch", "inbound", "ingest", "projections", "provision", "writer"]
+    assert KANS_SERVICES == ["api", "dispatch", "inbound", "ingest", "projections", "projections-2", "provision",
+                             "writer"]  # fmt: skip
     assert {SERVICES[name].get("image") for name in KANS_SERVICES} == {"kans-platform:local"}, "one shared image"
 
 
@@ -154,7 +155,7 @@ def test_every_service_acts_as_its_own_principal(monkeypatch: pytest.MonkeyPatch
 
     for name in KANS_SERVICES:
         settings = settings_for(name, monkeypatch)
-        principal = "admin" if name == "provision" else SERVICE_PRINCIPALS[name]
+        principal = "admin" if name == "provision" else SERVICE_PRINCIPALS[name.removesuffix("-2")]
         assert (settings.kafka_security_protocol, settings.kafka_sasl_mechanism) == ("SASL_PLAINTEXT", "SCRAM-SHA-256")
         assert settings.kafka_username == principal, name
         assert interpolated(settings.kafka_password.get_secret_value()) == f"<{principal.upper()}_KAFKA_PASSWORD>"
@@ -324,3 +325,13 @@ def test_every_service_that_seals_or_erases_shares_one_pupil_vault(monkeypatch: 
     assert all("pupil-vault:/data/vault" not in svc.get("volumes", []) for name, svc in SERVICES.items()
                if name not in paths)  # fmt: skip
     assert "mkdir -p /data/vault" in DOCKERFILE.read_text(encoding="utf-8")  # owned by the service user
+
+
+def test_the_api_asks_both_projections_workers_each_on_its_own_container(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two workers split the partitions; the API merges only when every partition answered, so it must ask both."""
+    api = settings_for("api", monkeypatch)
+    assert api.projections_base_urls == ["http://projections:6066", "http://projections-2:6066"]
+    for name in ("projections", "projections-2"):
+        worker = settings_for(name, monkeypatch)
+        assert (worker.projections_host, worker.projections_port) == ("0.0.0.0", 6066), name
+        assert SERVICES[name]["command"] == ["kans", "serve", "projections"]

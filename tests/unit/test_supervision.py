@@ -17,12 +17,14 @@ def test_every_service_is_restarted_when_it_exits_and_given_up_after_fast_failur
     programs = {s.removeprefix("program:"): config[s] for s in config.sections() if s.startswith("program:")}
     assert sorted(programs) == sorted(SERVICES)
     for name, program in programs.items():
-        assert program["command"].endswith(f"/kans serve {name}")
+        assert program["command"].endswith(f"/kans serve {name.removesuffix('-2')}")
         retries = program["startretries"]
         assert (program["autorestart"], program["startsecs"], retries) == ("true", "10", "%(ENV_KANS_START_RETRIES)s")
         assert (program["stopasgroup"], program["killasgroup"]) == ("true", "true")
         assert program["stdout_logfile"] == "/dev/stdout" and program["redirect_stderr"] == "true"
     assert config["supervisord"]["nodaemon"] == "true"
+    # The second projections worker: the same service on its own web port, which the API is told to ask too.
+    assert programs["projections-2"]["environment"] == 'KANS_PROJECTIONS_PORT="%(ENV_KANS_PROJECTIONS_2_PORT)s"'
     assert config["eventlistener:giveup"]["events"] == "PROCESS_STATE_FATAL"
     supervisor = Supervisor(Path("/run/kans"), {})
     assert supervisor.env["KANS_START_RETRIES"] == "5"  # the default of `kans up`; an operator may set another
