@@ -86,6 +86,11 @@ REQUESTS: dict[tuple[str, str], Request] = {
     ("GET", "/v1/live/stream"): ("/v1/live/stream", {}),
     ("GET", "/v1/live/waiting-times"): ("/v1/live/waiting-times", {"params": {"school_year": YEAR}}),
     ("GET", "/v1/live/trajectories/{trajectory_id}"): (f"/v1/live/trajectories/{TA}", {}),
+    ("GET", "/v1/live/waiting-clocks"): ("/v1/live/waiting-clocks", {"params": {"school_year": YEAR}}),
+    ("GET", "/v1/live/waiting-clocks/trend"): ("/v1/live/waiting-clocks/trend", {"params": {"school_year": YEAR}}),
+    ("GET", "/v1/live/referrals"): ("/v1/live/referrals", {"params": {"school_year": YEAR, "limit": 500}}),
+    ("GET", "/v1/live/referrals/{referral_id}"): (f"/v1/live/referrals/{RA[0]}", {}),
+    ("GET", "/v1/live/completeness"): ("/v1/live/completeness", {"params": {"school_year": YEAR, "limit": 1}}),
     ("GET", "/v1/referrals/{referral_id}/events"): (f"/v1/referrals/{RA[0]}/events", {}),
     ("GET", "/v1/statistics"): ("/v1/statistics", {}),
     ("GET", "/v1/stats/{school_year}"): (f"/v1/stats/{YEAR}", {}),
@@ -128,6 +133,11 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/v1/live/trajectories/{trajectory_id}"): rule("desk", "clb_a", "provider_p",
                                                           outside={"clb_b": 404, "provider_q": 404}),
     ("GET", "/v1/referrals/{referral_id}/events"): rule("desk", "clb_a", outside={"clb_b": 404}),
+    ("GET", "/v1/live/waiting-clocks"): rule("desk", "provider_p", "provider_q"),
+    ("GET", "/v1/live/waiting-clocks/trend"): rule("desk", "provider_p", "provider_q"),
+    ("GET", "/v1/live/referrals"): rule("desk", "clb_a", "clb_b"),
+    ("GET", "/v1/live/referrals/{referral_id}"): rule("desk", "clb_a", outside={"clb_b": 404}),
+    ("GET", "/v1/live/completeness"): rule("desk"),
     ("GET", "/v1/stats/{school_year}/referrals-per-month"): rule("desk"),
     ("GET", "/v1/audit"): rule("desk"),
     # The shared platform runs no dispatch worker (it would place the other tests' referrals): the desk passes the
@@ -147,6 +157,36 @@ def provider_load(caller: str, body: dict[str, Any]) -> None:
 def waiting_times(caller: str, body: dict[str, Any]) -> None:
     shown = {row["provider_id"] for row in body["rows"]}  # Q's trajectory has not started: no waiting time yet
     assert P in shown if caller == "desk" else shown == {P} if caller == "provider_p" else shown <= {Q}, shown
+
+
+def waiting_clocks(caller: str, body: dict[str, Any]) -> None:
+    """TA started at P (a completed wait), TB waits at Q (an open one): each provider sees its own rows only."""
+    shown = {row["provider_id"] for row in body["rows"] if row["grouping"] != "overall"}
+    assert {P, Q} <= shown if caller == "desk" else shown == {P if caller == "provider_p" else Q}, shown
+
+
+def waiting_trend(caller: str, body: dict[str, Any]) -> None:
+    shown = {row["provider_id"] for row in body["rows"]}  # a completed wait only at P
+    assert P in shown if caller == "desk" else shown == {P} if caller == "provider_p" else shown == set(), shown
+
+
+def referral_statuses(caller: str, body: dict[str, Any]) -> None:
+    shown = {row["referral_id"]: row["referrer_id"] for row in body["rows"]}
+    if caller == "desk":  # every referrer's (the page may hold other tests' referrals first)
+        assert body["total"] >= len(RA) + 1 and len(set(shown.values())) >= 2, body["total"]
+    else:
+        own, ids = (CLB_A, set(RA)) if caller == "clb_a" else (CLB_B, {RB})
+        assert set(shown) == ids and set(shown.values()) == {own}, shown
+
+
+def referral_status(caller: str, body: dict[str, Any]) -> None:
+    assert (body["referral_id"], body["referrer_id"], body["state"]) == (RA[0], CLB_A, "started")
+
+
+def completeness(caller: str, body: dict[str, Any]) -> None:
+    assert [c["check"] for c in body["checks"]] == ["trajectory_without_duration", "trajectory_without_half_days",
+                                                     "trajectory_without_perspective", "referral_missing_profile",
+                                                     "event_without_dispatch"]  # fmt: skip
 
 
 def trajectory(caller: str, body: dict[str, Any]) -> None:
@@ -226,6 +266,11 @@ CHECKS: dict[tuple[str, str], Callable[[str, Any], None]] = {
     ("GET", "/v1/live/provider-load"): provider_load,
     ("GET", "/v1/live/waiting-times"): waiting_times,
     ("GET", "/v1/live/trajectories/{trajectory_id}"): trajectory,
+    ("GET", "/v1/live/waiting-clocks"): waiting_clocks,
+    ("GET", "/v1/live/waiting-clocks/trend"): waiting_trend,
+    ("GET", "/v1/live/referrals"): referral_statuses,
+    ("GET", "/v1/live/referrals/{referral_id}"): referral_status,
+    ("GET", "/v1/live/completeness"): completeness,
     ("GET", "/v1/referrals/{referral_id}/events"): history,
     ("GET", "/v1/audit"): audit_trail,
     ("GET", "/v1/stats/{school_year}"): year_report,
