@@ -127,7 +127,8 @@ def test_a_per_school_statistic_is_served_to_the_desk_only(
     refused = api.get(path, headers=as_(Role.clb, ("clb-1",)))
     assert refused.json()["detail"].startswith("R22a gives figures per school: for the desk only")
     assert api.get(path, headers=as_(Role.desk), params={"audience": "policy"}).status_code == 403
-    years = api.get("/v1/stats/compare/R22a", params={"from_year": "2018-2019", "to_year": YEAR}, headers=as_(Role.desk))
+    years = api.get("/v1/stats/compare/R22a", params={"from_year": "2018-2019", "to_year": YEAR},
+                    headers=as_(Role.desk))  # fmt: skip
     assert years.status_code == 200 and years.json()["totals"] == {"2018-2019": 0, YEAR: 4}
     assert api.get(path).status_code == 401
     catalogue = {s["code"]: s for s in api.get("/v1/statistics", headers=as_(Role.policy)).json()}
