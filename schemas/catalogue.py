@@ -18,6 +18,7 @@ from schemas import (
     referrals,
     referrals_v1,
     referrals_v2,
+    referrals_v3,
     round_tables,
     trajectories,
     trajectories_v1,
@@ -66,6 +67,7 @@ EVENT_CLASSES: tuple[type[Envelope], ...] = (
 LEGACY_EVENT_CLASSES: tuple[type[Envelope], ...] = (
     referrals_v1.ReferralSubmittedV1,
     referrals_v2.ReferralSubmittedV2,
+    referrals_v3.ReferralSubmittedV3,
     referrals_v1.ReferralWithdrawnV1,
     trajectories_v1.TrajectoryDispatchedV1,
     groups_v1.GroupTrajectoryDispatchedV1,
@@ -74,14 +76,16 @@ LEGACY_EVENT_CLASSES: tuple[type[Envelope], ...] = (
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("ReferralSubmitted", 1): referrals_v1.upcast_referral_submitted_v1_to_v2,
     ("ReferralSubmitted", 2): referrals_v2.upcast_referral_submitted_v2_to_v3,
+    ("ReferralSubmitted", 3): referrals_v3.upcast_referral_submitted_v3_to_v4,
     ("ReferralWithdrawn", 1): referrals_v1.upcast_referral_withdrawn_v1_to_v2,
     ("TrajectoryDispatched", 1): trajectories_v1.upcast_trajectory_dispatched_v1_to_v2,
     ("GroupTrajectoryDispatched", 1): groups_v1.upcast_group_trajectory_dispatched_v1_to_v2,
 }
 
 # A submission version stored as a later version: the source sends the same thing, the platform stores it
-# differently (ReferralSubmitted v2 and v3 both send the pupil_id; since v3 the pupil key is sealed, not in clear).
-STORED_AS: dict[tuple[str, int], int] = {("ReferralSubmitted", 2): 3}
+# differently (ReferralSubmitted v2-v4 all send the pupil_id; since v3 the pupil key is sealed, not in clear; v4 may
+# add the address, stored as its household key: v2 and v3 submissions are stored as v4 without one).
+STORED_AS: dict[tuple[str, int], int] = {("ReferralSubmitted", 2): 4, ("ReferralSubmitted", 3): 4}
 
 
 def event_type_of(cls: type[Envelope]) -> str:

@@ -49,6 +49,7 @@ EXAMPLE_PAYLOADS: dict[str, dict[str, Any]] = {
         "absence_other_half_days": 0, "risk_behaviours": ["truancy", "demotivation"], "discipline": "threatened",
         "school_situation": ["early_leaving_risk"], "ambulant_care": ["mental_health_centre"],
         "residential_setting": "none", "support_network": False,
+        "household_address": {"street": "Rue de la Loi", "house_number": "16", "box": None, "postcode": "1080"},
     },
     "ReferralAmended": {"referral_id": _REF, "changes": {"school_delay": "two_years", "residence_postcode": "1020"}},
     "ReferralWithdrawn": {"referral_id": _REF, "kind": "withdrawn", "reason": "no_place_available"},
@@ -109,9 +110,11 @@ EXAMPLE_PAYLOADS: dict[str, dict[str, Any]] = {
     "PupilErased": {"pupil_id": "LARS-000123", "reason": "request_of_pupil_or_parents"},
 }  # fmt: skip
 # Older versions still accepted on submission.
+_REFERRAL_V3 = {k: v for k, v in EXAMPLE_PAYLOADS["ReferralSubmitted"].items() if k != "household_address"}
 LEGACY_EXAMPLE_PAYLOADS: dict[tuple[str, int], dict[str, Any]] = {
     ("ReferralSubmitted", 1): _REFERRAL_V1,
-    ("ReferralSubmitted", 2): EXAMPLE_PAYLOADS["ReferralSubmitted"],  # the same submission as version 3
+    ("ReferralSubmitted", 2): _REFERRAL_V3,  # the same submission as version 3
+    ("ReferralSubmitted", 3): _REFERRAL_V3,
     ("ReferralWithdrawn", 1): {"referral_id": _REF, "reason": "no_longer_needed"},
     ("TrajectoryDispatched", 1): {**_TR, "provider_id": "abrusco", "module_id": "individual", "offer_type": "regular"},
     ("GroupTrajectoryDispatched", 1): {**_GT, "provider_id": "abrusco", "module": "class_action"},

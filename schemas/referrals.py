@@ -1,13 +1,15 @@
-"""Individual referral events, keyed by referral_id: submitted (version 2, full profile), amended, withdrawn (version 2:
+"""Individual referral events, keyed by referral_id: submitted (version 4, full profile), amended, withdrawn (version 2:
 withdrawn as its outcome, or retracted as an error), and advice given instead of a trajectory.
 
 Versions of ReferralSubmitted: every version is accepted on submission; reading upcasts older stored versions step
-by step (`referrals_v1`, `referrals_v2`), so consumers only handle version 3. A submission without `schema_version`
-is version 1; a later version must say so. Versions 2 and 3 send the source's `pupil_id` (the same submission):
-sealing turns it into the pupil key (`schemas.pseudonym`), and since version 3 the stored event does not carry that
-key in clear but the pupil's random reference from the pupil key vault and the key sealed with the pupil's own data
-key (`core.pupil_vault`): erasing the pupil destroys that data key (crypto-shredding). A version-2 submission is
-therefore stored as version 3; events stored as version 2 (clear pupil key) read with that key as their reference.
+by step (`referrals_v1`, `referrals_v2`, `referrals_v3`), so consumers only handle version 4. A submission without
+`schema_version` is version 1; a later version must say so. Versions 2-4 send the source's `pupil_id`: sealing turns
+it into the pupil key (`schemas.pseudonym`), and since version 3 the stored event does not carry that key in clear but
+the pupil's random reference from the pupil key vault and the key sealed with the pupil's own data key
+(`core.pupil_vault`): erasing the pupil destroys that data key (crypto-shredding). Version 4 may also send the pupil's
+home address, which sealing turns into the household key (`schemas.households`). Submissions of versions 2 and 3 are
+therefore stored as version 4 (without a household key); events stored as version 2 (clear pupil key) read with that
+key as their reference.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pydantic_core import PydanticCustomError
 
 from schemas.codelists import Code, allowed
 from schemas.envelope import Envelope, Identifier, Payload, SealContext
+from schemas.households import HouseholdAddress, HouseholdKey, household_key
 from schemas.privacy import FreeText
 from schemas.pseudonym import PupilId, PupilRef, SealedPupilKey, pupil_key
 from schemas.referral_profile import ReferralProfile, ReferralProfileChanges
@@ -26,7 +29,8 @@ from schemas.referral_profile import ReferralProfile, ReferralProfileChanges
 
 class ReferralSubmittedPayload(ReferralProfile, Payload):
     """A CLB, school, intake or the desk refers one pupil, with the full referral profile (DOMAIN §4). The pupil is
-    its random reference; its pupil key is sealed with the pupil's own data key (version 3)."""
+    its random reference; its pupil key is sealed with the pupil's own data key (since version 3). The household is
+    the keyed hash of the pupil's address (version 4; null when the source sent no address)."""
 
     stream_field: ClassVar[str] = "referral_id"
     referral_id: Identifier
@@ -34,11 +38,14 @@ class ReferralSubmittedPayload(ReferralProfile, Payload):
     pupil_key_sealed: SealedPupilKey | None = Field(
         description="The pupil key sealed with the pupil's data key; null only on an event stored before version 3."
     )
+    household_key: HouseholdKey | None = Field(
+        None, description="The household (address) key; null when no address was sent, or stored before version 4."
+    )
 
 
-class ReferralSubmissionPayload(ReferralProfile, Payload):
-    """A referral as a source sends it: the pupil is identified by the source's own `pupil_id`, which the ingest
-    turns into the pseudonymous `pupil_key`; the identifier itself is never stored."""
+class ReferralSubmissionV3Payload(ReferralProfile, Payload):
+    """A referral as a source sends it (versions 2 and 3): the pupil is identified by the source's own `pupil_id`,
+    which the ingest turns into the pseudonymous `pupil_key`; the identifier itself is never stored."""
 
     stream_field: ClassVar[str] = "referral_id"
     referral_id: Identifier
@@ -47,17 +54,43 @@ class ReferralSubmissionPayload(ReferralProfile, Payload):
     def sealed(self, context: SealContext) -> ReferralSubmittedPayload:
         if context.pupil_secret is None or context.pupil_vault is None:
             raise ValueError("sealing a ReferralSubmitted needs the pupil-key secret and the pupil key vault")
-        profile = self.model_dump(exclude={"pupil_id"})
+        profile = self.model_dump(exclude={"pupil_id", "household_address"})
         ref, sealed_key = context.pupil_vault.seal_pupil(pupil_key(context.pupil_secret, self.pupil_id))
-        return ReferralSubmittedPayload.model_validate({**profile, "pupil_ref": ref, "pupil_key_sealed": sealed_key})
+        address: HouseholdAddress | None = getattr(self, "household_address", None)
+        household = None if address is None else household_key(context.pupil_secret, address)
+        return ReferralSubmittedPayload.model_validate(
+            {**profile, "pupil_ref": ref, "pupil_key_sealed": sealed_key, "household_key": household}
+        )
+
+
+class ReferralSubmissionPayload(ReferralSubmissionV3Payload):
+    """A referral as a source sends it (version 4): the pupil by the source's own `pupil_id`, and, when known, the
+    pupil's home address, from which the ingest derives the pseudonymous household key (referrals from one address
+    are counted once in the residence table, R06). Neither the identifier nor the address is ever stored."""
+
+    household_address: HouseholdAddress | None = Field(
+        None, description="The pupil's home address: only its keyed hash is stored (`household_key`)."
+    )
+
+    @model_validator(mode="after")
+    def _address_in_the_residence(self) -> ReferralSubmissionPayload:
+        address = self.household_address
+        if address is not None and self.residence_postcode is not None and address.postcode != self.residence_postcode:
+            raise PydanticCustomError(
+                "household_address",
+                "household_address.postcode must equal residence_postcode ({postcode}): the address is the pupil's "
+                "residence",
+                {"postcode": self.residence_postcode},
+            )
+        return self
 
 
 class ReferralSubmitted(Envelope):
-    """A referral, version 3 (what consumers read; stored versions 1 and 2 are upcast to it)."""
+    """A referral, version 4 (what consumers read; stored versions 1-3 are upcast to it)."""
 
     submission_payload: ClassVar[type[Payload] | None] = ReferralSubmissionPayload
     event_type: Literal["ReferralSubmitted"] = "ReferralSubmitted"
-    schema_version: Literal[3] = 3
+    schema_version: Literal[4] = 4
     payload: ReferralSubmittedPayload
 
 

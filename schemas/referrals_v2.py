@@ -3,9 +3,9 @@
 Version 2 stored the pupil key (HMAC of the pupil's identifier) in clear. Version 3 stores the pupil's random
 reference from the pupil key vault and the key sealed with the pupil's data key, so that erasing the pupil is
 possible (crypto-shredding, `core.pupil_vault`). The submission is the same in both versions (the source's
-`pupil_id`): a version-2 submission is stored as version 3 (`catalogue.STORED_AS`). Events stored as version 2 read
-as version 3 with their pupil key as their reference: they still link and count, but their key is in the log in
-clear, so such a pupil cannot be erased by destroying a key.
+`pupil_id`): a version-2 submission is stored as the current version (`catalogue.STORED_AS`). Events stored as
+version 2 read as version 3 with their pupil key as their reference: they still link and count, but their key is in
+the log in clear, so such a pupil cannot be erased by destroying a key.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 from schemas.envelope import Envelope, Identifier, Payload
 from schemas.pseudonym import PupilKey
 from schemas.referral_profile import ReferralProfile
-from schemas.referrals import ReferralSubmissionPayload
+from schemas.referrals import ReferralSubmissionV3Payload
 
 
 class ReferralSubmittedV2Payload(ReferralProfile, Payload):
@@ -30,7 +30,7 @@ class ReferralSubmittedV2Payload(ReferralProfile, Payload):
 class ReferralSubmittedV2(Envelope):
     """ReferralSubmitted as stored by version 2 (read as version 3)."""
 
-    submission_payload: ClassVar[type[Payload] | None] = ReferralSubmissionPayload
+    submission_payload: ClassVar[type[Payload] | None] = ReferralSubmissionV3Payload
     event_type: Literal["ReferralSubmitted"] = "ReferralSubmitted"
     schema_version: Literal[2] = 2
     payload: ReferralSubmittedV2Payload

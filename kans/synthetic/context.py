@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 from kans.synthetic.calendar import DAY, SchoolCalendar, office_time, stamp_of
 from kans.synthetic.capacity import Places
@@ -37,6 +38,7 @@ class RegionState:
     pupil_serial: int = 0
     carried: list[CarriedTrajectory] = field(default_factory=list)
     returning: list[Pupil] = field(default_factory=list)  # referred again next year (not carried over)
+    households: dict[str, dict[str, Any]] = field(default_factory=dict)  # postcode -> the latest new address there
 
     def carry(self, trajectory: CarriedTrajectory) -> None:
         """Remember a carried-over trajectory; its pupil comes back through it, not as a separate re-referral."""

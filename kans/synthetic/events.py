@@ -29,7 +29,7 @@ STREAM_FIELD = {
     "ProviderReachabilitySet": "provider_id",
     "ProviderTravelRegionSet": "provider_id",
 }  # fmt: skip
-VERSIONS = {"ReferralSubmitted": 2}
+VERSIONS = {"ReferralSubmitted": 4}  # v4: the pupil_id and the home address
 
 
 def stream_id(submission: dict[str, Any]) -> str:

@@ -5,6 +5,7 @@ a round table (held with its outcomes, or cancelled) or a direct orientation. Tr
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -76,6 +77,27 @@ def _referrer(ctx: YearContext, channel: str, pupil: Pupil) -> tuple[str, str]:
     return {"intake": "kans-intake", "self": "kans-self-referral"}.get(channel, "kans-desk"), DESK
 
 
+SIBLING_PERCENT = 6  # of new addresses, the share that is a brother's or sister's already referred (one roof)
+
+
+def household(ctx: YearContext, pupil: Pupil, postcode: str) -> dict[str, Any]:
+    """The pupil's home address at `postcode`: kept while the pupil lives there (a pupil referred again counts as the
+    same address in R06), a sibling's for a few, else a new one. Chosen from a hash of the pupil id, not from the
+    year's random stream, so the rest of the generated year is as it was before addresses existed."""
+    if pupil.household is not None and pupil.household["postcode"] == postcode:
+        return pupil.household
+    digest = int(hashlib.sha256(f"{pupil.pupil_id}|{postcode}".encode()).hexdigest()[:12], 16)
+    shared = ctx.state.households.get(postcode)
+    if shared is not None and digest % 100 < SIBLING_PERCENT:
+        pupil.household = shared
+    else:
+        number = str(digest // 997 % 250 + 1)
+        pupil.household = {"street": f"Synthetische straat {digest % 997}", "house_number": number, "box": None,
+                           "postcode": postcode}  # fmt: skip
+        ctx.state.households[postcode] = pupil.household
+    return pupil.household
+
+
 def submit(ctx: YearContext, pupil: Pupil, offer: str, stamp: int, channel: str | None = None) -> Referral:
     """Emit the ReferralSubmitted (and an amendment for a few) of `pupil`."""
     level = pupil.profile["level"]
@@ -88,6 +110,8 @@ def submit(ctx: YearContext, pupil: Pupil, offer: str, stamp: int, channel: str 
     referral = Referral(ctx.next_referral_id(), pupil, offer, stamp)
     payload: dict[str, Any] = {"referral_id": referral.referral_id, "pupil_id": pupil.pupil_id, "channel": channel,
                                "referrer_id": referrer, **referral_profile(ctx.rng, pupil, offer)}  # fmt: skip
+    if payload.get("residence_postcode"):
+        payload["household_address"] = household(ctx, pupil, payload["residence_postcode"])
     ctx.emitter.add(stamp, "ReferralSubmitted", f"referral:{referral.referral_id}", actor, payload)
     if ctx.rng.random() < ctx.params.amended_share:
         changes: dict[str, Any] = {"support_network": not payload["support_network"]}

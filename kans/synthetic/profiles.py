@@ -32,6 +32,7 @@ class Pupil:
     travel_ok: bool  # day-care places outside Brussels are feasible for this family
     profile: dict[str, Any]  # the schooling part of the latest referral, advanced a year at re-referral
     school: tuple[str | None, str] = (None, "unknown")  # school id and location
+    household: dict[str, Any] | None = None  # the home address the source sends (only its key is stored)
 
 
 def _delay_years(rng: random.Random, level: str, offer: str, part_time: bool) -> int:

@@ -17,7 +17,7 @@ from core.pupil_vault import PupilVault
 from schemas.envelope import Envelope, SubmissionBase
 from schemas.pseudonym import pupil_key
 from schemas.pupils import PupilErasedPayload
-from schemas.referrals import ReferralSubmissionPayload
+from schemas.referrals import ReferralSubmissionV3Payload
 from schemas.registry import seal
 from services.ingest.metrics import IngestMetrics
 from services.ingest.ownership import Caller, KnownOwners, OwnerLog, facts_of, judge_each, ref_namespace
@@ -187,7 +187,7 @@ class IngestService:
         # The new pupils of the batch get their vault references in one write (sealing then only reads them).
         payloads = [getattr(sub, "payload", None) for _, sub in plan.to_publish]
         self.vault.issue(pupil_key(self._pupil_secret, p.pupil_id) for p in payloads
-                         if isinstance(p, ReferralSubmissionPayload))  # fmt: skip
+                         if isinstance(p, ReferralSubmissionV3Payload))  # fmt: skip
         for i, sub in plan.to_publish:
             try:
                 events.append(seal(sub, now, self._pupil_secret, self.vault))

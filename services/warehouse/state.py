@@ -161,8 +161,10 @@ def _tombstones(client: ClickHouseClient, database: str, table: str, where: str,
 
 # Fact-log columns that migrations after 0008 added and the folds read. A rebuild asked by an earlier migration (0008,
 # on a store that held events before it) on logs without them is left to the later migration that adds them and
-# refolds (0011 for withdraw_kind, 0013 for source_system): the folds of this code cannot read those logs yet.
-LATER_LOG_COLUMNS = {"referral_log": ("withdraw_kind", "source_system"), "group_request_log": ("source_system",)}
+# refolds (0011 for withdraw_kind, 0013 for source_system, 0018 for household_key): the folds of this code cannot read
+# those logs yet.
+LATER_LOG_COLUMNS = {"referral_log": ("withdraw_kind", "source_system", "household_key"),
+                     "group_request_log": ("source_system",)}  # fmt: skip
 
 
 def _logs_lack_later_columns(client: ClickHouseClient, database: str) -> bool:

@@ -9,8 +9,9 @@ from datetime import date
 from typing import Any
 
 from core.settings import Settings
+from tests.factories import pupil
 from tests.integration.test_report_rules import stat, summary, through_the_log
-from tests.stats_history import History, nonzero
+from tests.stats_history import NA, History, nonzero
 
 SECONDARY = {"education_form": "secondary_aso", "grade": "grade_3", "gender": "girl", "birth_year": 2005}
 
@@ -57,3 +58,77 @@ def test_a_trajectory_withdrawn_before_any_dispatch_counts_as_not_started_not_as
     before = summary(stat(clickhouse, db, "R47", as_of=date(2019, 10, 15)))
     assert before == {"referrals": 3, "with_trajectory": 2, "without_started_trajectory": 2, "not_started": 1,
                       "no_decision_yet": 1}  # fmt: skip
+
+
+# -- rule 3: residence (R06, Table 2) counts addresses --------------------------------------------------------------
+PRIMARY = {"education_form": "primary_mainstream", "grade": "grade_4", "gender": "boy", "birth_year": 2010}
+
+
+def _referral_at(h: History, rid: str, day: str, pupil_id: str, level: str, home: dict[str, Any] | None,
+                 **profile: Any) -> None:  # fmt: skip
+    """A version-4 referral: the source sends the pupil's address, the ingest's sealing keeps only its keyed hash."""
+    recorded = profile.pop("recorded", None)
+    payload = {
+        "referral_id": rid,
+        "pupil_id": pupil(pupil_id),
+        "channel": "lars",
+        "referrer_id": "clb-1",
+        "offer_type": "regular",
+        "level": level,
+        "birth_month": 1,
+        "household_address": home,
+        **profile,
+    }
+    h.add("ReferralSubmitted", f"ref:{rid}", day, payload, recorded=recorded, version=4)
+
+
+def _households(h: History) -> None:
+    """Primary 2019-2020. In 1030 Schaarbeek: R1 and R2, a brother and sister under one roof (the address written
+    two ways), R3 and R4 one pupil referred twice from another address: 4 referrals, 2 addresses. In 1070 Anderlecht:
+    R5 with an address, R6 (a version-2 submission) and R7 without one: 3 referrals, each its own. R8 without a
+    residence: 1. Secondary: S1 and S2, twins in 1080 Sint-Jans-Molenbeek."""
+    one_roof = {"street": "Rue Royale Sainte-Marie", "house_number": "80", "box": "2", "postcode": "1030"}
+    _referral_at(h, "R1", "2019-10-01", "P1", "primary", one_roof, residence_postcode="1030", **PRIMARY)
+    _referral_at(h, "R2", "2019-10-02", "P2", "primary", {**one_roof, "street": "rue royale sainte marie "},
+                 residence_postcode="1030", **PRIMARY)  # fmt: skip
+    other = {"street": "Avenue Louis Bertrand", "house_number": "12", "postcode": "1030"}
+    _referral_at(h, "R3", "2019-10-07", "P3", "primary", other, residence_postcode="1030", **PRIMARY)
+    _referral_at(h, "R4", "2020-02-03", "P3", "primary", other, residence_postcode="1030", **PRIMARY)
+    _referral_at(h, "R5", "2019-11-04", "P5", "primary", {"street": "Rue Wayez", "house_number": "5",
+                 "postcode": "1070"}, residence_postcode="1070", **PRIMARY)  # fmt: skip
+    h.referral("R6", "2019-11-05", "P6", "primary", residence_postcode="1070", **PRIMARY)
+    _referral_at(h, "R7", "2019-11-06", "P7", "primary", None, residence_postcode="1070", **PRIMARY)
+    _referral_at(h, "R8", "2019-11-07", "P8", "primary", None, **PRIMARY)
+    twins = {"street": "Chaussée de Gand", "house_number": "100", "postcode": "1080"}
+    for rid in ("S1", "S2"):
+        _referral_at(h, rid, "2019-10-01", f"P{rid}", "secondary", twins, residence_postcode="1080", **SECONDARY)
+
+
+def test_rule_3_residence_counts_addresses_and_table_7_keeps_counting_referrals(
+    settings: Settings, clickhouse: Any
+) -> None:
+    """ "Het aantal registraties voor gemeente ligt lager dan het aantal aanmeldingen. Dat heeft te maken met
+    dubbelregistraties op eenzelfde adres. Het kan daarbij gaan om familie die onder hetzelfde dak woont of over
+    kinderen die twee keer dat jaar zijn aangemeld." Table 2 (R06) counts addresses: Schaarbeek 2 (4 referrals),
+    Anderlecht 3, unknown 1: 6 addresses for 8 referrals. Table 7 (R38) keeps counting referrals ("Brusselse gemeenten
+    227 ... Niet-Brusselse gemeenten 53", together the 280 referrals): the twins count twice."""
+    h = History()
+    _households(h)
+    streets = ("Royale", "royale", "Bertrand", "Wayez", "Gand")
+    assert not any(street.encode() in event for event in h.events for street in streets)
+    db = through_the_log(settings, clickhouse, h.events)
+
+    r06 = stat(clickhouse, db, "R06")
+    assert (nonzero(r06), r06.total, r06.unit) == ({("1030",): 2, ("1070",): 3, (NA,): 1}, 6, "households")
+    assert summary(r06) == {"referrals": 8}
+    r38 = stat(clickhouse, db, "R38")
+    assert (nonzero(r38), r38.total) == ({("brussels", "1080"): 2}, 2)
+    assert stat(clickhouse, db, "R02").total == 8  # the other profile statistics still count referrals
+    # Before R4 (P3 referred again in February) was known, the second address of Schaarbeek had one referral.
+    before = stat(clickhouse, db, "R06", as_of=date(2020, 1, 15))
+    assert (nonzero(before), summary(before)) == ({("1030",): 2, ("1070",): 3, (NA,): 1}, {"referrals": 7})
+    stored = clickhouse.query(f"SELECT count() FROM {db}.events WHERE positionCaseInsensitive(payload, 'royale') > 0 "
+                              "OR positionCaseInsensitive(payload, 'wayez') > 0").result_rows[0][0]  # fmt: skip
+    keys = clickhouse.query(f"SELECT uniqExact(household_key) FROM {db}.referral_state FINAL "
+                            "WHERE household_key != ''").result_rows[0][0]  # fmt: skip
+    assert (stored, keys) == (0, 4)  # no address in the warehouse; 4 addresses keyed (one roof, P3's, R5's, twins)

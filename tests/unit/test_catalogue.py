@@ -62,8 +62,8 @@ def refused(event_type: str, match: str, **kwargs: Any) -> None:
 # -- the catalogue -------------------------------------------------------------------------------------------------
 def test_every_registration_of_the_domain_is_an_event_type() -> None:
     assert set(EVENT_TYPES) == REGISTRATIONS
-    assert LATEST_VERSION["ReferralSubmitted"] == 3
-    assert {("ReferralSubmitted", 1), ("ReferralSubmitted", 2)} <= set(EVENT_VERSIONS)
+    assert LATEST_VERSION["ReferralSubmitted"] == 4
+    assert {("ReferralSubmitted", 1), ("ReferralSubmitted", 2), ("ReferralSubmitted", 3)} <= set(EVENT_VERSIONS)
 
 
 @pytest.mark.parametrize(("event_type", "version"), list(EVENT_VERSIONS), ids=str)
@@ -93,17 +93,21 @@ def test_a_submission_without_schema_version_is_version_1_and_version_2_must_say
 
 
 # -- versions and upcasting ----------------------------------------------------------------------------------------
-def test_version_1_is_stored_as_sent_and_read_as_version_3_with_explicit_unknowns() -> None:
+def test_version_1_is_stored_as_sent_and_read_as_version_4_with_explicit_unknowns() -> None:
     stored = seal(submit("ReferralSubmitted", 1), NOW)
     assert isinstance(stored, ReferralSubmittedV1)
     raw = stored.model_dump_json()
     assert json.loads(raw)["schema_version"] == 1
     event = parse_event(raw)
-    assert event.schema_version == 3 and event.event_id == stored.event_id
+    assert event.schema_version == 4 and event.event_id == stored.event_id
     payload = event.payload
     assert isinstance(payload, ReferralSubmittedPayload)
     # The source's own key is the reference of a v1 event; nothing of it is sealed.
-    assert (payload.pupil_ref, payload.pupil_key_sealed) == (stored.payload.pupil_key, None)
+    assert (payload.pupil_ref, payload.pupil_key_sealed, payload.household_key) == (
+        stored.payload.pupil_key,
+        None,
+        None,
+    )
     assert payload.gender == "girl"
     assert (payload.education_form, payload.school_delay, payload.discipline) == ("unknown", "unknown", "unknown")
     assert payload.risk_behaviours is None and payload.absence_b_half_days is None
@@ -115,12 +119,13 @@ def test_the_upcaster_states_every_field_version_2_added() -> None:
     assert set(V1_MISSING_PROFILE) == v2_fields - v1_fields
 
 
-def test_a_version_2_submission_is_stored_as_version_3_with_its_pupil_key_sealed() -> None:
+def test_a_version_2_submission_is_stored_as_version_4_with_its_pupil_key_sealed() -> None:
     vault = PupilVault(None)
     stored = seal(submit("ReferralSubmitted", 2), NOW, SECRET, vault)
     raw = json.loads(stored.model_dump_json())
     key = pupil_key(SECRET, "LARS-000123")
-    assert raw["schema_version"] == 3 and "pupil_key" not in raw["payload"] and key not in stored.model_dump_json()
+    assert raw["schema_version"] == 4 and "pupil_key" not in raw["payload"] and key not in stored.model_dump_json()
+    assert raw["payload"]["household_key"] is None  # a version-2 submission sends no address
     assert raw["payload"]["pupil_ref"] == vault.ref_of(key)
     assert vault.unseal(raw["payload"]["pupil_ref"], raw["payload"]["pupil_key_sealed"]) == key
     again = seal(submit("ReferralSubmitted", 3), NOW, SECRET, vault)  # the same pupil: the same reference and text
@@ -129,7 +134,7 @@ def test_a_version_2_submission_is_stored_as_version_3_with_its_pupil_key_sealed
         seal(submit("ReferralSubmitted"), NOW, SECRET)
 
 
-def test_a_stored_version_2_event_reads_as_version_3_with_its_key_as_reference() -> None:
+def test_a_stored_version_2_event_reads_as_version_4_with_its_key_as_reference() -> None:
     v2 = example_submission("ReferralSubmitted", 2)
     payload = {k: v for k, v in v2["payload"].items() if k != "pupil_id"}
     event_id = str(event_id_for(v2["source_system"], v2["source_ref"]))
@@ -137,8 +142,9 @@ def test_a_stored_version_2_event_reads_as_version_3_with_its_key_as_reference()
               "recorded_at": "2025-10-06T09:00:00+00:00", "stream_id": payload["referral_id"],
               "school_year": "2025-2026"}  # fmt: skip
     event = parse_event(json.dumps(stored))
-    assert event.schema_version == 3
+    assert event.schema_version == 4
     assert (event.payload.pupil_ref, event.payload.pupil_key_sealed) == ("ab" * 32, None)  # type: ignore[attr-defined]
+    assert event.payload.household_key is None  # type: ignore[attr-defined]
 
 
 def test_an_invalid_stored_v1_event_is_refused_not_upcast() -> None:

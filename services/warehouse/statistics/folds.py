@@ -78,10 +78,12 @@ def referrals_fold(db: str, scope: Scope = YEARS_SCOPE) -> str:
               - birth_year * 12 - birth_month, 12)) AS age
     FROM (
         SELECT s.referral_id AS referral_id, s.school_year AS school_year, s.occurred_at AS referred_at,
-               s.source_system AS source_system, s.pupil_key AS pupil_key, {merged}, adv.kind != '' AS advised,
+               s.source_system AS source_system, s.pupil_key AS pupil_key, s.household_key AS household_key,
+               {merged}, adv.kind != '' AS advised,
                adv.kind AS advice_kind, wd.reason != '' AS withdrawn, wd.reason AS withdraw_reason
         FROM (
-            SELECT referral_id, school_year, occurred_at, source_system, pupil_key, {fields} FROM {db}.referral_log
+            SELECT referral_id, school_year, occurred_at, source_system, pupil_key, household_key, {fields}
+            FROM {db}.referral_log
             WHERE {known(db, "referral_log", f"event_type = 'ReferralSubmitted' AND {scope.submissions()}")}
             ORDER BY referral_id, seq DESC LIMIT 1 BY referral_id
         ) AS s

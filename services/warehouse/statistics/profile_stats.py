@@ -1,9 +1,9 @@
 """Who is referred: the referral-profile statistics of the report (R01-R13 primary, R30-R45 secondary).
 
-Each counts individual referrals (a pupil referred twice counts twice) of the school year, retracted registrations
-left out (a referral withdrawn as its outcome counts), with the profile as currently known (or as known on `as_of`);
-multi-selects count a referral once per code and keep "not registered" visible; percentages are over the known values
-(`shaping.py`).
+Each counts individual referrals (a pupil referred twice counts twice; R06 counts addresses) of the school year,
+retracted registrations left out (a referral withdrawn as its outcome counts), with the profile as currently known
+(or as known on `as_of`); multi-selects count a referral once per code and keep "not registered" visible;
+percentages are over the known values (`shaping.py`).
 """
 
 from __future__ import annotations
@@ -46,6 +46,22 @@ SCHOOLS = by_aspects(("aspect", "schools_attended"), {},
                       "secondary": "toString(secondary_schools_attended)"})  # fmt: skip
 
 
+# R06 counts addresses (issue 14, rule 3): the referrals of one household key (one address) count once per postcode,
+# a referral without a key (no address sent, or registered before ReferralSubmitted v4) once for itself.
+HOUSEHOLDS = "uniqExact(if(household_key = '', concat('referral:', referral_id), household_key))"
+HOUSEHOLDS_NOTE = (
+    "Het rapport: 'Het aantal registraties voor gemeente ligt lager dan het aantal aanmeldingen. Dat heeft te maken "
+    "met dubbelregistraties op eenzelfde adres.' Geteld worden adressen (huishoudens); een aanmelding zonder adres "
+    "telt als een eigen adres. Het aantal aanmeldingen staat ernaast."
+)
+
+
+def households_by_postcode(q: StatisticQuery) -> Cells:
+    """R06: distinct households (addresses) per residence postcode; the referrals beside them as a summary."""
+    cells = q.count(q.referrals(), {"residence_postcode": "residence_postcode"}, HOUSEHOLDS)
+    return q.summary(cells, q.referrals(), {"referrals": "count()"})
+
+
 def _defs(code: str, section: Section, title: str, dims: tuple[str, ...],
           compute: Callable[[StatisticQuery], Cells], ref: str = "", **extra: Any) -> StatisticDef:  # fmt: skip
     level_nl = "basisonderwijs" if section == P else "secundair onderwijs"
@@ -53,9 +69,9 @@ def _defs(code: str, section: Section, title: str, dims: tuple[str, ...],
         code=code,
         title_nl=f"{title} ({level_nl})",
         section=section,
-        unit="referrals",
+        unit=extra.pop("unit", "referrals"),
         dimensions=dims,
-        population_nl=REFERRALS_NL,
+        population_nl=extra.pop("population_nl", REFERRALS_NL),
         compute=compute,
         report_ref=ref,
         **extra,
@@ -74,8 +90,10 @@ PROFILE_STATISTICS = [
           by_referrals({"education_form": "education_form", "grade": "grade", "bubao_type": "bubao_type"}), "G3"),
     _defs("R05", P, "Aanmeldingen naar ligging van de school", ("school_location",),
           by_referrals({"school_location": "school_location"}), fill=True),
-    _defs("R06", P, "Aanmeldingen naar woonplaats (postcode)", ("residence_postcode",),
-          by_referrals({"residence_postcode": "residence_postcode"}), "T2"),
+    _defs("R06", P, "Aanmeldingen naar woonplaats (postcode), adressen geteld", ("residence_postcode",),
+          households_by_postcode, "T2", unit="households",
+          population_nl="adressen (huishoudens) van de individuele aanmeldingen {level}",
+          summary_labels={"referrals": "Aanmeldingen"}, report_note_nl=HOUSEHOLDS_NOTE),
     _defs("R07", P, "Aanmeldingen naar thuistaal", ("home_language",),
           by_referrals({"home_language": "home_language"}), "G4", fill=True),
     _defs("R08", P, "Aanmeldingen naar schoolse vertraging en aanbod", ("offer_type", "school_delay"),
