@@ -441,6 +441,20 @@ def bench_auth(
     run_bench_auth(stats_requests, live_requests, typer.echo)
 
 
+@app.command("bench-live")
+def bench_live(
+    rate: Annotated[int, typer.Option(help="Events per second through the ingest while measuring.")] = 1000,
+    seconds: Annotated[float, typer.Option(help="How long the load runs.")] = 20,
+    streams: Annotated[int, typer.Option(help="Dashboards listening for the fan-out measure.")] = 100,
+    api_rps: Annotated[int, typer.Option(help="Live-view reads per second during the load.")] = 200,
+) -> None:
+    """The live side (issue 16) with two projections workers: SSE fan-out, event -> SSE freshness and live-view
+    latency under load, and the replay speed of every projection."""
+    from kans.bench_live import run_bench_live
+
+    run_bench_live(rate, seconds, streams, api_rps, typer.echo)
+
+
 @app.command("bench-dispatch")
 def bench_dispatch(
     scale: Annotated[float, typer.Option(help="Scale factor (N desks of Brussels' size).")] = 100,

@@ -81,6 +81,17 @@ class LiveHub:
             rounds += 1
             await asyncio.sleep(POLL_S)
 
+    def touch(self) -> None:
+        """Have every stream look at the current views again (what it adds to them changed: the display names)."""
+
+        async def bump() -> None:
+            async with self._changed:
+                self.snapshot = Snapshot(self.snapshot.version + 1, self.snapshot.load, self.snapshot.dispatch)
+                self._changed.notify_all()
+
+        if self.listeners:
+            asyncio.get_running_loop().create_task(bump())
+
     async def changes(self) -> AsyncIterator[Snapshot]:
         """Every new snapshot while the caller listens (the first as soon as one exists)."""
         self.listeners += 1

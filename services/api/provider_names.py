@@ -4,7 +4,9 @@ in the warehouse (ProviderRegistered, ModuleOffered), and the module kind's Dutc
 The live views are served from the projections worker in milliseconds; the names change rarely. They are read from
 ClickHouse at most once per `REFRESH_S` while every row's provider and module are known, and again (at most every
 `MISS_S`) when a row names one not seen yet; a warehouse that is slow or down leaves the names as they were (or
-absent), never the view unanswered.
+absent), never the view unanswered. Only the very first read is waited for: later ones run in the background (a
+read waits for the warehouse's lock, which the writer holds while it inserts), and `on_change` is called when they
+brought new names, so the pushed views can be sent again with them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from schemas.codelists import label
@@ -24,11 +27,24 @@ REFRESH_S, MISS_S, TIMEOUT_S = 60.0, 2.0, 2.0
 
 
 class ProviderNames:
-    def __init__(self, warehouse: Warehouse) -> None:
+    def __init__(self, warehouse: Warehouse, on_change: Callable[[], None] | None = None) -> None:
         self.warehouse = warehouse
+        self.on_change = on_change
         self.providers: dict[str, str] = {}
         self.modules: dict[tuple[str, str], tuple[str, str]] = {}  # (provider, module) -> (name, kind)
         self.read_at = float("-inf")
+        self._task: asyncio.Task[None] | None = None
+
+    def _refresh_soon(self) -> None:
+        if self._task is None or self._task.done():
+            self.read_at = time.monotonic()  # one refresh at a time
+            self._task = asyncio.create_task(self._refresh_and_tell())
+
+    async def _refresh_and_tell(self) -> None:
+        before = (self.providers, self.modules)
+        await self._refresh()
+        if (self.providers, self.modules) != before and self.on_change is not None:
+            self.on_change()
 
     async def _refresh(self) -> None:
         self.read_at = time.monotonic()
@@ -49,8 +65,10 @@ class ProviderNames:
         age = time.monotonic() - self.read_at
         missing = any(r["provider_id"] not in self.providers or (r["provider_id"], r["module_id"]) not in self.modules
                       for r in rows)  # fmt: skip
-        if age > REFRESH_S or (missing and age > MISS_S):
+        if self.read_at == float("-inf"):
             await self._refresh()
+        elif age > REFRESH_S or (missing and age > MISS_S):
+            self._refresh_soon()
         named = []
         for row in rows:
             name, kind = self.modules.get((row["provider_id"], row["module_id"]), (None, None))

@@ -144,7 +144,14 @@ def names_of(request: Request, warehouse: Warehouse) -> ProviderNames:
     """The process's provider names (one cache per app)."""
     names: ProviderNames | None = getattr(request.app.state, "provider_names", None)
     if names is None or names.warehouse is not warehouse:
-        names = request.app.state.provider_names = ProviderNames(warehouse)
+        state = request.app.state
+
+        def resend() -> None:  # new names: the streams send their views again, named
+            hub: LiveHub | None = getattr(state, "live_hub", None)
+            if hub is not None:
+                hub.touch()
+
+        names = request.app.state.provider_names = ProviderNames(warehouse, on_change=resend)
     return names
 
 

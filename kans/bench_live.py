@@ -1,0 +1,355 @@
+"""`kans bench-live`: the live side under load (issue 16), on its own isolated platform (topic prefix, ports, chDB
+folder) on the local broker, with two projections workers as `kans up` runs them:
+
+1. fan-out: `streams` dashboards listen to GET /v1/live/stream; one capacity change is ingested; the time until the
+   first, the median and the last stream received it (from the ingest's 202);
+2. under load: the ingest takes `rate` events/s (referral, dispatch and start of trajectories spread over providers)
+   for `seconds`; meanwhile a marker capacity change every 0.5 s, timed from its 202 to its arrival on a dashboard's
+   stream (freshness event -> SSE, p50/p99), and GET /v1/live/provider-load at `api_rps` requests/s, open loop
+   (p50/p99 latency, non-200 answers counted);
+3. replay: two fresh projections workers (a new application id: their own group, tables and changelogs) rebuild every
+   projection from the whole log; events/s until both are ready with no lag, and whether their merged provider-load
+   view equals the live workers'.
+
+The figures are printed and saved as JSON in bench-results/."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform as host
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from core.auth import development_headers
+from core.settings import Settings, get_settings
+from core.topics import ensure_topics
+from kans.kafka_credentials import security_of
+from kans.kafka_local import LocalKafka
+from kans.paths import REPO_ROOT
+from kans.processes import ServiceProcesses, free_port, isolated_settings, settings_env
+from services.api.projections import ProjectionWorkers, Unavailable, workers_of
+
+INGEST_HEADERS = {"X-API-Key": "kans-dev-all"}  # the development key that may speak for every source system
+PROVIDERS = tuple(f"bench-live-{i}" for i in range(12))
+FAN, MARKER = "bench-fan", "bench-marker"
+SECOND = "projections-2"
+
+
+def _sub(kind: str, ref: str, system: str, payload: dict[str, Any], day: str = "2025-10-06") -> dict[str, Any]:
+    return {"event_type": kind, "occurred_at": f"{day}T09:00:00+02:00", "source_system": system, "source_ref": ref,
+            "actor": "desk:bench", "payload": payload}  # fmt: skip
+
+
+def capacity(provider: str, places: int, n: int) -> dict[str, Any]:
+    """Capacity `places` from day `n` after 2000-09-01: a later change is in force over an earlier one."""
+    valid_from = (date(2000, 9, 1) + timedelta(days=n)).isoformat()
+    return _sub(
+        "ProviderCapacitySet",
+        f"bench-cap:{provider}:{valid_from}",
+        "desk",
+        {"provider_id": provider, "module_id": "individual", "capacity": places, "valid_from": valid_from},
+    )
+
+
+def trajectory(run: str, n: int) -> list[dict[str, Any]]:
+    rid, tid = f"R-BL{run}-{n}", f"T-BL{run}-{n}"
+    referral = {**_sub("ReferralSubmitted", f"bl:ref:{rid}", "lars", {
+        "referral_id": rid, "pupil_id": f"bench-live-{run}-{n}", "channel": "lars", "referrer_id": "clb-brussel-1",
+        "offer_type": "regular", "level": "secondary", "gender": "girl", "birth_year": 2010, "birth_month": 1 + n % 12},
+        "2025-10-01"), "schema_version": 2}  # fmt: skip
+    provider = PROVIDERS[n % len(PROVIDERS)]
+    dispatched = _sub("TrajectoryDispatched", f"bl:dispatch:{tid}", "desk", {
+        "referral_id": rid, "trajectory_id": tid, "provider_id": provider, "module_id": "individual",
+        "offer_type": "regular"}, "2025-10-03")  # fmt: skip
+    started = _sub(
+        "TrajectoryStarted",
+        f"bl:start:{tid}",
+        "provider_portal",
+        {"referral_id": rid, "trajectory_id": tid, "half_days_per_week": 1 + n % 4},
+        "2025-10-08",
+    )
+    return [referral, dispatched, started]
+
+
+def summary_ms(values: list[float]) -> dict[str, Any]:
+    if not values:
+        return {"n": 0}
+    ordered = sorted(values)
+    p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+    return {"n": len(values), "median": round(1000 * statistics.median(values), 1), "p99": round(1000 * p99, 1),
+            "max": round(1000 * ordered[-1], 1)}  # fmt: skip
+
+
+class Stream:
+    """One dashboard's Server-Sent-Events stream: calls `on_load(view, at)` for every provider-load event."""
+
+    def __init__(self, client: httpx.AsyncClient, headers: dict[str, str], on_load: Callable[[Any, float], None]):
+        self.client, self.headers, self.on_load = client, headers, on_load
+        self.first = asyncio.Event()
+
+    async def run(self) -> None:
+        async with self.client.stream("GET", "/v1/live/stream", headers=self.headers, timeout=None) as response:
+            response.raise_for_status()
+            event = None
+            async for line in response.aiter_lines():
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:") and event == "provider-load":
+                    self.on_load(json.loads(line[5:]), time.perf_counter())
+                    self.first.set()
+
+
+def capacity_of(view: Any, provider: str) -> int | None:
+    return next((row["capacity"] for row in view["rows"] if row["provider_id"] == provider), None)
+
+
+async def fan_out(settings: Settings, ingest: httpx.AsyncClient, streams: int) -> dict[str, Any]:
+    """`streams` dashboards, one change: when did each receive it."""
+    headers = development_headers(settings)
+    wanted = 1_000 + streams
+    seen: list[float | None] = [None] * streams
+
+    def recorder(i: int) -> Callable[[Any, float], None]:
+        def on_load(view: Any, at: float) -> None:
+            if seen[i] is None and capacity_of(view, FAN) == wanted:
+                seen[i] = at
+
+        return on_load
+
+    limits = httpx.Limits(max_connections=streams + 10, max_keepalive_connections=streams + 10)
+    async with httpx.AsyncClient(base_url=settings.api_base_url, limits=limits) as api:
+        listeners = [Stream(api, headers, recorder(i)) for i in range(streams)]
+        tasks = [asyncio.create_task(s.run()) for s in listeners]
+        await asyncio.wait_for(asyncio.gather(*(s.first.wait() for s in listeners)), 120)
+        response = await ingest.post("/v1/events/batch", json=[capacity(FAN, wanted, 1)])
+        response.raise_for_status()
+        sent = time.perf_counter()
+        deadline = sent + 60
+        while any(at is None for at in seen) and time.perf_counter() < deadline:
+            await asyncio.sleep(0.02)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    arrived = sorted(at - sent for at in seen if at is not None)
+    return {"streams": streams, "received": len(arrived),
+            "first_ms": round(1000 * arrived[0], 1) if arrived else None,
+            "median_ms": round(1000 * statistics.median(arrived), 1) if arrived else None,
+            "last_ms": round(1000 * arrived[-1], 1) if len(arrived) == streams else None}  # fmt: skip
+
+
+async def under_load(settings: Settings, ingest: httpx.AsyncClient, rate: int, seconds: float,
+                     api_rps: int) -> dict[str, Any]:  # fmt: skip
+    """Ingest at `rate` events/s; markers to a dashboard's stream; the live view asked at `api_rps`."""
+    headers = development_headers(settings)
+    run = uuid.uuid4().hex[:6]
+    posted: dict[int, float] = {}
+    arrived: dict[int, float] = {}
+    latencies: list[float] = []
+    answers: Counter[int | str] = Counter()
+    ingested = {"events": 0, "refused": 0}
+    stop = asyncio.Event()
+
+    def on_load(view: Any, at: float) -> None:
+        cap = capacity_of(view, MARKER)
+        if cap is not None:
+            for marker in [m for m in posted if m <= cap and m not in arrived]:  # one partition: in order
+                arrived[marker] = at
+
+    async def load() -> None:
+        n, batch_events, began = 0, 99, time.perf_counter()
+        while not stop.is_set():
+            batch = [event for i in range(n, n + batch_events // 3) for event in trajectory(run, i)]
+            response = await ingest.post("/v1/events/batch", json=batch)
+            if response.status_code == 202:
+                ingested["events"] += len(batch)
+                n += batch_events // 3
+            else:
+                ingested["refused"] += len(batch)
+            ahead = began + ingested["events"] / rate - time.perf_counter()
+            if ahead > 0:
+                await asyncio.sleep(ahead)
+
+    async def markers() -> None:
+        i = 0
+        while not stop.is_set():
+            i += 1
+            response = await ingest.post("/v1/events/batch", json=[capacity(MARKER, i, i)])
+            if response.status_code == 202:
+                posted[i] = time.perf_counter()
+            await asyncio.sleep(0.5)
+
+    async def reads(api: httpx.AsyncClient) -> None:
+        async def one() -> None:
+            began = time.perf_counter()
+            try:
+                response = await api.get("/v1/live/provider-load", headers=headers)
+            except httpx.HTTPError as err:
+                answers[type(err).__name__] += 1
+                return
+            answers[response.status_code] += 1
+            if response.status_code == 200:
+                latencies.append(time.perf_counter() - began)
+
+        pending: set[asyncio.Task[None]] = set()
+        began, k = time.perf_counter(), 0
+        while not stop.is_set():
+            k += 1
+            task = asyncio.create_task(one())
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+            await asyncio.sleep(max(0.0, began + k / api_rps - time.perf_counter()))
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    limits = httpx.Limits(max_connections=400, max_keepalive_connections=100)
+    async with httpx.AsyncClient(base_url=settings.api_base_url, limits=limits, timeout=30) as api:
+        listener = Stream(api, headers, on_load)
+        listening = asyncio.create_task(listener.run())
+        await asyncio.wait_for(listener.first.wait(), 60)
+        started = time.perf_counter()
+        workers = [asyncio.create_task(work) for work in (load(), markers(), reads(api))]
+        await asyncio.sleep(seconds)
+        stop.set()
+        await asyncio.gather(*workers)
+        elapsed = time.perf_counter() - started
+        deadline = time.perf_counter() + 300  # the markers still on their way
+        while len(arrived) < len(posted) and time.perf_counter() < deadline:
+            await asyncio.sleep(0.1)
+        listening.cancel()
+        await asyncio.gather(listening, return_exceptions=True)
+    freshness = [arrived[m] - posted[m] for m in sorted(arrived)]
+    return {"rate_asked": rate, "seconds": round(elapsed, 1), "events_ingested": ingested["events"],
+            "events_per_s": round(ingested["events"] / elapsed), "refused": ingested["refused"],
+            "freshness_event_to_sse_ms": {**summary_ms(freshness), "markers": len(posted),
+                                          "arrived": len(arrived)},
+            "live_view_api": {"asked_rps": api_rps, **summary_ms(latencies),
+                              "answers": {str(k): v for k, v in answers.items()}}}  # fmt: skip
+
+
+def _caught_up(url: str) -> bool:
+    try:
+        response = httpx.get(f"{url}/ready", timeout=10)
+    except httpx.HTTPError:
+        return False
+    body = response.json()
+    return response.status_code == 200 and all(lag and lag["lag_events"] == 0 for lag in body["lag"].values())
+
+
+def _until(probe: Callable[[], Any], what: str, timeout_s: float = 600) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while not (found := probe()):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+    return found
+
+
+def _view(workers: ProjectionWorkers) -> list[dict[str, Any]]:
+    async def ask() -> list[dict[str, Any]]:
+        try:
+            return list((await workers.view("/provider-load"))["rows"])
+        except Unavailable:
+            return []
+
+    return asyncio.run(ask())
+
+
+def replay(settings: Settings, services: ServiceProcesses, workdir: Any, events: int) -> dict[str, Any]:
+    """Two fresh workers rebuild every projection from the log; their merged view against the live one."""
+    replay_settings = Settings(**{**settings.model_dump(), "projections_app_id": f"kans-replay-{uuid.uuid4().hex[:6]}"})
+    ensure_topics(replay_settings)  # its internal load-changes topic, before the workers subscribe
+    ports = [free_port(), free_port()]
+    env = {**settings_env(settings), "KANS_PROJECTIONS_APP_ID": replay_settings.projections_app_id}  # as admin
+    procs = []
+    began = time.perf_counter()
+    for port in ports:
+        log = open(workdir / "logs" / f"replay-{port}.log", "ab")  # noqa: SIM115 - owned by the child process
+        procs.append(subprocess.Popen([sys.executable, "-m", "kans.cli", "serve", "projections"], cwd=REPO_ROOT,
+                                      env={**env, "KANS_PROJECTIONS_PORT": str(port)}, stdout=log,
+                                      stderr=subprocess.STDOUT, start_new_session=True))  # fmt: skip
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    try:
+        _until(lambda: all(_caught_up(url) for url in urls), "the replay workers caught up")
+        took = time.perf_counter() - began
+        live = workers_of(settings.projections_base_urls, settings.event_partitions, 30)
+        fresh = workers_of(urls, settings.event_partitions, 30)
+        identical = _view(fresh) == _view(live)
+    finally:
+        for proc in procs:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=60)
+    return {"events_in_log": events, "workers": 2, "seconds": round(took, 1),
+            "events_per_s": round(events / took), "views_identical_to_live": identical}  # fmt: skip
+
+
+def _log_size(settings: Settings) -> int:
+    from kafka import KafkaConsumer, TopicPartition
+
+    from core.kafka_security import client_config
+    from core.topics import events_topic
+
+    consumer = KafkaConsumer(**client_config(settings))
+    try:
+        topic = events_topic(settings)
+        tps = [TopicPartition(topic, p) for p in range(settings.event_partitions)]
+        ends, starts = consumer.end_offsets(tps), consumer.beginning_offsets(tps)
+        return sum(ends[tp] - starts[tp] for tp in tps)
+    finally:
+        consumer.close()
+
+
+def run_bench_live(rate: int, seconds: float, streams: int, api_rps: int,
+                   echo: Callable[[str], None] = print) -> dict[str, Any]:  # fmt: skip
+    base = get_settings()
+    kafka = LocalKafka(base)
+    kafka.start()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    workdir = base.data_dir / "bench" / f"live-{stamp}"
+    second_port = free_port()
+    isolated = isolated_settings(workdir, base.kafka_bootstrap, log_level="WARNING",
+                                 **security_of(kafka.client_settings()))  # fmt: skip
+    settings = Settings(**{**isolated.model_dump(), "projections_urls":
+                           f"{isolated.projections_base_url},http://127.0.0.1:{second_port}"})  # fmt: skip
+    ensure_topics(settings)
+    result: dict[str, Any] = {"when": stamp, "machine": f"{host.node()} {host.machine()} {os.cpu_count()} cores "
+                              f"python {host.python_version()}"}  # fmt: skip
+    with ServiceProcesses(settings, workdir / "logs", more_projections={SECOND: second_port}) as services:
+        for name in ("projections", SECOND, "ingest", "api"):
+            services.start(name)
+        echo("platform up: two projections workers, ingest, API")
+
+        async def measure() -> None:
+            async with httpx.AsyncClient(base_url=settings.ingest_base_url, timeout=60,
+                                         headers=INGEST_HEADERS) as ingest:  # fmt: skip
+                seed = [capacity(p, 500, 0) for p in (*PROVIDERS, FAN, MARKER)]
+                seed += [e for n in range(600) for e in trajectory("seed", n)]
+                for i in range(0, len(seed), 500):
+                    (await ingest.post("/v1/events/batch", json=seed[i : i + 500])).raise_for_status()
+                echo(f"fan-out: {streams} dashboards on the stream, one capacity change")
+                result["sse_fan_out"] = await fan_out(settings, ingest, streams)
+                echo(f"under load: {rate} events/s for {seconds:.0f} s, markers every 0.5 s, {api_rps} reads/s")
+                result["under_load"] = await under_load(settings, ingest, rate, seconds, api_rps)
+
+        asyncio.run(measure())
+        live_urls = settings.projections_base_urls
+        _until(lambda: all(_caught_up(url) for url in live_urls), "the live workers caught up")
+        events = _log_size(settings)
+        echo(f"replay: two fresh workers rebuild every projection from {events:,} events")
+        result["replay"] = replay(settings, services, workdir, events)
+    out = REPO_ROOT / "bench-results" / f"live-{stamp}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    echo(json.dumps(result, indent=2))
+    echo(f"saved to {out.relative_to(REPO_ROOT)}")
+    return result
