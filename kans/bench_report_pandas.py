@@ -101,6 +101,17 @@ def _groups(df: pd.DataFrame) -> pd.DataFrame:
     return groups
 
 
+def _coach_settings(client: ClickHouseClient, database: str, school_year: str) -> int:
+    """R50's total: the coach settings (latest fact per provider and setting) with half-days that held in the year."""
+    sql = (f"SELECT stream_id, payload FROM {database}.events WHERE event_type = 'ProviderCoachSettingSet' "
+           "ORDER BY occurred_at, recorded_at")
+    rows = client.query(sql).result_rows
+    latest = {(provider, p["setting_id"]): p for provider, p in ((r[0], json.loads(r[1])) for r in rows)}
+    first, last = f"{school_year[:4]}-09-01", f"{school_year[5:]}-08-31"
+    return sum(1 for p in latest.values() if p["half_days_per_week"] > 0 and p["valid_from"] <= last
+               and (p.get("valid_until") is None or p["valid_until"] >= first))  # fmt: skip
+
+
 def pandas_report(client: ClickHouseClient, database: str, school_year: str) -> dict[str, float]:
     """The total of every statistic of the year (and each one's table, computed and discarded)."""
     df = _events(client, database, school_year)
@@ -111,9 +122,7 @@ def pandas_report(client: ClickHouseClient, database: str, school_year: str) -> 
     groups = groups[groups.school_year == school_year]
     rt = df[df.event_type.str.startswith("RoundTable")]
     rt = rt.assign(rtid=[p["round_table_id"] for p in rt.p]).drop_duplicates("rtid").join(ref.level, on="stream_id")
-    offered = client.query(f"SELECT payload FROM {database}.events WHERE event_type = 'ModuleOffered'").result_rows
-    coach = {(p["provider_id"], p["module_id"]) for p in map(json.loads, (r[0] for r in offered))
-             if p["kind"] == "school_coach"}  # fmt: skip
+    coach_settings = _coach_settings(client, database, school_year)
     totals: dict[str, float] = {}
     for code, definition in REPORT_STATISTICS.items():  # R01-R59 (the report's text's figures have no reference)
         level = definition.level
@@ -132,10 +141,15 @@ def pandas_report(client: ClickHouseClient, database: str, school_year: str) -> 
             totals[code] = float(rt[rt.level == level].rtid.nunique())
         elif code in ("R14",):
             totals[code] = float(r.advised.sum())
-        elif code in ("R16", "R17", "R47", "R49", "R18", "R19", "R20", "R21", "R48", "R50", "R51", "R52", "R53"):
+        elif code == "R06":  # addresses: a referral without a household key is an address of its own
+            keys = r["household_key"] if "household_key" in r else pd.Series(None, index=r.index, dtype=object)
+            totals[code] = float(len({k if isinstance(k, str) and k else f"referral:{i}" for i, k in keys.items()}))
+        elif code == "R50":  # the providers' coach settings that held in the year
+            totals[code] = float(coach_settings)
+        elif code in ("R16", "R17", "R47", "R49", "R18", "R19", "R20", "R21", "R48", "R51", "R52", "R53"):
             frame = {"R49": t[t.offer == "corona"], "R20": t[t.stopped], "R52": t[t.stopped], "R21": t[t.closed],
-                     "R53": t[t.closed], "R18": t[t.started], "R19": t[t.started], "R51": t[t.started],
-                     "R50": t[[k in coach for k in zip(t.provider, t.module, strict=True)]]}.get(code, t)  # fmt: skip
+                     "R53": t[t.closed], "R18": t[t.started], "R19": t[t.started],
+                     "R51": t[t.started]}.get(code, t)  # fmt: skip
             frame.groupby([c for c in ("provider", "offer") if c in frame]).size()
             totals[code] = float(frame[frame.started].pupil_key.nunique() if code == "R48" else len(frame))
         else:

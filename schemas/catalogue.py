@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from schemas import (
+    coaching,
     dispatch,
     groups,
     groups_v1,
@@ -61,6 +62,8 @@ EVENT_CLASSES: tuple[type[Envelope], ...] = (
     providers.ProviderAcceptingReferralsSet,
     providers.ProviderReachabilitySet,
     providers.ProviderTravelRegionSet,
+    coaching.ProviderCoachSettingSet,
+    coaching.ProviderCoronaCoachingReported,
     pupils.PupilErased,
 )
 # Older versions: still accepted on submission, stored as sent, upcast on read.

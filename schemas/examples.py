@@ -107,6 +107,12 @@ EXAMPLE_PAYLOADS: dict[str, dict[str, Any]] = {
     "ProviderReachabilitySet": {"provider_id": "tigo", "reachable_via_desk": False, "valid_from": "2026-01-01"},
     "ProviderTravelRegionSet": {"provider_id": "abrusco", "module_id": None, "valid_from": "2025-09-01",
                                 "municipalities": ["anderlecht", "molenbeek_saint_jean", "outside_brussels"]},
+    "ProviderCoachSettingSet": {"provider_id": "abrusco", "setting_id": "coach-school-0421-ft",
+                                "school_id": "school-0421", "track": "full_time", "half_days_per_week": 4,
+                                "valid_from": "2025-09-01", "valid_until": "2026-08-31"},
+    "ProviderCoronaCoachingReported": {"provider_id": "abrusco", "report_id": "corona-2025-studylab",
+                                       "school_year": "2025-2026", "kind": "study_lab", "pupils": 15,
+                                       "period_from": "2025-09-01", "period_until": "2025-10-06"},
     "PupilErased": {"pupil_id": "LARS-000123", "reason": "request_of_pupil_or_parents"},
 }  # fmt: skip
 # Older versions still accepted on submission.

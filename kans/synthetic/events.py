@@ -27,7 +27,8 @@ STREAM_FIELD = {
     "ModuleOffered": "provider_id", "ModuleWithdrawn": "provider_id", "ProviderCapacitySet": "provider_id",
     "ProviderMinimumAgeSet": "provider_id", "ProviderAcceptingReferralsSet": "provider_id",
     "ProviderReachabilitySet": "provider_id",
-    "ProviderTravelRegionSet": "provider_id",
+    "ProviderTravelRegionSet": "provider_id", "ProviderCoachSettingSet": "provider_id",
+    "ProviderCoronaCoachingReported": "provider_id",
 }  # fmt: skip
 VERSIONS = {"ReferralSubmitted": 4}  # v4: the pupil_id and the home address
 

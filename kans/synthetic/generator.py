@@ -20,6 +20,7 @@ from typing import Any
 
 from kans.synthetic import groups, individual, lifecycle
 from kans.synthetic.calendar import Clock, SchoolCalendar, stamp_of
+from kans.synthetic.coaching import coaching_events
 from kans.synthetic.context import RegionState, YearContext
 from kans.synthetic.events import DESK, STREAM_FIELD, Emitter, Ids
 from kans.synthetic.params import GeneratorParams, YearParams, derived_seed
@@ -57,6 +58,7 @@ def generate_chunks(params: GeneratorParams, today: date | None = None) -> Itera
             emitter = Emitter(params.id_namespace, params.source_system, clock)
             ctx = _context(params, year, calendar, region, volume, states[region], emitter)
             provider_events(ctx.providers, origin, region, partial(_as_desk, emitter))
+            coaching_events(ctx.providers, region, partial(_as_desk, emitter))
             lifecycle.run(ctx, individual.intake(ctx))
             if emitted:
                 groups.intake(ctx)

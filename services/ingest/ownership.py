@@ -13,8 +13,8 @@ dispatched to, the group referral's referrer), never on what the caller claims:
   ProviderRegistered, ProviderReachabilitySet: the desk.
 - TrajectoryStarted/-NotStarted/-ProgressReported/-StoppedEarly/-Closed: the provider the trajectory is
   dispatched to, or the desk; GroupTrajectoryStarted/-NotStarted/-StoppedEarly/-Completed likewise.
-- ModuleOffered, ModuleWithdrawn, ProviderCapacitySet, ProviderMinimumAgeSet, ProviderAcceptingReferralsSet: the
-  provider itself, or the desk.
+- ModuleOffered, ModuleWithdrawn, ProviderCapacitySet, ProviderMinimumAgeSet, ProviderAcceptingReferralsSet,
+  ProviderTravelRegionSet, ProviderCoachSettingSet, ProviderCoronaCoachingReported: the provider itself, or the desk.
 
 A refusal names the event, the field, and what the caller may act on. About a stream the caller may not see (not
 its referral, not a trajectory dispatched to it) the answer is the same whether the stream exists or not, so ids
@@ -293,6 +293,8 @@ RULES: dict[str, Rule] = {
     "ProviderAcceptingReferralsSet": _PROVIDER,
     "ProviderReachabilitySet": _DESK,  # whether the desk may refer to the provider (e.g. only via youth care)
     "ProviderTravelRegionSet": _PROVIDER,  # where it takes pupils from (travel is feasible)
+    "ProviderCoachSettingSet": _PROVIDER,  # its youth coaches' school settings (coach op school)
+    "ProviderCoronaCoachingReported": _PROVIDER,  # the pupils its coaches supported in corona coaching
     "PupilErased": _DESK,  # erasure is the controller's decision, taken and recorded by the desk
 }
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from core.auth import DataScope
 from core.settings import Settings
+from services.warehouse.statistics import engine
 from tests.factories import pupil
 from tests.integration.test_report_rules import stat, summary, through_the_log
 from tests.stats_history import NA, History, nonzero
@@ -132,3 +134,69 @@ def test_rule_3_residence_counts_addresses_and_table_7_keeps_counting_referrals(
     keys = clickhouse.query(f"SELECT uniqExact(household_key) FROM {db}.referral_state FINAL "
                             "WHERE household_key != ''").result_rows[0][0]  # fmt: skip
     assert (stored, keys) == (0, 4)  # no address in the warehouse; 4 addresses keyed (one roof, P3's, R5's, twins)
+
+
+# -- youth coaches in schools and corona coaching (R50) -------------------------------------------------------------
+def _setting(h: History, setting: str, school: str, day: str, half_days: float, **fields: Any) -> None:
+    recorded = fields.pop("recorded", None)
+    payload = {"provider_id": "abrusco", "setting_id": setting, "school_id": school, "half_days_per_week": half_days,
+               "valid_from": fields.pop("valid_from", "2019-09-01"), **fields}  # fmt: skip
+    h.add(
+        "ProviderCoachSettingSet", f"coach:{setting}:{day}", day, payload, recorded=recorded, system="provider_portal"
+    )
+
+
+def _corona(h: History, report: str, day: str, kind: str, pupils: int, **fields: Any) -> None:
+    payload = {"provider_id": "abrusco", "report_id": report, "school_year": "2019-2020", "kind": kind,
+               "pupils": pupils, "period_from": "2020-03-16", "period_until": "2020-06-30"}  # fmt: skip
+    h.add("ProviderCoronaCoachingReported", f"corona:{report}:{day}", day, payload, recorded=fields.get("recorded"),
+          system="provider_portal")  # fmt: skip
+
+
+def _coaches(h: History) -> None:
+    """Abrusco's youth coaches in 2019-2020: eleven schools with a full-time setting of 4 half-days; two of them also
+    a part-time setting (2 half-days each), one a second campus (4): 14 settings, 52 half-days a week. S12's setting
+    ended in June 2019, S13's starts in 2020-2021 (neither counts); S3's campus first had 2 half-days and was raised to
+    4. Corona: 15 pupils in the study lab (first reported as 12, corrected), 23 visited on the doorstep."""
+    for n in range(1, 12):
+        _setting(h, f"S{n}-ft", f"school-{n}", "2019-09-02", 4, track="full_time")
+    _setting(h, "S1-pt", "school-1", "2019-09-02", 2, track="part_time")
+    _setting(h, "S2-pt", "school-2", "2019-09-02", 2, track="part_time")
+    _setting(h, "S3-campus", "school-3", "2019-09-02", 2)
+    _setting(h, "S3-campus", "school-3", "2020-01-06", 4, valid_from="2019-09-01")
+    _setting(h, "S12-ft", "school-12", "2019-05-02", 4, valid_from="2018-09-01", valid_until="2019-06-30")
+    _setting(h, "S13-ft", "school-13", "2020-06-02", 4, valid_from="2020-09-01")
+    _corona(h, "lab", "2020-05-04", "study_lab", 12)
+    _corona(h, "lab", "2020-07-01", "study_lab", 15)
+    _corona(h, "doorstep", "2020-07-01", "doorstep_visit", 23)
+
+
+def test_r50_youth_coaches_schools_settings_half_days_and_corona_coaching(settings: Settings, clickhouse: Any) -> None:
+    """ "Elf scholen hebben een coach op school. In 2 scholen worden de dagdelen zowel benut voor de voltijdse als de
+    deeltijdse werking. Daarnaast zijn er jongerencoaches actief op 2 vestigingen van eenzelfde school. We zouden
+    kunnen stellen dat er binnen 14 schoolwerkingen coaches werkzaam zijn. ... In elk geval worden 52 dagdelen per
+    week ingezet" and "15 leerlingen specifiek begeleid in het gecreëerde studielab i.f.v. corona, alsook werden er 23
+    moeilijk bereikbare jongeren opgevolgd via stoepbezoeken" ("38 onder hen liepen een intensiever traject")."""
+    h = History()
+    _coaches(h)
+    db = through_the_log(settings, clickhouse, h.events)
+
+    r50 = stat(clickhouse, db, "R50")
+    figures = nonzero(r50)
+    assert figures == {("abrusco", "schools"): 11, ("abrusco", "settings"): 14, ("abrusco", "half_days_per_week"): 52,
+                       ("abrusco", "half_days_per_school"): 4.73, ("abrusco", "corona_study_lab"): 15,
+                       ("abrusco", "corona_doorstep_visit"): 23}  # fmt: skip
+    assert figures[("abrusco", "corona_study_lab")] + figures[("abrusco", "corona_doorstep_visit")] == 38
+    assert r50.total == 14 and r50.unit == "coach_settings"
+    labels = {r.model_extra["measure"]: r.model_extra["measure_label_nl"] for r in r50.rows}
+    assert labels["corona_study_lab"] == "Coronacoaching: Studielab (ondersteuning bij afstandsleren) (leerlingen)"
+    # As known on 1 December 2019: S3's campus still at 2 half-days, no corona report yet.
+    before = nonzero(stat(clickhouse, db, "R50", as_of=date(2019, 12, 1)))
+    assert (before[("abrusco", "half_days_per_week")], before.get(("abrusco", "corona_study_lab"))) == (50, None)
+    assert nonzero(stat(clickhouse, db, "R50", as_of=date(2020, 6, 1)))[("abrusco", "corona_study_lab")] == 12
+    # The previous school year had S12's setting only; another provider sees none of Abrusco's.
+    assert nonzero(engine.statistic(clickhouse, db, "R50", "2018-2019", engine.Question())) == {
+        ("abrusco", "schools"): 1, ("abrusco", "settings"): 1, ("abrusco", "half_days_per_week"): 4,
+        ("abrusco", "half_days_per_school"): 4}  # fmt: skip
+    tigo = engine.Question(scope=DataScope(providers=frozenset({"tigo"})))
+    assert nonzero(engine.statistic(clickhouse, db, "R50", "2019-2020", tigo)) == {}

@@ -41,7 +41,7 @@ REGISTRATIONS = {
     "GroupReferralSubmitted", "GroupTrajectoryDispatched", "GroupTrajectoryStarted", "GroupTrajectoryNotStarted",
     "GroupTrajectoryStoppedEarly", "GroupTrajectoryCompleted", "ProviderRegistered", "ModuleOffered", "ModuleWithdrawn",
     "ProviderCapacitySet", "ProviderMinimumAgeSet", "ProviderAcceptingReferralsSet", "ProviderReachabilitySet",
-    "ProviderTravelRegionSet",
+    "ProviderTravelRegionSet", "ProviderCoachSettingSet", "ProviderCoronaCoachingReported",
     "PupilErased",
 }  # fmt: skip
 

@@ -76,6 +76,8 @@ CASES: dict[str, tuple[ApiKey, ApiKey, str, str]] = {
     "ProviderAcceptingReferralsSet": (ABRUSCO, TIGO, "provider_not_in_scope", "payload.provider_id"),
     "ProviderReachabilitySet": (DESK, TIGO, "desk_only", "event_type"),
     "ProviderTravelRegionSet": (ABRUSCO, TIGO, "provider_not_in_scope", "payload.provider_id"),
+    "ProviderCoachSettingSet": (ABRUSCO, TIGO, "provider_not_in_scope", "payload.provider_id"),
+    "ProviderCoronaCoachingReported": (ABRUSCO, TIGO, "provider_not_in_scope", "payload.provider_id"),
     "PupilErased": (DESK, LARS, "desk_only", "event_type"),
 }
 # The stream-bound types whose answer about a stream the caller may not see must not depend on whether it exists.

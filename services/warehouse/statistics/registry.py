@@ -3,6 +3,7 @@ its text beside them (`supplements.py`: R22a after R22), in report order."""
 
 from __future__ import annotations
 
+from services.warehouse.statistics.coaching_stats import R50
 from services.warehouse.statistics.comparison import R29
 from services.warehouse.statistics.group_stats import GROUP_STATISTICS
 from services.warehouse.statistics.model import Section, StatisticDef
@@ -11,7 +12,7 @@ from services.warehouse.statistics.supplements import SUPPLEMENTS
 from services.warehouse.statistics.trajectory_stats import TRAJECTORY_STATISTICS
 from services.warehouse.statistics.triage_stats import TRIAGE_STATISTICS
 
-_ALL = [*PROFILE_STATISTICS, *TRIAGE_STATISTICS, *TRAJECTORY_STATISTICS, *GROUP_STATISTICS, R29]
+_ALL = [*PROFILE_STATISTICS, *TRIAGE_STATISTICS, *TRAJECTORY_STATISTICS, *GROUP_STATISTICS, R29, R50]
 EXPECTED_CODES = [f"R{n:02d}" for n in range(1, 60)]
 REPORT_STATISTICS: dict[str, StatisticDef] = {d.code: d for d in sorted(_ALL, key=lambda d: d.code)}
 STATISTICS: dict[str, StatisticDef] = {d.code: d for d in sorted([*_ALL, *SUPPLEMENTS], key=lambda d: d.code)}

@@ -1,5 +1,5 @@
 """What happened to individual trajectories: offered per provider, started or not, duration, half-days, early
-stops, perspective (R16-R21 primary, R47-R53 secondary).
+stops, perspective (R16-R21 primary, R47-R53 secondary; R50, the youth coaches, is `coaching_stats.py`).
 
 Trajectories are counted (offered = dispatched or carried over), pupils separately (a pupil with two trajectories
 is one pupil); "started" includes trajectories that were later stopped early or closed.
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.warehouse.statistics.as_of import known
 from services.warehouse.statistics.model import Cells, Section, StatisticDef
 from services.warehouse.statistics.query import StatisticQuery
 from services.warehouse.statistics.sql_parts import PUPILS, TRAJECTORIES, by_trajectories
@@ -55,16 +54,6 @@ def per_pupil(q: StatisticQuery) -> Cells:
     source = f"(SELECT school_year, pupil_key, count() AS n FROM {q.trajectories('started')} GROUP BY school_year, " \
              "pupil_key)"  # fmt: skip
     return q.count(source, {"trajectories_per_pupil": "toString(n)"}, "count()")
-
-
-def youth_coaching(q: StatisticQuery) -> Cells:
-    """R50: trajectories in school-coach modules (module kind school_coach): schools, pupils, half-days a week."""
-    offered = known(q.database, "provider_log", "event_type = 'ModuleOffered' AND kind = 'school_coach'")
-    coach = f"(provider_id, module_id) IN (SELECT provider_id, module_id FROM {q.database}.provider_log " \
-            f"WHERE {offered})"
-    measures = {"schools": "uniqExactIf(school_id, school_id IS NOT NULL)", "pupils": PUPILS,
-                "trajectories": TRAJECTORIES, "half_days_per_week": "sumIf(half_days_per_week, started)"}  # fmt: skip
-    return q.measures(q.trajectories(coach), {"provider": "provider_id"}, measures, total="trajectories")
 
 
 def registration(q: StatisticQuery) -> Cells:
@@ -124,10 +113,6 @@ TRAJECTORY_STATISTICS = [
          by_trajectories({"provider": "provider_id", "status": START_STATUS, "not_started_reason": NOT_STARTED_REASON},
                          where=("offer_type = 'corona'",)),
          population_nl="trajecten van het corona-aanbod {level}"),
-    _def("R50", S, "Coach op school: scholen, leerlingen, trajecten en dagdelen per week", ("provider", "measure"),
-         youth_coaching, population_nl="trajecten in modules coach op school (jongerencoaches) {level}",
-         labels={"measure": {"schools": "Scholen", "pupils": "Leerlingen", "trajectories": "Trajecten",
-                             "half_days_per_week": "Dagdelen per week"}}),
     _def("R51", S, "Duurtijd en dagdelen per week van de opgestarte trajecten, met ontbrekende registraties",
          ("aspect", "category"), registration, "G34, G35", pct_within=("aspect",), labels=REGISTRATION_LABELS,
          summary_labels=MISSING_LABELS, population_nl="opgestarte individuele trajecten {level}"),
