@@ -336,6 +336,8 @@ def run_bench_live(rate: int, seconds: float, streams: int, api_rps: int,
                 seed += [e for n in range(600) for e in trajectory("seed", n)]
                 for i in range(0, len(seed), 500):
                     (await ingest.post("/v1/events/batch", json=seed[i : i + 500])).raise_for_status()
+                caught_up = [lambda url=url: _caught_up(url) for url in settings.projections_base_urls]
+                await asyncio.to_thread(_until, lambda: all(probe() for probe in caught_up), "the seed projected")
                 echo(f"fan-out: {streams} dashboards on the stream, one capacity change")
                 result["sse_fan_out"] = await fan_out(settings, ingest, streams)
                 echo(f"under load: {rate} events/s for {seconds:.0f} s, markers every 0.5 s, {api_rps} reads/s")
