@@ -4,6 +4,7 @@ school-year start - birth year = 5 (primary) or 11 (secondary) + grade + years o
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -115,6 +116,23 @@ def _multi(rng: random.Random, shares: Mapping[str, float], scale: float = 1.0) 
     return [code for code, share in shares.items() if rng.random() < share * scale]
 
 
+# The report's 'Andere' ambulant care by kind, where a source codes it (of the secondary 25: diagnostics 4, speech
+# therapy 3, street work 3, the Roma service 1, youth work 1; of the primary 3: diagnostics, D'Broej and one other).
+OTHER_CARE_KINDS = {False: ["diagnostic_assessment"] * 4 + ["speech_therapy", "street_work"] * 3
+                    + ["roma_mediation", "youth_work"] + ["other"] * 13,
+                    True: ["diagnostic_assessment", "youth_work", "other"]}  # fmt: skip
+
+
+def _other_care_kind(pupil: Pupil, care: list[str], primary: bool) -> list[str]:
+    """'other' ambulant care as its coded kind, chosen from a hash of the pupil (the year's random stream is left as
+    it was before the kinds had codes)."""
+    if "other" not in care:
+        return care
+    kinds = OTHER_CARE_KINDS[primary]
+    kind = kinds[int(hashlib.sha256(f"care|{pupil.pupil_id}".encode()).hexdigest()[:8], 16) % len(kinds)]
+    return [kind if code == "other" else code for code in care]
+
+
 def _absence(rng: random.Random, key: tuple[str, str]) -> int:
     low, high = f.ABSENCE_BUCKETS[f.ABSENCES[key].pick(rng)]
     return randint(rng, low, high)
@@ -167,7 +185,7 @@ def referral_profile(rng: random.Random, pupil: Pupil, offer: str) -> dict[str, 
             situation.remove("mainstream_despite_special_needs_advice")
         profile["school_situation"] = situation
     care = f.PRIMARY_CARE if primary else f.SECONDARY_CARE
-    profile["ambulant_care"] = _multi(rng, care, 1 / (71 if primary else 280))
+    profile["ambulant_care"] = _other_care_kind(pupil, _multi(rng, care, 1 / (71 if primary else 280)), primary)
     profile["residential_setting"] = (f.PRIMARY_RESIDENTIAL if primary else f.SECONDARY_RESIDENTIAL).pick(rng)
     profile["support_network"] = rng.random() < (f.PRIMARY_SUPPORT_NETWORK if primary else f.SECONDARY_SUPPORT_NETWORK)
     return profile

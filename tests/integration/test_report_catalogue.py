@@ -200,3 +200,34 @@ def test_r50_youth_coaches_schools_settings_half_days_and_corona_coaching(settin
         ("abrusco", "half_days_per_school"): 4}  # fmt: skip
     tigo = engine.Question(scope=DataScope(providers=frozenset({"tigo"})))
     assert nonzero(engine.statistic(clickhouse, db, "R50", "2019-2020", tigo)) == {}
+
+
+# -- ambulant care details (R13/R45) --------------------------------------------------------------------------------
+def test_ambulant_care_details_are_codes_counted_in_r45_and_together_as_the_reports_other(
+    settings: Settings, clickhouse: Any
+) -> None:
+    """ "Het vaakst was 'andere' hulpverlening betrokken dan aangegeven in de aangeboden aanvinklijst, voorbeelden die
+    werden opgenomen, zijn de Romadienst, straathoekwerk, Yuneco, logopedist en organisaties voor verder diagnostisch
+    onderzoek" and "116 keer hulpverleningsorganisaties betrokken". Secondary: CA other (free text only), CB street
+    work, CC speech therapy and psychiatry, CD diagnostic assessment, CE none, CF not registered: 5 involvements, 4
+    referrals with the report's 'Andere'. Primary: CP youth work ("D'Broej (1)")."""
+    h = History()
+    cares: dict[str, list[str] | None] = {"CA": ["other"], "CB": ["street_work"],
+                                          "CC": ["speech_therapy", "psychiatry"], "CD": ["diagnostic_assessment"],
+                                          "CE": [], "CF": None}  # fmt: skip
+    for rid, care in cares.items():
+        h.referral(rid, "2019-10-01", f"P-{rid}", "secondary", **SECONDARY, ambulant_care=care)
+    h.referral("CP", "2019-10-01", "P-CP", "primary", **PRIMARY, ambulant_care=["youth_work"])
+    db = through_the_log(settings, clickhouse, h.events)
+
+    r45 = stat(clickhouse, db, "R45")
+    ambulant = {k[1]: v for k, v in nonzero(r45).items() if k[0] == "ambulant_care"}
+    assert ambulant == {"other": 1, "street_work": 1, "speech_therapy": 1, "psychiatry": 1,
+                        "diagnostic_assessment": 1, "none": 1, "not_registered": 1}  # fmt: skip
+    assert summary(r45) == {"ambulant_care_involvements": 5, "ambulant_care_other": 4}
+    labels = {r.model_extra["category"]: r.model_extra["category_label_nl"] for r in r45.rows
+              if r.model_extra["aspect"] == "ambulant_care"}  # fmt: skip
+    assert (labels["street_work"], labels["speech_therapy"]) == ("Straathoekwerk", "Logopedie")
+    r13 = stat(clickhouse, db, "R13")
+    assert ({k[1]: v for k, v in nonzero(r13).items() if k[0] == "ambulant_care"}, summary(r13)) == (
+        {"youth_work": 1}, {"ambulant_care_involvements": 1, "ambulant_care_other": 1})  # fmt: skip

@@ -37,10 +37,31 @@ def _absences(codes: tuple[str, ...]) -> Callable[[StatisticQuery], Cells]:
     return by_aspects(("absence_code", "absence_bucket"), {}, {c: bucket(ABSENCES[c]) for c in codes})
 
 
-CARE = by_aspects(("aspect", "category"), {"ambulant_care": multi("ambulant_care")},
-                  {"residential_setting": "residential_setting", "support_network": SUPPORT_NETWORK})  # fmt: skip
+CARE_ASPECTS = by_aspects(
+    ("aspect", "category"),
+    {"ambulant_care": multi("ambulant_care")},
+    {"residential_setting": "residential_setting", "support_network": SUPPORT_NETWORK},
+)
 CARE_LABELS = {"aspect": {"ambulant_care": "Ambulante hulpverlening", "residential_setting": "Residentiële setting",
                           "support_network": "Ondersteuningsnetwerk"}}  # fmt: skip
+# The kinds of care the report counted as 'Andere' before they had codes (schemas/codelists/v1.yaml, care_service).
+OTHER_CARE = ("other", "diagnostic_assessment", "speech_therapy", "street_work", "roma_mediation", "youth_work")
+REGISTERED_CARE = "arrayFilter(c -> c != 'not_registered', ambulant_care)"
+CARE_SUMMARY = {
+    "ambulant_care_involvements": f"sum(length({REGISTERED_CARE}))",
+    "ambulant_care_other": f"countIf(hasAny(ambulant_care, {list(OTHER_CARE)}))",
+}
+CARE_SUMMARY_LABELS = {
+    "ambulant_care_involvements": "Betrokkenheden van ambulante hulpverlening (een aanmelding telt per soort)",
+    "ambulant_care_other": "Aanmeldingen met 'andere' ambulante hulpverlening, de gedetailleerde soorten "
+    "(diagnostisch onderzoek, logopedie, straathoekwerk, Romadienst, jeugdwelzijnswerk) inbegrepen",
+}  # fmt: skip
+
+
+def care_involved(q: StatisticQuery) -> Cells:
+    """R13/R45: ambulant care per kind, residential setting, support network; the involvements and the report's
+    'Andere' (other and the detailed kinds together) as summary figures."""
+    return q.summary(CARE_ASPECTS(q), q.referrals(), CARE_SUMMARY)
 SCHOOLS = by_aspects(("aspect", "schools_attended"), {},
                      {"primary": "toString(primary_schools_attended)",
                       "secondary": "toString(secondary_schools_attended)"})  # fmt: skip
@@ -109,7 +130,7 @@ PROFILE_STATISTICS = [
           ("school_year", "discipline"), by_referrals({"discipline": "discipline"}), previous_year=True,
           pct_within=("school_year",)),
     _defs("R13", P, "Betrokken hulpverlening: ambulant, residentieel, ondersteuningsnetwerk", ("aspect", "category"),
-          CARE, "G9", labels=CARE_LABELS),
+          care_involved, "G9", labels=CARE_LABELS, summary_labels=CARE_SUMMARY_LABELS),
     _defs("R30", S, "Aanmeldingen naar kanaal", ("channel",), by_referrals({"channel": "channel"}), fill=True),
     _defs("R31", S, "Aanmeldingen per maand, regulier en corona-aanbod", ("month", "offer_type"), BY_MONTH, "G18",
           fill=True, report_note_nl=LARS_ONLY),
@@ -153,6 +174,6 @@ PROFILE_STATISTICS = [
                      {"discipline": "discipline"}), "G30",
           labels={"aspect": {"school_situation": "Bijzonderheden schoolse situatie", "discipline": "Tucht"}}),
     _defs("R45", S, "Betrokken hulpverlening: ambulant, residentieel, ondersteuningsnetwerk", ("aspect", "category"),
-          CARE, "G31, G32",
-          labels=CARE_LABELS),
+          care_involved, "G31, G32",
+          labels=CARE_LABELS, summary_labels=CARE_SUMMARY_LABELS),
 ]  # fmt: skip
