@@ -79,11 +79,21 @@ def _known(day: date | None, as_of: date) -> date | None:
     return day if day is not None and day <= as_of else None
 
 
+def _latest(facts: ReferralFacts) -> date:
+    days = [facts.referred_on, facts.advised_on, facts.withdrawn_on, facts.round_table_scheduled_on,
+            facts.round_table_pending_since, facts.round_table_held_on, facts.no_trajectory_on]
+    for t in facts.trajectories:
+        days += [t.dispatched_on, t.started_on, t.not_started_on, t.ended_on]
+    return max(d for d in days if d is not None)
+
+
 def known_on(facts: ReferralFacts, as_of: date) -> ReferralFacts | None:
     """The referral as it stood at the end of `as_of` (facts dated later have not happened yet); None before it was
     referred."""
     if facts.referred_on > as_of:
         return None
+    if _latest(facts) <= as_of:  # the usual question (today): nothing to leave out
+        return facts
     trajectories = tuple(
         replace(t, started_on=_known(t.started_on, as_of), not_started_on=_known(t.not_started_on, as_of),
                 not_started_reason=t.not_started_reason if _known(t.not_started_on, as_of) else "",
