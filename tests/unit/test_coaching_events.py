@@ -8,8 +8,12 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from core.settings import Settings
 from schemas.registry import SUBMISSION_ADAPTER, example_submission
 from services.ingest.ownership import RULES
+from services.ingest.routes import events
+from tests.unit.ingest_fakes import FakePublisher, fake_ingest
+from tests.unit.test_ingest_routes import client_for
 
 
 def submit(event_type: str, **payload: Any) -> Any:
@@ -44,3 +48,17 @@ def test_bad_coaching_facts_are_refused_naming_the_field_and_the_allowed_values(
 ) -> None:
     with pytest.raises(ValidationError, match=match):
         submit(event_type, **payload)
+
+
+def test_the_ingest_answers_a_bad_coach_setting_with_a_422_naming_the_field_and_the_allowed_values() -> None:
+    publisher = FakePublisher()
+    with client_for(fake_ingest(Settings(), publisher=publisher), events) as client:
+        good = example_submission("ProviderCoachSettingSet")
+        good["occurred_at"] = "2025-09-01T09:00:00+02:00"
+        assert client.post("/v1/events", json=good).status_code == 202, "accepted"
+        bad = {**good, "source_ref": "other", "payload": {**good["payload"], "track": "evening"}}
+        response = client.post("/v1/events", json=bad)
+        assert response.status_code == 422, response.text
+        (error,) = response.json()["errors"]
+        assert error["field"].endswith("payload.track") and "full_time, part_time, whole_school" in error["message"]
+        assert [e.event_type for e in publisher.events] == ["ProviderCoachSettingSet"]

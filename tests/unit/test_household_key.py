@@ -11,10 +11,15 @@ import pytest
 from pydantic import ValidationError
 
 from core.pupil_vault import PupilVault
+from core.settings import Settings
 from schemas.households import HouseholdAddress, household_key, normalise_address
 from schemas.pseudonym import pupil_key
 from schemas.referrals_v3 import upcast_referral_submitted_v3_to_v4
 from schemas.registry import SUBMISSION_ADAPTER, example_submission, parse_event, seal
+from services.ingest.routes import events
+from tests.factories import referral as factory_referral
+from tests.unit.ingest_fakes import FakePublisher, fake_ingest
+from tests.unit.test_ingest_routes import client_for
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 SECRET = b"unit-test-pupil-key-secret"
@@ -81,3 +86,28 @@ def test_version_3_submissions_and_stored_events_read_as_version_4_without_a_hou
     event = parse_event(json.dumps(stored))
     assert event.schema_version == 4 and event.payload.household_key is None  # type: ignore[attr-defined]
     assert upcast_referral_submitted_v3_to_v4({"referral_id": "R-1"}) == {"referral_id": "R-1", "household_key": None}
+
+
+# --- through the ingest's REST route (in-memory publisher) -----------------------------------------------------------
+def _v4(rid: str, home: dict[str, Any], **profile: Any) -> dict[str, Any]:
+    data = factory_referral(rid, household_address=home, **profile)
+    return {**data, "schema_version": 4}
+
+
+def test_the_ingest_publishes_the_key_not_the_address_and_answers_a_misplaced_address_with_a_422() -> None:
+    publisher = FakePublisher()
+    with client_for(fake_ingest(Settings(), publisher=publisher), events) as client:
+        home = {"street": "Rue de la Loi", "house_number": "16", "postcode": "1080"}
+        assert client.post("/v1/events", json=_v4("R-H1", home, residence_postcode="1080")).status_code == 202
+        assert client.post("/v1/events", json=_v4("R-H2", home)).status_code == 202  # a sibling, no residence given
+        first, sibling = (e.payload for e in publisher.events)
+        assert first.household_key == sibling.household_key and first.household_key is not None  # type: ignore[attr-defined]
+        assert all("Loi" not in e.model_dump_json() for e in publisher.events)
+        response = client.post("/v1/events", json=_v4("R-H3", home, residence_postcode="1000"))
+        assert response.status_code == 422, response.text
+        (error,) = response.json()["errors"]
+        assert "household_address.postcode must equal residence_postcode (1000)" in error["message"]
+        assert "Loi" not in response.text
+        bad = client.post("/v1/events", json=_v4("R-H4", {**home, "house_number": "zestien"}))
+        assert bad.status_code == 422 and "household_address.house_number" in bad.text and "zestien" not in bad.text
+        assert len(publisher.events) == 2

@@ -132,3 +132,14 @@ def test_the_workbook_has_a_sheet_per_table_with_numbers_and_native_charts() -> 
         ["Aanbod", "Jongen", "Meisje"], ["Regulier aanbod", 27, 8], ["Corona-aanbod", 18, 18]]  # fmt: skip
     assert len(book["Tabel 1 (R01)"]._charts) == 1 and len(book["Tabel 3 (R41)"]._charts) == 2
     assert not book["Tabel 2 (R02)"]._charts
+
+
+def test_residence_is_headed_as_addresses_and_the_youth_coaches_as_school_workings() -> None:
+    """R06 counts addresses (issue 14, rule 3) and R50 the coach settings: the table says what its numbers count."""
+    rows = [{"residence_postcode": "1030", "residence_postcode_label_nl": "1030 Schaarbeek", "value": 2}]
+    r06 = build_table(result("R06", "T2", ["residence_postcode"], rows, unit="households", total=2))
+    assert r06.headers[-1] == "Aantal adressen"
+    coach_rows = [{"provider": "abrusco", "provider_label_nl": "Abrusco", "measure": "settings",
+                   "measure_label_nl": "Schoolwerkingen", "value": 14}]  # fmt: skip
+    r50 = build_table(result("R50", "", ["provider", "measure"], coach_rows, unit="coach_settings", total=14))
+    assert "14" in [v.text for row in r50.rows for v in row.values]

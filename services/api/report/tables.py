@@ -34,7 +34,8 @@ DIMENSION_NL = {
     "combination": "Samen met traject(en)?",
 }  # fmt: skip
 UNIT_NL = {"referrals": "aanmeldingen", "pupils": "leerlingen", "trajectories": "trajecten", "groups": "groepen",
-           "round_tables": "rondetafels", "class_hours": "lesuren", "schools": "scholen"}  # fmt: skip
+           "round_tables": "rondetafels", "class_hours": "lesuren", "schools": "scholen", "households": "adressen",
+           "coach_settings": "schoolwerkingen"}  # fmt: skip
 COLUMN_DIMENSIONS = ("school_year", "measure", "gender", "offer_type")  # laid out as columns, in this preference
 SUPPRESSED = "x"
 NOTHING = "\u2013"  # en dash: a figure that cannot be computed
