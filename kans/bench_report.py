@@ -30,6 +30,7 @@ from schemas.catalogue import STORED_AS
 from schemas.codelists import municipality_for_postcode
 from schemas.envelope import event_id_for, school_year_of
 from schemas.groups import GroupRequest
+from schemas.households import HouseholdAddress, household_key
 from schemas.pseudonym import pupil_key
 from schemas.registry import EVENT_TYPES, SUBMISSION_ADAPTER, seal
 from services.warehouse import state
@@ -69,6 +70,8 @@ def fast_event(sub: dict[str, Any]) -> tuple[dict[str, Any], datetime, datetime]
         # stored before version 3 reads). What the report counts is the same.
         payload["pupil_ref"] = pupil_key(SECRET, payload.pop("pupil_id"))[:32]
         payload["pupil_key_sealed"] = None
+        address = payload.pop("household_address", None)  # the address is never stored: its keyed hash is
+        payload["household_key"] = None if address is None else household_key(SECRET, HouseholdAddress(**address))
         if payload.get("residence_postcode"):
             payload["residence_municipality"] = municipality_for_postcode(payload["residence_postcode"])
     elif kind == "ReferralAmended" and sub["payload"]["changes"].get("residence_postcode"):

@@ -46,6 +46,8 @@ def _referrals(df: pd.DataFrame) -> pd.DataFrame:
     ref["school_year"] = subs.school_year.to_numpy()
     ref["referred_at"] = pd.to_datetime(subs.occurred_at.to_numpy(), utc=True).tz_convert("Europe/Brussels")
     ref = ref[~ref.index.duplicated(keep="last")]
+    if "pupil_ref" in ref:  # since ReferralSubmitted v3 the pupil is its reference (older events: the pupil key)
+        ref["pupil_key"] = ref["pupil_ref"].where(ref["pupil_ref"].notna(), ref.get("pupil_key"))
     for rid, changes in zip(df[df.event_type == "ReferralAmended"].stream_id, df[df.event_type == "ReferralAmended"].p,
                             strict=True):  # fmt: skip
         if rid in ref.index:
