@@ -121,6 +121,14 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             {"cleanup.policy": "delete"},
             "Projections worker (internal): each event's changes of the provider-load rows, keyed by provider|module.",
         ),
+        # Its tables' changelogs too (compacted, as faust makes them): two workers starting together both ask for
+        # them, and the one that finds a changelog missing in the metadata stops (PartitionsMismatch).
+        *(TopicSpec(
+            f"{settings.topic_prefix}{settings.projections_app_id}-{table}-changelog",
+            settings.event_partitions,
+            {"cleanup.policy": "compact"},
+            f"Projections worker (internal): the changelog of its table `{table}`, which a worker restores it from.",
+        ) for table in ("trajectories", "provider-load")),  # fmt: skip
         TopicSpec(
             dispatch_feed_topic(settings),
             1,

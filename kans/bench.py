@@ -8,6 +8,7 @@ import json
 import platform as host
 import statistics
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from kafka import KafkaProducer
 
 from core.auth import development_headers
 from core.kafka_security import client_config
+from core.progress import progress
 from core.pupil_vault import PupilVault
 from core.settings import Settings, get_settings
 from core.topics import TopicSpec, ensure_topics
@@ -51,11 +53,13 @@ def pct(values: list[float], q: float) -> float:
 
 
 def measure_http(client: httpx.Client, submissions: list[dict[str, Any]]) -> float:
-    started = time.perf_counter()
-    for i in range(0, len(submissions), BATCH):
-        response = client.post("/v1/events/batch", json=submissions[i : i + BATCH])
-        response.raise_for_status()
-    return len(submissions) / (time.perf_counter() - started)
+    with progress("bench: HTTP batches to the ingest", len(submissions)) as posted:
+        started = time.perf_counter()
+        for i in range(0, len(submissions), BATCH):
+            response = client.post("/v1/events/batch", json=submissions[i : i + BATCH])
+            response.raise_for_status()
+            posted.advance(len(submissions[i : i + BATCH]))
+        return len(submissions) / (time.perf_counter() - started)
 
 
 def measure_raw(settings: Settings, topic: str, submissions: list[dict[str, Any]]) -> float:
@@ -91,27 +95,35 @@ def measure_freshness(ingest: httpx.Client, api: httpx.Client, n: int) -> dict[s
         if time.monotonic() > deadline:
             raise RuntimeError("dispatches did not reach the provider-load view")
         time.sleep(0.1)
-    to_load, to_clickhouse = [], []
-    for k in range(n):
-        response = ingest.post("/v1/events", json=_trajectory("TrajectoryStarted", k))
-        accepted = time.perf_counter()
-        response.raise_for_status()
-        seen_load = seen_ch = None
-        while seen_load is None or seen_ch is None:
-            if seen_load is None and load()["active"] >= k + 1:
-                seen_load = time.perf_counter() - accepted
-            if seen_ch is None:
-                history = api.get(f"/v1/referrals/R-F-{k:06d}/events")
-                if history.status_code == 200 and any(
-                    e["event_type"] == "TrajectoryStarted" for e in history.json()["events"]
-                ):
-                    seen_ch = time.perf_counter() - accepted
-            if time.perf_counter() - accepted > 30:
-                raise RuntimeError(f"event {k} not visible after 30 s")
-            time.sleep(0.002)
-        to_load.append(seen_load)
-        to_clickhouse.append(seen_ch)
+    to_load: list[float] = []
+    to_clickhouse: list[float] = []
+    with progress("bench: freshness, one event at a time", n) as measured:
+        for k in range(n):
+            _fresh_one(ingest, api, k, load, to_load, to_clickhouse)
+            measured.advance(1)
     return {"provider_load": to_load, "clickhouse": to_clickhouse}
+
+
+def _fresh_one(ingest: httpx.Client, api: httpx.Client, k: int, load: Callable[[], dict[str, Any]],
+               to_load: list[float], to_clickhouse: list[float]) -> None:  # fmt: skip
+    response = ingest.post("/v1/events", json=_trajectory("TrajectoryStarted", k))
+    accepted = time.perf_counter()
+    response.raise_for_status()
+    seen_load = seen_ch = None
+    while seen_load is None or seen_ch is None:
+        if seen_load is None and load()["active"] >= k + 1:
+            seen_load = time.perf_counter() - accepted
+        if seen_ch is None:
+            history = api.get(f"/v1/referrals/R-F-{k:06d}/events")
+            if history.status_code == 200 and any(
+                e["event_type"] == "TrajectoryStarted" for e in history.json()["events"]
+            ):
+                seen_ch = time.perf_counter() - accepted
+        if time.perf_counter() - accepted > 30:
+            raise RuntimeError(f"event {k} not visible after 30 s")
+        time.sleep(0.002)
+    to_load.append(seen_load)
+    to_clickhouse.append(seen_ch)
 
 
 DESK_HEADERS = {"X-API-Key": "kans-dev-desk"}  # the desk's development key: it decides on proposals

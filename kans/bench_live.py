@@ -28,11 +28,13 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from core.auth import development_headers
+from core.progress import progress
 from core.settings import Settings, get_settings
 from core.topics import ensure_topics
 from kans.kafka_credentials import security_of
@@ -168,18 +170,20 @@ async def under_load(settings: Settings, ingest: httpx.AsyncClient, rate: int, s
                 arrived[marker] = at
 
     async def load() -> None:
-        n, batch_events, began = 0, 99, time.perf_counter()
-        while not stop.is_set():
-            batch = [event for i in range(n, n + batch_events // 3) for event in trajectory(run, i)]
-            response = await ingest.post("/v1/events/batch", json=batch)
-            if response.status_code == 202:
-                ingested["events"] += len(batch)
-                n += batch_events // 3
-            else:
-                ingested["refused"] += len(batch)
-            ahead = began + ingested["events"] / rate - time.perf_counter()
-            if ahead > 0:
-                await asyncio.sleep(ahead)
+        n, per_batch, began = 0, 33, time.perf_counter()  # 33 trajectories: 99 events a batch
+        with progress(f"bench: ingesting ({rate:,} events/s asked)", int(rate * seconds)) as bar:
+            while not stop.is_set():
+                batch = [event for i in range(n, n + per_batch) for event in trajectory(run, i)]
+                response = await ingest.post("/v1/events/batch", json=batch)
+                if response.status_code == 202:
+                    ingested["events"] += len(batch)
+                    bar.advance(len(batch))
+                    n += per_batch
+                else:  # the same batch again
+                    ingested["refused"] += len(batch)
+                ahead = began + ingested["events"] / rate - time.perf_counter()
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
 
     async def markers() -> None:
         i = 0
@@ -265,8 +269,9 @@ def _view(workers: ProjectionWorkers) -> list[dict[str, Any]]:
     return asyncio.run(ask())
 
 
-def replay(settings: Settings, services: ServiceProcesses, workdir: Any, events: int) -> dict[str, Any]:
-    """Two fresh workers rebuild every projection from the log; their merged view against the live one."""
+def replay(settings: Settings, logs: Path, events: int) -> dict[str, Any]:
+    """Two fresh workers (a new application id, as the tools' principal) rebuild every projection from the log;
+    their merged provider-load view against the live workers' (settings.projections_base_urls)."""
     replay_settings = Settings(**{**settings.model_dump(), "projections_app_id": f"kans-replay-{uuid.uuid4().hex[:6]}"})
     ensure_topics(replay_settings)  # its internal load-changes topic, before the workers subscribe
     ports = [free_port(), free_port()]
@@ -274,7 +279,7 @@ def replay(settings: Settings, services: ServiceProcesses, workdir: Any, events:
     procs = []
     began = time.perf_counter()
     for port in ports:
-        log = open(workdir / "logs" / f"replay-{port}.log", "ab")  # noqa: SIM115 - owned by the child process
+        log = open(logs / f"replay-{port}.log", "ab")  # noqa: SIM115 - owned by the child process
         procs.append(subprocess.Popen([sys.executable, "-m", "kans.cli", "serve", "projections"], cwd=REPO_ROOT,
                                       env={**env, "KANS_PROJECTIONS_PORT": str(port)}, stdout=log,
                                       stderr=subprocess.STDOUT, start_new_session=True))  # fmt: skip
@@ -348,7 +353,7 @@ def run_bench_live(rate: int, seconds: float, streams: int, api_rps: int,
         _until(lambda: all(_caught_up(url) for url in live_urls), "the live workers caught up")
         events = _log_size(settings)
         echo(f"replay: two fresh workers rebuild every projection from {events:,} events")
-        result["replay"] = replay(settings, services, workdir, events)
+        result["replay"] = replay(settings, workdir / "logs", events)
     out = REPO_ROOT / "bench-results" / f"live-{stamp}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2))

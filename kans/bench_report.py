@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from core.auth import EVERYTHING
+from core.progress import progress
 from core.pupil_vault import PupilVault
 from kans.paths import REPO_ROOT
 from kans.synthetic.events import STREAM_FIELD
@@ -147,10 +148,12 @@ def timed(fn: Callable[[], Any], repeats: int) -> dict[str, float]:
     fn()
     cold = time.perf_counter() - start
     runs = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - start)
+    with progress("bench: repeated runs", repeats, "runs") as done:
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            runs.append(time.perf_counter() - start)
+            done.advance(1)
     return {"cold_s": round(cold, 3), "best_s": round(min(runs), 3), "median_s": round(statistics.median(runs), 3)}
 
 
