@@ -244,9 +244,9 @@ async def under_load(settings: Settings, ingest: httpx.AsyncClient, rate: int, s
 def _caught_up(url: str) -> bool:
     try:
         response = httpx.get(f"{url}/ready", timeout=10)
-    except httpx.HTTPError:
+        body = response.json()
+    except (httpx.HTTPError, ValueError):  # not up yet, or its web server up before its pages (a text 404)
         return False
-    body = response.json()
     return response.status_code == 200 and all(lag and lag["lag_events"] == 0 for lag in body["lag"].values())
 
 

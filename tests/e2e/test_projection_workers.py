@@ -57,9 +57,9 @@ def held(url: str, caught_up: bool = True) -> set[int] | None:
     """The event-log partitions a ready worker holds (None: not ready, or behind when `caught_up`)."""
     try:
         response = httpx.get(f"{url}/ready", timeout=10)
-    except httpx.HTTPError:
+        body = response.json()
+    except (httpx.HTTPError, ValueError):  # not up yet, or its web server up before its pages (a text 404)
         return None
-    body = response.json()
     behind = any(lag is None or lag["lag_events"] for lag in body["lag"].values())
     if response.status_code != 200 or (caught_up and behind):
         return None
