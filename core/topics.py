@@ -128,7 +128,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             settings.event_partitions,
             {"cleanup.policy": "compact"},
             f"Projections worker (internal): the changelog of its table `{table}`, which a worker restores it from.",
-        ) for table in ("trajectories", "provider-load")),  # fmt: skip
+        ) for table in ("trajectories", "provider-load")),
         TopicSpec(
             dispatch_feed_topic(settings),
             1,
