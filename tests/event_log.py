@@ -143,3 +143,8 @@ def recompute_trajectories(values: Iterable[bytes | None]) -> dict[str, Trajecto
         if tid is not None and outcome.state is not None:
             trajectories[tid] = outcome.state
     return trajectories
+
+
+def without_partitions(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A worker's rows without the partition each is tagged with (which worker holds it, for the API's merge)."""
+    return [{k: v for k, v in row.items() if k != "partition"} for row in rows]

@@ -34,7 +34,15 @@ from schemas.envelope import event_id_for
 from services.projections.agents import TRACK
 from tests.conftest import wait_for
 from tests.drill_load import Load, kill_9
-from tests.event_log import KINDS, RAW_HEADER, dead_letters, poison, produce_raw, recompute_provider_load
+from tests.event_log import (
+    KINDS,
+    RAW_HEADER,
+    dead_letters,
+    poison,
+    produce_raw,
+    recompute_provider_load,
+    without_partitions,
+)
 from tests.factories import capacity, referral
 from tests.kafka_helpers import read_topic
 from tests.platform import Platform
@@ -110,7 +118,7 @@ def test_projections_worker_killed_under_load_ends_equal_to_a_recomputation(dril
     view = httpx.get(f"{settings.projections_base_url}/provider-load", params={"date": DAY.isoformat()}, timeout=10)
     body = view.json()
     assert (body["lag_events"], view.headers["X-Consumer-Lag"]) == (0, "0")
-    assert body["rows"] == recompute_provider_load(values, DAY)
+    assert without_partitions(body["rows"]) == recompute_provider_load(values, DAY)
     assert all(row["active"] > 20 and row["waiting"] > 5 for row in body["rows"])
     letters = dead_letters(settings.kafka_bootstrap, event_dead_letter_topic(settings), TRACK)
     # At least once: a dead letter sent before the kill may be sent again after it; its origin says it is the same.
@@ -333,7 +341,7 @@ def test_broker_killed_under_load_refuses_with_503_and_loses_or_doubles_nothing(
     copies = Counter(event_ids(records))
     view = httpx.get(f"{settings.projections_base_url}/provider-load", params={"date": DAY.isoformat()}, timeout=10)
     assert (missing, stored_twice, foreign) == (0, 0, 0)
-    assert view.json()["rows"] == recompute_provider_load([r.value for r in records], DAY)
+    assert without_partitions(view.json()["rows"]) == recompute_provider_load([r.value for r in records], DAY)
     # The publisher reconnects within a second (reconnect_backoff_max_ms): with kafka-python's default of 30 s the
     # first 202 came 20-24 s after the broker answered again.
     assert first - restarting - broker_back < 10, f"first 202 {first - restarting - broker_back:.1f} s after the broker"

@@ -37,6 +37,7 @@ from tests.event_log import (
     produce_raw,
     recompute_provider_load,
     valid_events,
+    without_partitions,
 )
 from tests.factories import referral, sealed_json
 
@@ -196,7 +197,7 @@ def test_the_projections_apply_every_valid_event_and_dead_letter_each_bad_record
                                      TRACK: dict(Counter(run.bad.values()))}  # fmt: skip
     view = run.worker("/provider-load", date=DAY.isoformat())
     expected = recompute_provider_load([p.record[1] for p in run.valid], DAY)  # type: ignore[misc]
-    assert view.status_code == 200 and view.json()["rows"] == expected
+    assert view.status_code == 200 and without_partitions(view.json()["rows"]) == expected
     assert sum(row["active"] + row["waiting"] for row in expected) > 100  # the view has something to get wrong
 
 
