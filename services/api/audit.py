@@ -1,5 +1,6 @@
 """The audit of reads about pupils: every request for a pupil's history (`GET /v1/referrals/{id}/events`), a
-trajectory's live status (one pupil's trajectory), a referral's live status (`GET /v1/live/referrals/{id}`) or an
+trajectory's live status (one pupil's trajectory), a referral's live status (`GET /v1/live/referrals/{id}`), the list
+of referrals' statuses (`GET /v1/live/referrals`) or an
 ad hoc answer at the desk audience (unsuppressed cells, down to one pupil), served or refused, is published as an
 `AuditRecord` to `kans.audit.v1` before its answer leaves.
 
@@ -43,9 +44,10 @@ log = logging.getLogger(__name__)
 HISTORY = ("GET", "/v1/referrals/{referral_id}/events")
 TRAJECTORY = ("GET", "/v1/live/trajectories/{trajectory_id}")
 REFERRAL_STATUS = ("GET", "/v1/live/referrals/{referral_id}")
+REFERRAL_LIST = ("GET", "/v1/live/referrals")  # many referrals' statuses at once: as audited as one
 AD_HOC = ("POST", "/v1/query")
-ALWAYS = frozenset({HISTORY, TRAJECTORY, REFERRAL_STATUS})  # every request, whatever its answer
-PATH_PREFIXES = ("/v1/referrals/", "/v1/live/trajectories/", "/v1/live/referrals/", "/v1/query")
+ALWAYS = frozenset({HISTORY, TRAJECTORY, REFERRAL_STATUS, REFERRAL_LIST})  # every request, whatever its answer
+PATH_PREFIXES = ("/v1/referrals/", "/v1/live/trajectories/", "/v1/live/referrals", "/v1/query")
 REASON_HEADER = "X-Access-Reason"
 RETRY_AFTER_S = "5"
 NOTE = "kans_audit"  # request.state key where a route adds what the middleware cannot see (ids, the question)

@@ -189,6 +189,11 @@ def test_each_referral_has_one_state_and_a_clb_sees_its_own_referrals_only(store
     page = get(api, as_(stored, Role.desk), "/v1/live/referrals", school_year=YEAR, state="started", limit=1)
     assert (page["total"], [r["referral_id"] for r in page["rows"]]) == (2, ["R1"])
     assert api.get("/v1/live/referrals", headers=as_(stored, Role.provider, "abrusco")).status_code == 403
+    # Many referrals' statuses at once are audited like one: every request, served or refused, with who asked.
+    listed = [r for r in (json.loads(m.value) for m in read_topic(stored.kafka_bootstrap, audit_topic(stored)))
+              if r["route"] == "/v1/live/referrals"]  # fmt: skip
+    assert sorted((r["role"], r["status"]) for r in listed) == [
+        ("clb", 200), ("clb", 200), ("desk", 200), ("desk", 200), ("provider", 403)]  # fmt: skip
 
 
 def test_one_referrals_status_with_the_day_of_each_step_audited(stored: Settings, api: TestClient) -> None:

@@ -24,6 +24,8 @@ from services.warehouse.referral_status import STATES, STATES_NL, state_of, step
 from services.warehouse.waiting_clocks import SEGMENTS, ReferralFacts, Wait, summarise, trend, waits
 
 router = APIRouter(prefix="/v1/live", tags=["live"], responses=responses(503))
+NOT_FOUND = "No such referral in the warehouse (unknown, retracted, not yet stored, or not the caller's)."
+UNAUDITED = "The audit record of this read could not be written (Kafka away): nothing is served unaudited."
 YEAR = r"^\d{4}-\d{4}$"
 YEAR_HELP = "The referrals' school year; default the current one."
 SchoolYear = Annotated[str | None, Query(pattern=YEAR, examples=["2025-2026"], description=YEAR_HELP)]
@@ -163,7 +165,8 @@ def status_of(facts: ReferralFacts) -> dict[str, Any]:
                              for t in facts.trajectories]}  # fmt: skip
 
 
-@router.get("/referrals", response_model=ReferralStatuses)
+@router.get("/referrals", response_model=ReferralStatuses, dependencies=[Depends(access_reason)],
+            responses=responses(503, s503=UNAUDITED))
 async def referral_statuses(
     warehouse: WarehouseDep, principal: PrincipalDep, school_year: SchoolYear = None,
     referrer_id: Annotated[str | None, Query(max_length=80, description="Only this referrer's referrals.")] = None,
@@ -173,7 +176,9 @@ async def referral_statuses(
     """L4: each referral's one state (received, triage, round table, dispatched, started, stopped early, closed, or
     advice only, withdrawn, not started, awaiting a new dispatch) with the day of each step, listed per referrer. A CLB
     sees its own referrals only (the referrer as amended); the desk all. A provider (403) follows the trajectories
-    dispatched to it at /v1/live/trajectories/{trajectory_id}, not the referral around them."""
+    dispatched to it at /v1/live/trajectories/{trajectory_id}, not the referral around them. Every request here, served
+    or refused, is recorded in the audit trail before the answer leaves (503 when it cannot be); give the reason in
+    `X-Access-Reason` or `reason`."""
     year = _year(school_year)
     facts = await warehouse.run(live_queries.referral_facts, year, None, principal.data_scope)
     rows = [status_of(f) for f in facts if referrer_id is None or f.referrer_id == referrer_id]
@@ -181,8 +186,6 @@ async def referral_statuses(
     return {"school_year": year, "total": len(rows), "rows": rows[offset : offset + limit]}
 
 
-NOT_FOUND = "No such referral in the warehouse (unknown, retracted, not yet stored, or not the caller's)."
-UNAUDITED = "The audit record of this read could not be written (Kafka away): nothing is served unaudited."
 
 
 @router.get("/referrals/{referral_id}", response_model=ReferralStatus, dependencies=[Depends(access_reason)],
