@@ -294,8 +294,23 @@ def replay(settings: Settings, logs: Path, events: int) -> dict[str, Any]:
         for proc in procs:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=60)
+        _delete_topics(settings, f"{replay_settings.topic_prefix}{replay_settings.projections_app_id}-")
     return {"events_in_log": events, "workers": 2, "seconds": round(took, 1),
             "events_per_s": round(events / took), "views_identical_to_live": identical}  # fmt: skip
+
+
+def _delete_topics(settings: Settings, prefix: str) -> None:
+    """The replay's own topics (its changelogs, internal topic, assignor's): measured, then gone."""
+    from kafka import KafkaAdminClient
+
+    from core.kafka_security import client_config
+
+    admin = KafkaAdminClient(**client_config(settings))
+    try:
+        if mine := [topic for topic in admin.list_topics() if topic.startswith(prefix)]:
+            admin.delete_topics(mine)
+    finally:
+        admin.close()
 
 
 def _log_size(settings: Settings) -> int:
