@@ -110,9 +110,9 @@ def dead_letters(bootstrap: str, topic: str, consumer: str | None = None) -> lis
     return letters
 
 
-def recompute_provider_load(values: Iterable[bytes | None], day: date) -> list[dict[str, Any]]:
-    """The provider-load view on `day` from the events alone, folded in log order with the worker's own rules
-    (a record that is not an event is skipped, as the worker dead-letters it)."""
+def replay_log(values: Iterable[bytes | None]) -> tuple[dict[str, TrajectoryState], dict[str, dict[str, Any]]]:
+    """Every trajectory's state and every provider-load row from the events alone, folded in log order with the
+    worker's own rules (a record that is not an event is skipped, as the worker dead-letters it)."""
     trajectories: dict[str, TrajectoryState] = {}
     table: dict[str, dict[str, Any]] = {}
     for value in values:
@@ -126,23 +126,19 @@ def recompute_provider_load(values: Iterable[bytes | None], day: date) -> list[d
             trajectories[tid] = outcome.state
         for key, change in outcome.changes:
             table[key] = rows.apply_change(table.get(key) or rows.empty_row(key), change)
+    return trajectories, table
+
+
+def recompute_provider_load(values: Iterable[bytes | None], day: date) -> list[dict[str, Any]]:
+    """The provider-load view on `day` from the events alone (`replay_log`)."""
+    _, table = replay_log(values)
     views = [rows.load_view(table[key], day) for key in sorted(table)]
     return [v for v in views if v["offered"] or v["active"] or v["waiting"]]
 
 
 def recompute_trajectories(values: Iterable[bytes | None]) -> dict[str, TrajectoryState]:
-    """Every trajectory's state from the events alone, folded in log order with the worker's own rules."""
-    trajectories: dict[str, TrajectoryState] = {}
-    for value in values:
-        try:
-            event = read_event(value)
-        except BadRecord:
-            continue
-        tid = trajectory_id_of(event)
-        outcome = translate(event, trajectories.get(tid) if tid else None)
-        if tid is not None and outcome.state is not None:
-            trajectories[tid] = outcome.state
-    return trajectories
+    """Every trajectory's state from the events alone (`replay_log`)."""
+    return replay_log(values)[0]
 
 
 def without_partitions(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
