@@ -170,6 +170,26 @@ def test_a_national_register_number_in_an_id_column_is_refused() -> None:
     assert NATIONAL_NUMBER not in record.errors[0].reason
 
 
+def test_the_compiled_fast_path_maps_every_row_as_the_slow_path_does() -> None:
+    """map_row builds a valid row with the compiled readers (cached per distinct cell); map_record is the slow path
+    that tracks every field's column. Both must give the same submissions, and the same errors for a bad row."""
+    mapping = load_mapping(LARS)
+    rows = [lars(n) for n in range(300)] + [lars(n, Advies="Jeugdhulp", **{"Datum advies": "20/09/2011"})
+                                             for n in range(300, 320)]  # fmt: skip
+    rows += [Row(r.number, as_spreadsheet_cells(r.cells)) for r in rows[:50]]  # date and number cells
+    for row in rows:
+        fast, slow = map_row(mapping, row), map_record(mapping, [row])
+        assert not fast.errors and fast.submissions == slow.submissions, row.number
+    first, second = map_row(mapping, rows[3]), map_row(mapping, rows[3])
+    first.submissions[0]["payload"]["risk_behaviours"].append("other")  # a cached list is not shared
+    assert second.submissions[0]["payload"]["risk_behaviours"] == ["demotivation", "truancy"]
+    bad = [lars(3, Geslacht="M"), lars(4, Aanmeldingsnummer=NATIONAL_NUMBER), lars(5, Geboortemaand="13"),
+           lars(6, **{"CLB-code": None}), lars(7, **{"Datum aanmelding": "31/02/2012"})]  # fmt: skip
+    for row in bad:
+        fast, slow = map_row(mapping, row), map_record(mapping, [row])
+        assert fast.submissions == [] and fast.errors == slow.errors and fast.errors, row.number
+
+
 def test_dry_run_import_counts_and_reports_in_row_order(tmp_path: Path) -> None:
     rows = [lars_row(n, 2011) for n in range(20)]
     rows[4] = {**rows[4], "Geslacht": "?"}
