@@ -90,11 +90,12 @@ class Ordering:
         if self.metrics is not None:
             self.metrics.rewound(topic)
 
-    async def in_order(self, app: AppT, message: Message) -> bool:
+    async def in_order(self, app: AppT, message: Message, ahead: Mapping[TP, int] | None = None) -> bool:
         """Whether `message` is the next one of its partition, to be processed. Expected: the offset after the last
-        one processed here, else the committed offset (else nothing known), never before the log's first offset."""
+        one processed here, else the committed offset (else nothing known), never before the log's first offset.
+        `ahead`: positions of a batch being processed, not yet done (they count before `positions`)."""
         tp = message.tp
-        expected = self.positions.get(tp)
+        expected = ahead.get(tp) if ahead and tp in ahead else self.positions.get(tp)
         if expected is None:
             committed = committed_offset(app, tp)
             if committed is None or message.offset <= committed:

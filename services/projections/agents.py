@@ -9,22 +9,30 @@ Both read at the boundary with one function each (`read_event`, `read_load_chang
 record that is not what the topic carries: that record is dead-lettered (`kans.events.dlq.v1`, acknowledged by the
 broker before the agent takes the next one, so before its offset can be committed) and the agent moves on. Anything
 else raised is a bug: it stops the worker (CrashingSupervisor) rather than skipping the event.
-faust acknowledges a message when the agent asks for the next one, after it handed its table writes to the Kafka
-producer (`changelog_handed_over`): only then may faust commit its offset. The event log has no gaps (every offset
-is a record), so a message that arrives while earlier ones of its partition never did means faust skipped them (it
-can, around a rebalance): `Ordering.in_order` (core/faust_order.py) sends the consumer back to them, and the offsets
-committed are the agents' own positions, never past a message not processed. Each yields one result
-per message it read (what it sent, the row it stored; `()`/None for a dead letter), so a test driving it with
-`agent.test_context()` can wait for each message and see what came of it.
+Each agent takes its stream a batch at a time (`take_events`: up to BATCH_MAX messages, or what came within
+BATCH_WITHIN_S), folds the batch in memory and writes each table row it changed once, at the end of the batch:
+a trajectory or a provider-load row that several of the batch's messages touch costs one changelog record, not
+one per message. faust acknowledges a batch's messages once the agent asks for the next batch, after it handed
+its table writes to the Kafka producer (`changelog_handed_over`): only then do they count as processed, and may
+their offsets be committed. The event log has no gaps (every offset is a record), so a message that arrives while
+earlier ones of its partition never did means faust skipped them (it can, around a rebalance): `Ordering.in_order`
+(core/faust_order.py) sends the consumer back to them, and the offsets committed are the agents' own positions,
+never past a message not processed. Each yields one result per message it read (what it sent, the row it stored;
+`()`/None for a dead letter or a message skipped), so a test driving it with `agent.test_context()` can wait for
+each message and see what came of it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, cast
 
-from faust.types import AppT, StreamT
+from faust import Stream
+from faust.exceptions import ConsumerNotStarted
+from faust.types import TP, AppT, EventT, StreamT
 from faust.types.tuples import Message
 
 from core.dead_letters import BadRecord, Origin, dead_letter, read_event
@@ -36,6 +44,8 @@ from services.projections.trajectory_state import TrajectoryState
 
 log = logging.getLogger(__name__)
 TRACK, AGGREGATE = "projections.track_trajectories", "projections.aggregate_provider_load"
+# A batch: up to BATCH_MAX messages, or what came within BATCH_WITHIN_S (the most a change waits at each agent).
+BATCH_MAX, BATCH_WITHIN_S = 2000, 0.02
 
 
 async def changelog_handed_over(app: AppT) -> None:
@@ -59,51 +69,113 @@ async def send_dead_letter(topology: Topology, bad: BadRecord, message: Message,
     log.warning("dead-lettered %s[%d]@%d (%s): %s", message.topic, message.partition, message.offset, consumer, bad)
 
 
+@dataclass
+class Batch:
+    """What one batch of messages did, applied at its end: the table rows it changed (each written once, however
+    many of its messages changed it), the messages done, and one result per message read (in order)."""
+
+    ahead: dict[TP, int] = field(default_factory=dict)  # per partition the offset after the last message done
+    done: list[Message] = field(default_factory=list)
+    results: list[Any] = field(default_factory=list)
+
+    def finished(self, message: Message, result: Any) -> None:
+        self.ahead[message.tp] = message.offset + 1
+        self.done.append(message)
+        self.results.append(result)
+
+
+def batches(stream: StreamT[bytes]) -> AsyncIterator[Sequence[EventT[bytes]]]:
+    """The stream's messages a batch at a time (acknowledged once the batch is done: `take_events`)."""
+    return cast(Stream[bytes], stream).take_events(BATCH_MAX, within=BATCH_WITHIN_S)
+
+
+@contextmanager
+def writing_for(stream: StreamT[bytes], event: EventT[bytes]) -> Iterator[None]:
+    """A table write on behalf of `event`, after its batch was read: faust sends a table's changelog record to the
+    partition of the event being processed, which outside per-message iteration it must be told."""
+    stream._set_current_event(event)  # type: ignore[attr-defined]  # faust's own setter; no public one
+    try:
+        yield
+    finally:
+        stream._set_current_event(None)  # type: ignore[attr-defined]
+
+
+async def hand_over(app: AppT, topology: Topology, batch: Batch) -> None:
+    """The batch's writes are with the producer: only now do its messages count as processed (and committable).
+    A partition taken away meanwhile is left alone: where this worker got says nothing about where it resumes."""
+    await changelog_handed_over(app)
+    try:
+        assigned: set[TP] | None = app.consumer.assignment()
+    except ConsumerNotStarted:  # an agent driven by a test, without a broker: it holds what it is given
+        assigned = None
+    for message in batch.done:
+        if assigned is None or message.tp in assigned:
+            topology.progress.processed(message)
+
+
 async def track_trajectories(stream: StreamT[bytes]) -> AsyncIterator[tuple[KeyedChange, ...]]:
     """Agent: the event log -> the trajectories' states and the load changes they cause (none for a duplicate)."""
     app, topology = stream.app, topology_of(stream.app)
-    async for record in stream.events():
-        if not await topology.ordering.in_order(app, record.message):
-            yield ()
-            continue
-        try:
-            event = read_event(record.message.value)
-        except BadRecord as bad:
-            await send_dead_letter(topology, bad, record.message, TRACK)
-            topology.progress.processed(record.message)
-            yield ()
-            continue
-        tid = trajectory_id_of(event)
-        stored = None if tid is None else topology.trajectories.get(tid.encode())
-        outcome = translate(event, None if stored is None else TrajectoryState.from_dict(stored))
-        if tid is not None and outcome.state is not None:  # `partition`: which worker holds it (views.py)
-            topology.trajectories[tid.encode()] = {**outcome.state.to_dict(), "partition": record.message.partition}
-        for key, change in outcome.changes:
-            await topology.load_changes.send(key=key.encode(), value=dump_load_change(change))
-        await changelog_handed_over(app)
-        topology.progress.processed(record.message)
-        yield outcome.changes
+    async for events in batches(stream):
+        batch, states, changes = Batch(), dict[bytes, TrajectoryState | None](), list[KeyedChange]()
+        written: dict[bytes, tuple[TrajectoryState, EventT[bytes]]] = {}
+        for record in events:
+            message = record.message
+            if not await topology.ordering.in_order(app, message, batch.ahead):
+                batch.results.append(())
+                continue
+            try:
+                event = read_event(message.value)
+            except BadRecord as bad:
+                await send_dead_letter(topology, bad, message, TRACK)
+                batch.finished(message, ())
+                continue
+            tid = trajectory_id_of(event)
+            key = None if tid is None else tid.encode()
+            if key is not None and key not in states:
+                stored = topology.trajectories.get(key)
+                states[key] = None if stored is None else TrajectoryState.from_dict(stored)
+            outcome = translate(event, None if key is None else states[key])
+            if key is not None and outcome.state is not None:
+                states[key] = outcome.state
+                written[key] = (outcome.state, record)
+            changes.extend(outcome.changes)
+            batch.finished(message, outcome.changes)
+        for key, (state, record) in written.items():  # `partition`: which worker holds it (views.py)
+            with writing_for(stream, record):
+                topology.trajectories[key] = {**state.to_dict(), "partition": record.message.partition}
+        for row, change in changes:
+            await topology.load_changes.send(key=row.encode(), value=dump_load_change(change))
+        await hand_over(app, topology, batch)
+        for result in batch.results:
+            yield result
 
 
 async def aggregate_provider_load(stream: StreamT[bytes]) -> AsyncIterator[dict[str, Any] | None]:
     """Agent: load changes -> the provider-load rows (None for a record dead-lettered)."""
     app, topology = stream.app, topology_of(stream.app)
-    async for record in stream.events():
-        if not await topology.ordering.in_order(app, record.message):
-            yield None
-            continue
-        key, value = record.message.key, record.message.value
-        try:
-            change = read_load_change(key, value)
-        except BadRecord as bad:
-            await send_dead_letter(topology, bad, record.message, AGGREGATE)
-            topology.progress.processed(record.message)
-            yield None
-            continue
-        assert key is not None  # read_load_change refuses a record without one
-        row = rows.apply_change(topology.provider_load.get(key) or rows.empty_row(key.decode()), change)
-        row = {**row, "partition": record.message.partition}  # which worker holds it (views.py)
-        topology.provider_load[key] = row
-        await changelog_handed_over(app)
-        topology.progress.processed(record.message)
-        yield row
+    async for events in batches(stream):
+        batch, rows_now, written = Batch(), dict[bytes, dict[str, Any]](), dict[bytes, EventT[bytes]]()
+        for record in events:
+            message = record.message
+            if not await topology.ordering.in_order(app, message, batch.ahead):
+                batch.results.append(None)
+                continue
+            key, value = message.key, message.value
+            try:
+                change = read_load_change(key, value)
+            except BadRecord as bad:
+                await send_dead_letter(topology, bad, message, AGGREGATE)
+                batch.finished(message, None)
+                continue
+            assert key is not None  # read_load_change refuses a record without one
+            row = rows_now.get(key) or topology.provider_load.get(key) or rows.empty_row(key.decode())
+            rows_now[key] = row = {**rows.apply_change(row, change), "partition": message.partition}  # views.py
+            written[key] = record
+            batch.finished(message, row)
+        for key, record in written.items():
+            with writing_for(stream, record):
+                topology.provider_load[key] = rows_now[key]
+        await hand_over(app, topology, batch)
+        for result in batch.results:
+            yield result
