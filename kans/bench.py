@@ -26,6 +26,7 @@ from kans.kafka_local import LocalKafka
 from kans.paths import REPO_ROOT
 from kans.processes import ServiceProcesses, isolated_settings
 from schemas.registry import SUBMISSION_LIST_ADAPTER, seal
+from services.ingest.publisher import PRODUCER_SETTINGS
 
 BATCH = 1000
 API_KEY_HEADERS = {"X-API-Key": "kans-dev-demo"}  # the development key of source system `demo` (dev-api-keys.yaml)
@@ -63,13 +64,13 @@ def measure_http(client: httpx.Client, submissions: list[dict[str, Any]]) -> flo
 
 
 def measure_raw(settings: Settings, topic: str, submissions: list[dict[str, Any]]) -> float:
-    """The reference: the sealed events the ingest would publish, sent by kafka-python with the same settings."""
+    """The reference: the sealed events the ingest would publish, sent by kafka-python with the same settings
+    (`PRODUCER_SETTINGS`: idempotent, acks=all, lz4, the same batching)."""
     now, secret = datetime.now(UTC), get_settings().pupil_key_secret.get_secret_value().encode()
     vault = PupilVault(None)  # the ingest's vault work (one write per batch of new pupils) is not in this reference
     sealed = [seal(s, now, secret, vault) for s in SUBMISSION_LIST_ADAPTER.validate_python(submissions)]
     records = [(e.stream_id.encode(), e.model_dump_json().encode()) for e in sealed]
-    producer = KafkaProducer(**client_config(settings), acks="all", enable_idempotence=True, linger_ms=2,
-                             compression_type="lz4")  # fmt: skip
+    producer = KafkaProducer(**client_config(settings), **PRODUCER_SETTINGS)  # the ingest's own producer settings
     try:
         started = time.perf_counter()
         for key, value in records:
