@@ -27,13 +27,13 @@ from core.progress import progress
 from core.pupil_vault import PupilVault
 from kans.paths import REPO_ROOT
 from kans.synthetic.events import STREAM_FIELD
-from schemas.catalogue import STORED_AS
+from schemas.catalogue import EVENT_VERSIONS, STORED_AS
 from schemas.codelists import municipality_for_postcode
 from schemas.envelope import event_id_for, school_year_of
 from schemas.groups import GroupRequest
 from schemas.households import HouseholdAddress, household_key
 from schemas.pseudonym import pupil_key
-from schemas.registry import EVENT_TYPES, SUBMISSION_ADAPTER, seal
+from schemas.registry import SUBMISSION_ADAPTER, seal
 from services.warehouse import state
 from services.warehouse.clickhouse import ClickHouseClient, migrate
 from services.warehouse.statistics import engine
@@ -55,9 +55,10 @@ def _defaults(model: Any) -> dict[str, Any]:
     return {name: f.default for name, f in model.model_fields.items() if not f.is_required()}
 
 
-# The stored payload's optional fields with their defaults, per event type (what sealing fills in).
+# The stored payload's optional fields with their defaults, per event type and stored version (what sealing fills
+# in: a version-1 TrajectoryDispatched is stored as version 1, without the later version's proposal fields).
 CHECK_VAULT = PupilVault(None)  # for the sampled comparison with seal()
-PAYLOAD_DEFAULTS = {name: _defaults(cls.model_fields["payload"].annotation) for name, cls in EVENT_TYPES.items()}
+PAYLOAD_DEFAULTS = {key: _defaults(cls.model_fields["payload"].annotation) for key, cls in EVENT_VERSIONS.items()}
 GROUP_DEFAULTS = _defaults(GroupRequest)
 
 
@@ -65,7 +66,8 @@ def fast_event(sub: dict[str, Any]) -> tuple[dict[str, Any], datetime, datetime]
     """(stored payload, occurred_at, recorded_at) of a generated submission, sealed without validation."""
     occurred = datetime.fromisoformat(sub["occurred_at"])
     kind = sub["event_type"]
-    payload = {**PAYLOAD_DEFAULTS[kind], **sub["payload"]}
+    version = sub.get("schema_version", 1)
+    payload = {**PAYLOAD_DEFAULTS[(kind, STORED_AS.get((kind, version), version))], **sub["payload"]}
     if kind == "ReferralSubmitted":
         # The benchmark store's pupils have no vault: the reference is derived, nothing is sealed (as an event
         # stored before version 3 reads). What the report counts is the same.
