@@ -84,8 +84,8 @@ class EventPublisher:
                     **{k: v for k, v in PRODUCER_SETTINGS.items() if k != "batch_size"},
                     max_batch_size=PRODUCER_SETTINGS["batch_size"],
                     client_id="kans-ingest",
-                    # aiokafka reconnects when a request needs the broker (100 ms apart), so a restarted broker is written
-                    # to as soon as it answers again.
+                    # aiokafka reconnects when a request needs the broker (100 ms apart): a restarted broker is
+                    # written to as soon as it answers again.
                     request_timeout_ms=timeout_ms,
                 )
                 try:
