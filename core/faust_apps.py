@@ -27,6 +27,9 @@ def new_faust_app(settings: Settings, app_id: str, datadir: str, host: str, port
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=0.5,
         producer_linger=0.002,
+        # A batch of events becomes many changelog and internal records at once: sent compressed, in few requests.
+        producer_compression_type="lz4",
+        producer_max_batch_size=256 * 1024,
         web_bind=host,
         web_host=host,
         web_port=port,

@@ -455,6 +455,18 @@ def bench_live(
     run_bench_live(rate, seconds, streams, api_rps, typer.echo)
 
 
+@app.command("bench-projections")
+def bench_projections(
+    scale: Annotated[float, typer.Option(help="Synthetic desks of Brussels' size (two school years).")] = 15,
+    http_events: Annotated[int, typer.Option(help="Events of the log sent through one ingest process.")] = 20000,
+) -> None:
+    """How fast one and two fresh projections workers fold the whole event log, against the rate one ingest process
+    accepts (issue 13)."""
+    from kans.bench_projections import run_bench_projections
+
+    run_bench_projections(scale, http_events, typer.echo)
+
+
 @app.command("bench-dispatch")
 def bench_dispatch(
     scale: Annotated[float, typer.Option(help="Scale factor (N desks of Brussels' size).")] = 100,

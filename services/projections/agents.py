@@ -2,7 +2,8 @@
 provider and module:
 
 1. `track_trajectories` folds each trajectory's events into table `trajectories` and sends what changed for a
-   provider's module to the internal topic `load-changes`, keyed by provider|module (`load_changes.translate`);
+   provider's module to the internal topic `load-changes`, keyed by provider|module (`load_changes.translate`): one
+   record per row and batch (`RowChanges` when a batch changed the row more than once);
 2. `aggregate_provider_load` applies those changes to table `provider-load` (one row per provider|module).
 
 Both read at the boundary with one function each (`read_event`, `read_load_change`), which raises `BadRecord` for a
@@ -25,6 +26,7 @@ each message and see what came of it.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,11 +34,12 @@ from typing import Any, cast
 
 from faust import Stream
 from faust.exceptions import ConsumerNotStarted
+from faust.streams import _current_event  # the event a table write is for; no public setter
 from faust.types import TP, AppT, EventT, StreamT
 from faust.types.tuples import Message
 
 from core.dead_letters import BadRecord, Origin, dead_letter, read_event
-from schemas.projections import dump_load_change
+from schemas.projections import OneChange, as_messages, changes_in, dump_load_change
 from services.projections import provider_load as rows
 from services.projections.load_changes import KeyedChange, read_load_change, trajectory_id_of, translate
 from services.projections.topology import Topology, topology_of
@@ -90,14 +93,16 @@ def batches(stream: StreamT[bytes]) -> AsyncIterator[Sequence[EventT[bytes]]]:
 
 
 @contextmanager
-def writing_for(stream: StreamT[bytes], event: EventT[bytes]) -> Iterator[None]:
+def writing_for(event: EventT[bytes]) -> Iterator[None]:
     """A table write on behalf of `event`, after its batch was read: faust sends a table's changelog record to the
-    partition of the event being processed, which outside per-message iteration it must be told."""
-    stream._set_current_event(event)  # type: ignore[attr-defined]  # faust's own setter; no public one
+    partition of the event being processed (its context variable), which outside per-message iteration it must be
+    told. Only this task's context is set: the stream's own record of its current event (which `take_events` fills
+    its buffer with, in another task) is left alone."""
+    token = _current_event.set(weakref.ref(event))
     try:
         yield
     finally:
-        stream._set_current_event(None)  # type: ignore[attr-defined]
+        _current_event.reset(token)
 
 
 async def hand_over(app: AppT, topology: Topology, batch: Batch) -> None:
@@ -142,10 +147,14 @@ async def track_trajectories(stream: StreamT[bytes]) -> AsyncIterator[tuple[Keye
             changes.extend(outcome.changes)
             batch.finished(message, outcome.changes)
         for key, (state, record) in written.items():  # `partition`: which worker holds it (views.py)
-            with writing_for(stream, record):
+            with writing_for(record):
                 topology.trajectories[key] = {**state.to_dict(), "partition": record.message.partition}
+        by_row: dict[str, list[OneChange]] = {}
         for row, change in changes:
-            await topology.load_changes.send(key=row.encode(), value=dump_load_change(change))
+            by_row.setdefault(row, []).append(change)
+        for row, row_changes in by_row.items():  # one record per row (a few more for a huge batch), in order
+            for out in as_messages(row_changes):
+                await topology.load_changes.send(key=row.encode(), value=dump_load_change(out))
         await hand_over(app, topology, batch)
         for result in batch.results:
             yield result
@@ -170,11 +179,13 @@ async def aggregate_provider_load(stream: StreamT[bytes]) -> AsyncIterator[dict[
                 continue
             assert key is not None  # read_load_change refuses a record without one
             row = rows_now.get(key) or topology.provider_load.get(key) or rows.empty_row(key.decode())
-            rows_now[key] = row = {**rows.apply_change(row, change), "partition": message.partition}  # views.py
+            for one in changes_in(change):
+                row = rows.apply_change(row, one)
+            rows_now[key] = row = {**row, "partition": message.partition}  # which worker holds it (views.py)
             written[key] = record
             batch.finished(message, row)
         for key, record in written.items():
-            with writing_for(stream, record):
+            with writing_for(record):
                 topology.provider_load[key] = rows_now[key]
         await hand_over(app, topology, batch)
         for result in batch.results:

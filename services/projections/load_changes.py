@@ -22,6 +22,7 @@ from schemas.projections import (
     MembershipChanged,
     ModuleCapacityChanged,
     ModuleOfferingChanged,
+    OneChange,
     WaitingListChanged,
     WaitingTimeMeasured,
     load_key,
@@ -36,7 +37,7 @@ from services.projections.trajectory_state import (
     standing_effects,
 )
 
-KeyedChange = tuple[str, LoadChangeMessage]  # (the row's key provider|module, the change)
+KeyedChange = tuple[str, OneChange]  # (the row's key provider|module, the change)
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ from datetime import date
 from typing import Any
 
 from schemas.projections import (
-    LoadChangeMessage,
     MembershipChanged,
     ModuleCapacityChanged,
     ModuleOfferingChanged,
+    OneChange,
     WaitingListChanged,
     WaitingTimeMeasured,
 )
@@ -71,7 +71,7 @@ def record_wait(row: dict[str, Any], school_year: str, trajectory_id: str, days:
     return {**row, "waits": {**row["waits"], school_year: year}}
 
 
-def apply_change(row: dict[str, Any], change: LoadChangeMessage) -> dict[str, Any]:
+def apply_change(row: dict[str, Any], change: OneChange) -> dict[str, Any]:
     """The row with one load-change message applied (the message's kind says which update)."""
     if isinstance(change, MembershipChanged):
         return set_membership(row, change.trajectory_id, change.membership, change.half_days_per_week)
