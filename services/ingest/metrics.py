@@ -14,9 +14,11 @@ index).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry
+from prometheus_client import Counter as Metric
 
 from schemas.envelope import SubmissionBase
 from services.ingest.rules import Outcome
@@ -26,28 +28,29 @@ REFUSAL_REASONS = ("invalid", "conflict", "forbidden", "unavailable")
 
 class IngestMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.events = Counter(
+        self.events = Metric(
             "kans_ingest_events", "Submissions judged by the ingest, by source system, event type and outcome.",
             ["source_system", "event_type", "outcome", "reason"], registry=registry,
         )  # fmt: skip
-        self.published = Counter(
+        self.published = Metric(
             "kans_events_published", "Records the broker acknowledged, per topic.", ["topic"], registry=registry
         )
 
-    def _count(self, submission: SubmissionBase, outcome: str, reason: str = "") -> None:
-        event_type = submission.model_dump(include={"event_type"})["event_type"]  # each submission model's tag
-        self.events.labels(source_system=submission.source_system, event_type=event_type, outcome=outcome,
-                           reason=reason).inc()  # fmt: skip
+    def _count(self, judged: Iterable[tuple[SubmissionBase, str]], reason: str = "") -> None:
+        """Each (submission, outcome) counted; one increment per set of labels, not per submission."""
+        # Each submission model's tag (`event_type` is declared on the models, not on their base).
+        counts = Counter((sub.source_system, getattr(sub, "event_type"), outcome) for sub, outcome in judged)  # noqa: B009
+        for (source_system, event_type, outcome), n in counts.items():
+            self.events.labels(source_system=source_system, event_type=event_type, outcome=outcome,
+                               reason=reason).inc(n)  # fmt: skip
 
     def outcomes(self, submissions: Sequence[SubmissionBase], outcomes: Iterable[Outcome]) -> None:
         """`created` or `duplicate` for each outcome (its `index` is the position in `submissions`)."""
-        for outcome in outcomes:
-            self._count(submissions[outcome.index], outcome.status)
+        self._count((submissions[outcome.index], outcome.status) for outcome in outcomes)
 
     def refused(self, submissions: Iterable[SubmissionBase], reason: str) -> None:
         assert reason in REFUSAL_REASONS, reason
-        for submission in submissions:
-            self._count(submission, "refused", reason)
+        self._count(((submission, "refused") for submission in submissions), reason)
 
     def published_to(self, topic: str, records: int) -> None:
         self.published.labels(topic=topic).inc(records)

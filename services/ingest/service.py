@@ -151,11 +151,16 @@ class IngestService:
                     if (found := date_problems(sub, self.window, now))]  # fmt: skip
         if refusals and refuse:
             raise InvalidSubmissions(refusals)
-        if any(f.reason == "not_in_scope" for f in self._judge(submissions, callers, set())):
-            await run_in_threadpool(self.owners.caught_up, CATCH_UP_S)  # judged again below on what it read
+        first = self._judge(submissions, callers, set())
+        judged: list[OwnershipRefusal] | None = first
+        if any(f.reason == "not_in_scope" for f in first):
+            await run_in_threadpool(self.owners.caught_up, CATCH_UP_S)
+            judged = None  # judged again below on what it read
         while True:
             refused = {r.index for r in refusals}
-            forbidden = self._judge(submissions, callers, refused)
+            # Judged once when nothing else was refused and the owners did not change since (the common case).
+            forbidden = judged if judged is not None and not refused else self._judge(submissions, callers, refused)
+            judged = None
             if forbidden and refuse:
                 raise Forbidden(forbidden)
             refused |= {f.index for f in forbidden}
