@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import threading
+import time
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -284,3 +286,34 @@ def test_batches_keep_rows_whole_retry_when_unavailable_and_report_conflicting_r
     assert (summary.imported_rows, summary.invalid_rows, summary.created) == (24, 1, 24)
     assert [(e.row, e.column) for e in summary.errors] == [(5, "Aanmeldingsnummer")]
     assert "imported before with other values" in summary.errors[0].reason
+
+
+def test_batches_posted_at_once_count_every_row_once_and_report_conflicts(tmp_path: Path) -> None:
+    """Up to `in_flight` batches at the ingest together: each still retried whole, conflicts reported per row."""
+    file = write_csv(tmp_path / "x.csv", [lars_row(n, 2011) for n in range(95)])
+    lock, busy, most = threading.Lock(), [0], [0]
+    refs: list[str] = []
+    unavailable = {"referral:2011-000042"}  # its batch answers 503 once
+
+    def ingest(submissions: list[dict[str, Any]]) -> BatchReply:
+        with lock:
+            busy[0] += 1
+            most[0] = max(most[0], busy[0])
+        time.sleep(0.02)
+        with lock:
+            busy[0] -= 1
+            sent = [s["source_ref"] for s in submissions]
+            if unavailable & set(sent):
+                unavailable.clear()
+                return BatchReply(503, {"detail": "broker down"})
+            conflicts = [{"index": i} for i, ref in enumerate(sent) if ref == "referral:2011-000007"]
+            if conflicts:
+                return BatchReply(409, {"conflicts": conflicts})
+            refs.extend(sent)
+        return BatchReply(202, {"created": len(submissions), "duplicates": 0})
+
+    summary = import_file(file, load_mapping(LARS), ingest, batch_events=10, in_flight=3)
+    assert most[0] == 3
+    assert sorted(refs) == sorted({f"referral:2011-{n:06d}" for n in range(95)} - {"referral:2011-000007"})
+    assert (summary.imported_rows, summary.invalid_rows, summary.created) == (94, 1, 94)
+    assert [(e.row, e.column) for e in summary.errors] == [(9, "Aanmeldingsnummer")]

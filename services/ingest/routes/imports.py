@@ -25,6 +25,7 @@ from core.http_errors import FieldError, responses, validation_refusal
 from core.settings import Settings
 from services.ingest.deps import CallerDep, SettingsDep, get_caller
 from services.ingest.spreadsheets.importer import (
+    POSTS_IN_FLIGHT,
     BatchReply,
     ImportFailed,
     ImportSummary,
@@ -123,7 +124,7 @@ async def _import_upload(request: Request, upload: Path, spec: Mapping, dry_run:
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://ingest", headers=headers) as client:
             poster = None if dry_run else _in_process_poster(client)
-            return await run_in_threadpool(import_file, upload, spec, poster)
+            return await run_in_threadpool(import_file, upload, spec, poster, in_flight=POSTS_IN_FLIGHT)
     except ImportFailed as err:
         raise UploadRefused(err) from err
     except IngestUnavailable as err:

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from core.progress import RateColumn
 from services.ingest.spreadsheets.importer import (
+    POSTS_IN_FLIGHT,
     BatchReply,
     ImportSummary,
     IngestUnavailable,
@@ -62,7 +63,7 @@ def run_import_command(
     ):
         task = progress.add_task(f"{file.name} ({mapping.name})", total=estimate_rows(file))
         summary = import_file(
-            file, mapping, None if dry_run else http_poster(client),
+            file, mapping, None if dry_run else http_poster(client), in_flight=POSTS_IN_FLIGHT,
             progress=lambda rows: progress.advance(task, rows),
         )  # fmt: skip
         progress.update(task, total=summary.rows, completed=summary.rows)
