@@ -11,7 +11,7 @@ changes its first pass caused were lost in a crash after the state itself was sa
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -52,12 +52,13 @@ class TrajectoryState:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrajectoryState:
         """The state a table value holds; keys that are the table's bookkeeping (its `partition`) are left out."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{**{k: v for k, v in data.items() if k in known}, "applied": tuple(data.get("applied", ())),
+        return cls(**{**{k: v for k, v in data.items() if k in _FIELDS}, "applied": tuple(data.get("applied", ())),
                       "left": tuple(data.get("left", ())), "listed": tuple(data.get("listed", ()))})  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "applied": list(self.applied), "listed": list(self.listed)}
+        """The table value (every field is a str, number, bool, None or tuple of str: no deep copy needed)."""
+        return {**{name: getattr(self, name) for name in _FIELDS}, "applied": list(self.applied),
+                "listed": list(self.listed)}  # fmt: skip
 
     @property
     def load_key(self) -> str | None:
@@ -82,6 +83,9 @@ class TrajectoryState:
     def half_days_in_use(self) -> float | None:
         """The half-days per week it takes at its provider: known, and only while it runs."""
         return self.half_days_per_week if self.membership == "active" else None
+
+
+_FIELDS = tuple(f.name for f in fields(TrajectoryState))
 
 
 @dataclass(frozen=True)
