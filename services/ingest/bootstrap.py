@@ -22,6 +22,7 @@ from services.ingest.owner_index import OwnerIndex
 from services.ingest.ownership import KnownOwners, OwnerLog
 from services.ingest.plausibility import DateWindow
 from services.ingest.publisher import EventPublisher
+from services.ingest.sealing import SealingPool
 from services.ingest.service import IngestService
 from services.ingest.source_index import SourceIndex
 
@@ -47,19 +48,24 @@ class Ingest:
         Kafka is down."""
         self.index.start()
         self.owners.start()
+        if self.service.sealing is not None:
+            self.service.sealing.start()
         self._started = True
 
     def stop(self) -> None:
         if self._started:
             self.index.stop()
             self.owners.stop()
+            if self.service.sealing is not None:
+                self.service.sealing.stop()
         self.publisher.close()
         self.service.vault.close()
 
 
-def bootstrap(settings: Settings, registry: CollectorRegistry | None = None) -> Ingest:
+def bootstrap(settings: Settings, registry: CollectorRegistry | None = None, sealing_processes: int = 0) -> Ingest:
     """Read the key file and build the index, the publisher and the use case on top of them (no I/O yet). Their
-    metrics go to `registry`, the one the process serves on /metrics (a registry of their own without one)."""
+    metrics go to `registry`, the one the process serves on /metrics (a registry of their own without one).
+    `sealing_processes`: workers that seal large batches (started with the ingest), none by default."""
     keys = load_key_ring(settings.api_keys_file, production=settings.environment == "production")
     index = SourceIndex(settings)
     metrics = IngestMetrics(registry or new_registry())
@@ -67,7 +73,8 @@ def bootstrap(settings: Settings, registry: CollectorRegistry | None = None) -> 
     pupil_secret = settings.pupil_key_secret.get_secret_value().encode()
     owners = OwnerIndex(settings)
     vault = PupilVault(settings.pupil_vault_path)
+    sealing = SealingPool(settings.pupil_vault_path, pupil_secret, sealing_processes) if sealing_processes else None
     service = IngestService(publisher, index, pupil_secret, vault, DateWindow.from_settings(settings), metrics,
-                            owners=owners)  # fmt: skip
+                            owners=owners, sealing=sealing)  # fmt: skip
     return Ingest(keys, index, publisher, service, pupil_secret, partial(broker_problem, settings),
                   metrics=metrics, owners=owners)

@@ -29,10 +29,14 @@ DESCRIPTION = (
 )
 
 
+SEALING_PROCESSES = 2
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Wire the ingest for this process and load its idempotency index; stop both with the app."""
-    ingest = bootstrap(app.state.settings, app.state.registry)
+    # Large batches are sealed on both cores (services/ingest/sealing.py); deciding stays in this process.
+    ingest = bootstrap(app.state.settings, app.state.registry, sealing_processes=SEALING_PROCESSES)
     app.state.ingest = ingest
     # The desk's decisions ask the dispatch worker where a placement stands (routes/dispatch.py).
     app.state.dispatch = httpx.AsyncClient(base_url=app.state.settings.dispatch_base_url)

@@ -21,9 +21,9 @@ from aiokafka.errors import KafkaError
 from core.kafka_security import client_config
 from core.settings import Settings
 from core.topics import events_topic, source_index_topic
-from schemas.envelope import Envelope
 from services.ingest.metrics import IngestMetrics
 from services.ingest.rules import IndexEntry, SourceKey
+from services.ingest.sealing import SealedEvent
 
 log = logging.getLogger(__name__)
 # How the ingest batches its records (kafka-python's names), and the raw reference of `kans bench` with it. Up to
@@ -98,11 +98,11 @@ class EventPublisher:
                 self._producer = producer
             return self._producer
 
-    def publish(self, events: Sequence[Envelope], index: dict[SourceKey, IndexEntry]) -> list[int]:
+    def publish(self, events: Sequence[SealedEvent], index: dict[SourceKey, IndexEntry]) -> list[int]:
         """Send every event keyed by its stream id; return only once the broker acknowledged all of them, with the
         offset each event has in its partition (its stream's). All are sent first, then waited for at once."""
         records = [
-            (event.stream_id.encode(), event.model_dump_json().encode(),
+            (event.stream_id.encode(), event.json,
              [("event_type", event.event_type.encode()), ("schema_version", str(event.schema_version).encode())])
             for event in events
         ]  # fmt: skip

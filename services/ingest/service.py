@@ -14,17 +14,17 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from core.pupil_vault import PupilVault
-from schemas.envelope import Envelope, SubmissionBase
+from schemas.envelope import SubmissionBase
 from schemas.pseudonym import pupil_key
-from schemas.pupils import PupilErasedPayload
 from schemas.referrals import ReferralSubmissionV3Payload
 from schemas.registry import seal
 from services.ingest.metrics import IngestMetrics
-from services.ingest.ownership import Caller, KnownOwners, OwnerLog, facts_of, judge_each, ref_namespace
+from services.ingest.ownership import Caller, KnownOwners, OwnerLog, judge_each, ref_namespace
 from services.ingest.ownership import Refusal as OwnershipRefusal
 from services.ingest.plausibility import DateWindow, FieldProblem, date_problems
 from services.ingest.publisher import BrokerUnavailable, EventPublisher
 from services.ingest.rules import Conflict, Outcome, Plan, SourceKey, namespaced, plan_batch, source_key
+from services.ingest.sealing import SealedEvent, SealingPool, sealed_event
 from services.ingest.source_index import SourceIndex
 
 
@@ -82,6 +82,7 @@ class IngestService:
     def __init__(
         self, publisher: EventPublisher, index: SourceIndex, pupil_secret: bytes, vault: PupilVault,
         window: DateWindow | None = None, metrics: IngestMetrics | None = None, owners: OwnerLog | None = None,
+        sealing: SealingPool | None = None,
     ) -> None:
         self.publisher = publisher
         self.index = index
@@ -91,6 +92,7 @@ class IngestService:
         # Who owns each referral, trajectory and group (the ownership index); without one, an empty log.
         self.owners: OwnerLog = owners if owners is not None else KnownOwners()
         self.metrics = metrics  # counts what came of each submission (services/ingest/metrics.py)
+        self.sealing = sealing  # worker processes that seal large batches (services/ingest/sealing.py), if any
         # Source records being published right now: a concurrent request for the same record waits for
         # the first one instead of publishing a second copy. Likewise for streams: a request about a stream waits
         # until what is being published about it is known, so two callers cannot both claim one referral id.
@@ -170,14 +172,20 @@ class IngestService:
                                                         for c in plan.conflicts])  # fmt: skip
             if plan.conflicts and refuse:
                 raise SourceConflict(plan.conflicts)
-            events, unsealable = self._seal(plan, now)
-            if not unsealable:
-                break
-            if refuse:
-                raise InvalidSubmissions(unsealable)
+            # Held from here (sealing may wait for the workers): a concurrent request about the same source records
+            # or streams waits until these are published or refused.
+            done = self._hold(plan)
+            try:
+                events, unsealable = await self._seal(plan, now)
+                if not unsealable:
+                    if events:
+                        await self._send(events, plan)
+                    break
+                if refuse:
+                    raise InvalidSubmissions(unsealable)
+            finally:
+                self._release(plan, done)
             refusals += unsealable  # planned again without them: a later duplicate of one must not answer its id
-        if events:
-            await self._send(events, plan)
         return EachResult(plan.outcomes, plan.conflicts, sorted(refusals, key=lambda r: r.index), forbidden)
 
     def _judge(self, submissions: list[SubmissionBase], callers: Sequence[Caller],
@@ -187,46 +195,52 @@ class IngestService:
         found = judge_each([(callers[i], submissions[i]) for i in kept], self.owners)
         return [dataclasses.replace(f, index=kept[f.index]) for f in found]
 
-    def _seal(self, plan: Plan, now: datetime) -> tuple[list[Envelope], list[Refusal]]:
+    async def _seal(self, plan: Plan, now: datetime) -> tuple[list[SealedEvent], list[Refusal]]:
         events, unsealable = [], []
         # The new pupils of the batch get their vault references in one write (sealing then only reads them).
         payloads = [getattr(sub, "payload", None) for _, sub in plan.to_publish]
         self.vault.issue(pupil_key(self._pupil_secret, p.pupil_id) for p in payloads
                          if isinstance(p, ReferralSubmissionV3Payload))  # fmt: skip
-        for i, sub in plan.to_publish:
+        by_workers = None if self.sealing is None else await self.sealing.seal([s for _, s in plan.to_publish], now)
+        for n, (i, sub) in enumerate(plan.to_publish):
+            if by_workers is not None and (done := by_workers[n]) is not None:
+                events.append(done)
+                continue
             try:
-                events.append(seal(sub, now, self._pupil_secret, self.vault))
+                events.append(sealed_event(seal(sub, now, self._pupil_secret, self.vault)))
             except ValidationError as err:
                 problems = tuple(FieldProblem(".".join(str(p) for p in e["loc"]) or "$", e["msg"], e["type"])
                                  for e in err.errors(include_url=False))  # fmt: skip
                 unsealable.append(Refusal(i, problems))
         return events, unsealable
 
-    async def _send(self, events: list[Envelope], plan: Plan) -> None:
-        new_entries = plan.new_entries
-        streams = {event.stream_id for event in events}
+    def _hold(self, plan: Plan) -> asyncio.Future[None]:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        for key in new_entries:
+        for key in plan.new_entries:
             self._inflight[key] = done
-        for stream in streams:
-            self._inflight_streams[stream] = done
-        try:
-            offsets = await run_in_threadpool(self.publisher.publish, events, new_entries)
-            self.index.remember(new_entries)
-            # An erasure is in the log: destroy the pupil's key now (the warehouse writer does it too when it reads
-            # the event, in case this process dies in between).
-            for event in events:
-                if isinstance(event.payload, PupilErasedPayload):
-                    self.vault.erase(event.payload.pupil_ref)
-            for event, offset in zip(events, offsets, strict=True):
-                if facts := facts_of(event.event_type, event.payload):
-                    self.owners.remember(facts, offset)
-        finally:
-            for key in new_entries:
-                self._inflight.pop(key, None)
-            for stream in streams:
-                self._inflight_streams.pop(stream, None)
-            done.set_result(None)
+        for _, sub in plan.to_publish:
+            self._inflight_streams[sub.payload.stream_id()] = done  # type: ignore[attr-defined]
+        return done
+
+    def _release(self, plan: Plan, done: asyncio.Future[None]) -> None:
+        for key in plan.new_entries:
+            self._inflight.pop(key, None)
+        for _, sub in plan.to_publish:
+            self._inflight_streams.pop(sub.payload.stream_id(), None)  # type: ignore[attr-defined]
+        done.set_result(None)
+
+    async def _send(self, events: list[SealedEvent], plan: Plan) -> None:
+        new_entries = plan.new_entries
+        offsets = await run_in_threadpool(self.publisher.publish, events, new_entries)
+        self.index.remember(new_entries)
+        # An erasure is in the log: destroy the pupil's key now (the warehouse writer does it too when it reads the
+        # event, in case this process dies in between).
+        for event in events:
+            if event.erased_pupil_ref is not None:
+                self.vault.erase(event.erased_pupil_ref)
+        for event, offset in zip(events, offsets, strict=True):
+            if event.facts:
+                self.owners.remember(event.facts, offset)
 
 
 def _renumbered(plan: Plan, positions: list[int]) -> Plan:

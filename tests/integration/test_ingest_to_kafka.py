@@ -15,6 +15,7 @@ from schemas.envelope import event_id_for
 from schemas.registry import parse_event
 from services.ingest.main import create_app
 from services.ingest.publisher import BrokerUnavailable, EventPublisher
+from services.ingest.sealing import sealed_event
 from tests.conftest import wait_for
 from tests.factories import close, dispatch, referral, sealed_json, start
 from tests.kafka_helpers import read_topic
@@ -123,7 +124,7 @@ def test_publisher_raises_broker_unavailable_after_its_timeout(settings: Setting
 
     event = parse(sealed_json(referral("R-8"))[1])
     with pytest.raises(BrokerUnavailable, match=r"unreachable|did not acknowledge"):
-        publisher.publish([event], {})
+        publisher.publish([sealed_event(event)], {})
 
 
 @pytest.mark.parametrize(

@@ -9,11 +9,13 @@ from typing import Any
 from core.pupil_vault import PupilVault
 from core.settings import Settings
 from schemas.envelope import Envelope
+from schemas.registry import parse_event
 from services.ingest.bootstrap import Ingest
 from services.ingest.credentials import load_key_ring
 from services.ingest.ownership import KnownOwners
 from services.ingest.publisher import BrokerUnavailable
 from services.ingest.rules import IndexEntry, SourceKey
+from services.ingest.sealing import SealedEvent
 from services.ingest.service import IngestService
 from tests.factories import TEST_PUPIL_SECRET
 
@@ -52,12 +54,12 @@ class FakePublisher:
         self.events: list[Envelope] = []
         self.unavailable = unavailable
 
-    def publish(self, events: list[Envelope], index: Any) -> list[int]:
+    def publish(self, events: list[SealedEvent], index: Any) -> list[int]:
         """The offsets: each event's position among all published (increasing, as in one partition)."""
         if self.unavailable:
             self.unavailable -= 1
             raise BrokerUnavailable("Kafka is away (fake)")
-        self.events.extend(events)
+        self.events.extend(e.envelope if e.envelope is not None else parse_event(e.json) for e in events)
         return list(range(len(self.events) - len(events), len(self.events)))
 
     def close(self) -> None: ...
