@@ -23,6 +23,7 @@ from services.warehouse.statistics.model import SECTION_TITLES_NL, Cells, Statis
 from services.warehouse.statistics.parallel import connections
 from services.warehouse.statistics.query import Sources, StatisticQuery
 from services.warehouse.statistics.registry import STATISTICS, by_section
+from services.warehouse.statistics.report_cache import REPORTS
 from services.warehouse.statistics.responses import (
     ComparedRow,
     ExclusionComparison,
@@ -138,9 +139,16 @@ _cyclic_gc_paused = _CyclicGcPause()
 def report(client: ClickHouseClient, database: str, school_year: str, question: Question) -> YearReport:
     """Every statistic of a year, from the current-state facts (or, as-of a day, from one snapshot of the folds of the
     years the report needs). The statistics' GROUP BYs over one population are merged into one query (`batch.py`:
-    69 queries become 43); the queries run side by side on sibling connections of the embedded engine."""
-    with _cyclic_gc_paused():
-        return _report(client, database, school_year, question)
+    69 queries become 43); the queries run side by side on sibling connections of the embedded engine. A report
+    asked again while the store has not changed at all is the one kept from before (`report_cache.py`)."""
+    started = time.perf_counter()
+
+    def compute() -> YearReport:
+        with _cyclic_gc_paused():
+            return _report(client, database, school_year, question)
+
+    found = REPORTS.get_or_compute(client, database, (school_year, question), compute)
+    return found.model_copy(update={"elapsed_ms": round(1000 * (time.perf_counter() - started), 1)})
 
 
 def _report(client: ClickHouseClient, database: str, school_year: str, question: Question) -> YearReport:
