@@ -13,6 +13,9 @@ import asyncio
 import concurrent.futures
 import logging
 import multiprocessing
+import multiprocessing.connection
+import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,6 +58,17 @@ _worker: dict[str, Any] = {}
 
 def _start_worker(vault_path: Path, pupil_secret: bytes) -> None:
     _worker["vault"], _worker["secret"] = PupilVault(vault_path), pupil_secret
+    threading.Thread(target=_exit_with_the_ingest, name="exit-with-the-ingest", daemon=True).start()
+
+
+def _exit_with_the_ingest() -> None:
+    """A worker outlives an ingest killed with SIGKILL (the pool's queues never close: each worker holds both ends):
+    it waits on its parent's sentinel, which becomes readable when the parent is gone, and exits then."""
+    parent = multiprocessing.parent_process()
+    if parent is None:  # not a worker (called in the ingest itself, as the tests do)
+        return
+    multiprocessing.connection.wait([parent.sentinel])
+    os._exit(0)
 
 
 def _ready() -> bool:

@@ -4,16 +4,14 @@ after any insert, merge or mutation, computed again."""
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 from typing import Any
-
-import clickhouse_connect
 
 from services.warehouse.statistics.report_cache import ReportCache, store_version
 
 
-def test_a_kept_report_is_used_until_the_store_changes(tmp_path: Path) -> None:
-    client = clickhouse_connect.get_client(dsn=f"chdb://{tmp_path / 'store'}")
+def test_a_kept_report_is_used_until_the_store_changes(clickhouse: Any) -> None:
+    # The session's engine (chDB allows one data directory per process), in a database of this test's own.
+    client = clickhouse
     db = f"cache_{uuid.uuid4().hex[:8]}"
     client.command(f"CREATE DATABASE {db}")
     client.command(f"CREATE TABLE {db}.facts (school_year String, n UInt32, v UInt32 DEFAULT 0) ENGINE = MergeTree "
@@ -45,4 +43,4 @@ def test_a_kept_report_is_used_until_the_store_changes(tmp_path: Path) -> None:
                    "PARTITION BY school_year ORDER BY n")  # fmt: skip
     client.command(f"INSERT INTO {db}.facts (school_year, n) VALUES ('2019-2020', 1)")
     assert store_version(client, db) != version
-    client.close()
+    client.command(f"DROP DATABASE {db} SYNC")
