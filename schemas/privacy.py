@@ -25,6 +25,8 @@ _NATIONAL_NUMBER = re.compile(r"(?<!\d)(\d{2})[ .-]?(\d{2})[ .-]?(\d{2})[ .-]?(\
 # position of a long run, the search took time quadratic in its length (minutes for a 1 MB string).
 _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]++@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _PHONE_RUN = re.compile(r"(?<![\w])[+(]?\d[\d ./()-]{6,}\d(?![\w])")
+# Nine digits with only separators a national or phone number allows between them (none of them matches less).
+_NINE_DIGITS = re.compile(r"\d(?:[ ./()-]*\d){8}")
 _PHONE_SEGMENT = re.compile(r"^[+(]?\d[\d ./()-]{6,}\d$")
 _LETTERS, _UPPER, _LOWER = "A-Za-zÀ-ÖØ-öø-ÿ", "A-ZÀ-ÖØ-Þ", "a-zß-öø-ÿ"
 _JOINED = rf"(?:['\u2019-][{_LETTERS}]+)*"  # O'Brien, Jean-Pierre
@@ -100,8 +102,17 @@ def person_name_in(text: str) -> str | None:
     return None
 
 
+def _may_hold_a_number_or_address(value: str) -> bool:
+    """Whether `value` could hold a national number or a phone number (both: nine digits or more with only the
+    separators they allow between them) or an e-mail address (an @). Most strings of an event (ids, codes) cannot,
+    and skip those three searches: each of them only finds what this finds too."""
+    return "@" in value or _NINE_DIGITS.search(value) is not None
+
+
 def personal_data_in(value: str, *, free_text: bool) -> str | None:
     """What kind of personal data `value` seems to hold, or None."""
+    if not _may_hold_a_number_or_address(value):
+        return f"a person's name ('{name}')" if free_text and (name := person_name_in(value)) else None
     if contains_national_number(value):
         return "a national register number"
     if contains_email(value):

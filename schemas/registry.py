@@ -8,6 +8,7 @@ current one with the upcasters, so consumers only ever see current versions.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Annotated, Any, Union
 
@@ -117,7 +118,15 @@ def upcast(stored: dict[str, Any]) -> dict[str, Any]:
 def parse_event(raw: bytes | str) -> Envelope:
     """Parse a stored event (JSON) into the typed model of its type's current version (older versions upcast).
 
-    Raises ValidationError for a record that breaks the contract (whatever its version)."""
+    Raises ValidationError for a record that breaks the contract (whatever its version).
+    An event stored in an older version (the log keeps them for good) is recognised from its first keys as the
+    platform writes them, and goes straight to the upcast: trying the current version first cost a failed
+    validation per event. The hint only picks the order; what is returned is validated the same way either way."""
+    hint = _STORED_VERSION.match(raw.encode() if isinstance(raw, str) else raw)
+    if hint is not None and LATEST_VERSION.get(hint[1].decode()) not in (None, int(hint[2])):
+        lifted = _upcast_json(raw)
+        if lifted is not None:
+            return EVENT_ADAPTER.validate_python(lifted)  # type: ignore[no-any-return]
     try:
         return EVENT_ADAPTER.validate_json(raw)  # type: ignore[no-any-return]  # the common case: current version
     except ValidationError:
@@ -125,6 +134,12 @@ def parse_event(raw: bytes | str) -> Envelope:
         if lifted is None:
             raise
     return EVENT_ADAPTER.validate_python(lifted)  # type: ignore[no-any-return]
+
+
+# The start of a stored event as `Envelope.model_dump_json` writes it: its type and version.
+_STORED_VERSION = re.compile(
+    rb'\{"event_id":"[0-9a-f-]{36}","event_type":"([A-Za-z]{1,60})","schema_version":(\d{1,3}),'
+)
 
 
 def _upcast_json(raw: bytes | str) -> dict[str, Any] | None:
