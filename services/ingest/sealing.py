@@ -126,6 +126,12 @@ class SealingPool:
             parts = await asyncio.gather(*(asyncio.wrap_future(pool.submit(_seal_chunk, items[i : i + size], now))
                                            for i in range(0, len(items), size)))  # fmt: skip
         except (concurrent.futures.process.BrokenProcessPool, OSError, RuntimeError):
-            log.warning("the sealing workers failed: sealing in the ingest", exc_info=True)
+            # A worker killed (out of memory, an operator) breaks the whole pool: this batch is sealed here and
+            # a new pool is started for the next ones.
+            log.warning("the sealing workers failed: sealing this batch in the ingest, starting new workers",
+                        exc_info=True)  # fmt: skip
+            if self._pool is pool:
+                self.stop()
+                self.start()
             return None
         return [event for part in parts for event in part]

@@ -5,6 +5,9 @@ ingest; small batches are not sent to the workers."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -71,3 +74,21 @@ def test_what_a_worker_cannot_seal_exactly_is_left_to_the_ingest(vault_path: Pat
                           ("NoSuchEvent", 1, data)], NOW)  # fmt: skip
     assert result[0] is not None and result[0].json == sealed_event(seal(good, NOW)).json
     assert result[1:] == [None, None, None]
+
+
+def test_a_killed_worker_costs_one_batch_sealed_in_the_ingest_and_new_workers_seal_the_next(
+    pool: SealingPool, vault_path: Path
+) -> None:
+    batch = submissions(10)
+    PupilVault(vault_path).issue(pupil_key(TEST_PUPIL_SECRET, s.payload.pupil_id) for s in batch
+                                 if hasattr(s.payload, "pupil_id"))  # fmt: skip
+    assert asyncio.run(pool.seal(batch, NOW)) is not None
+    running = pool._pool
+    assert running is not None
+    victim = next(iter(running._processes))  # type: ignore[attr-defined]
+    os.kill(victim, signal.SIGKILL)
+    time.sleep(1.0)  # the pool notices its lost worker and calls itself broken
+    assert asyncio.run(pool.seal(batch, NOW)) is None  # this batch: sealed in the ingest
+    assert pool._pool is not None and pool._pool is not running
+    again = asyncio.run(pool.seal(batch, NOW))
+    assert again is not None and all(event is not None for event in again)
