@@ -19,7 +19,7 @@ from kafka import KafkaAdminClient
 
 from kans.paths import REPO_ROOT
 from tests.event_log import RAW_HEADER
-from tests.kafka_helpers import connection, read_topics
+from tests.kafka_helpers import connection, scan_topics
 from tests.platform import Platform
 from tests.privacy_scan import findings, scan_clickhouse
 
@@ -49,7 +49,7 @@ def test_no_personal_data_on_any_topic(kafka_bootstrap: str, platform: Platform)
     # scanned.
     texts = [
         (record.topic, b" ".join([record.key or b"", record.value or b"", *[v for _, v in record.headers or []]]))
-        for record in read_topics(kafka_bootstrap, topics, timeout_s=600)
+        for record in scan_topics(kafka_bootstrap, topics, timeout_s=600)
         if RAW_HEADER not in (record.headers or [])
     ]
     # The patterns run over chunks of records joined by a newline (none of them spans one); a chunk with a finding
