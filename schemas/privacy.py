@@ -111,14 +111,18 @@ def _may_hold_a_number_or_address(value: str) -> bool:
 
 def personal_data_in(value: str, *, free_text: bool) -> str | None:
     """What kind of personal data `value` seems to hold, or None."""
-    if not _may_hold_a_number_or_address(value):
-        return f"a person's name ('{name}')" if free_text and (name := person_name_in(value)) else None
-    if contains_national_number(value):
-        return "a national register number"
-    if contains_email(value):
-        return "an e-mail address"
-    if contains_phone(value, whole_segments=not free_text):
-        return "a phone number"
+    return searched(value, free_text=free_text, numbers=_may_hold_a_number_or_address(value))
+
+
+def searched(value: str, *, free_text: bool, numbers: bool = True) -> str | None:
+    """Every search in turn (`numbers`: the national-number, e-mail and phone searches too)."""
+    if numbers:
+        if contains_national_number(value):
+            return "a national register number"
+        if contains_email(value):
+            return "an e-mail address"
+        if contains_phone(value, whole_segments=not free_text):
+            return "a phone number"
     if free_text and (name := person_name_in(value)):
         return f"a person's name ('{name}')"
     return None
