@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Any
 
@@ -11,6 +12,15 @@ from core.faust_store import register as register_store
 from core.kafka_security import faust_credentials
 from core.logs import configure_logging
 from core.settings import Settings
+
+
+class Worker(faust.Worker):
+    """faust's worker without its terminal spinner. To spin on every log message, the spinner sets the root logger
+    to DEBUG whenever the level asked is WARNING or above: every debug call of faust and aiokafka (several per
+    message) then built a log record that the handler dropped, ~5% of a projections worker's time."""
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        self.spinner = None
 
 
 def new_faust_app(settings: Settings, app_id: str, datadir: str, host: str, port: int, **extra: Any) -> faust.App:
@@ -33,6 +43,7 @@ def new_faust_app(settings: Settings, app_id: str, datadir: str, host: str, port
         web_bind=host,
         web_host=host,
         web_port=port,
+        Worker=Worker,
         **extra,
     )
 
