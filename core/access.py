@@ -105,7 +105,7 @@ async def guard(
     return await access.principal(request, bearer)
 
 
-def current_principal(principal: Annotated[Principal | None, Depends(guard)]) -> Principal:
+async def current_principal(principal: Annotated[Principal | None, Depends(guard)]) -> Principal:
     if principal is None:
         raise RuntimeError("a public route asked for the caller's principal")
     return principal

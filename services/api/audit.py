@@ -197,7 +197,7 @@ REASON_HELP = ("Why you read this (e.g. a case number or 'complaint 2025-17'), k
                f"{REASON_MAX} characters, no personal data. The {REASON_HEADER} header may say it instead.")
 
 
-def access_reason(
+async def access_reason(
     reason: Annotated[str | None, Query(max_length=REASON_MAX, description=REASON_HELP)] = None,
     x_access_reason: Annotated[
         str | None, Header(alias=REASON_HEADER, max_length=REASON_MAX, description=REASON_HELP)

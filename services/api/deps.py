@@ -26,32 +26,32 @@ YEAR = r"^\d{4}-\d{4}$"
 Codes = list[str] | None  # checked against their code lists by Filters (a 422 lists the allowed values)
 
 
-def _api(request: Request) -> Api:
+async def _api(request: Request) -> Api:
     return request.app.state.api  # type: ignore[no-any-return]
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
 ApiDep = Annotated[Api, Depends(_api)]
 
 
-def _warehouse(api: ApiDep) -> Warehouse:
+async def _warehouse(api: ApiDep) -> Warehouse:
     return api.warehouse
 
 
-def _projections(api: ApiDep) -> ProjectionWorkers:
+async def _projections(api: ApiDep) -> ProjectionWorkers:
     return api.projections
 
 
-def _dispatch(api: ApiDep) -> httpx.AsyncClient:
+async def _dispatch(api: ApiDep) -> httpx.AsyncClient:
     if api.dispatch is None:
         raise HTTPException(503, "this API process has no dispatch worker configured", headers={"Retry-After": "5"})
     return api.dispatch
 
 
-def _writer(api: ApiDep) -> ClickHouseWriter | None:
+async def _writer(api: ApiDep) -> ClickHouseWriter | None:
     return api.writer
 
 
@@ -96,7 +96,7 @@ def audience_for(principal: Principal, asked: Audience | None) -> Audience:
     return "policy"
 
 
-def question(
+async def question(
     settings: SettingsDep,
     principal: PrincipalDep,
     level: Annotated[Codes, Query(description="Override the statistic's level.")] = None,
