@@ -3,10 +3,14 @@ folder) on the local broker, with two projections workers as `kans up` runs them
 
 1. fan-out: `streams` dashboards listen to GET /v1/live/stream; one capacity change is ingested; the time until the
    first, the median and the last stream received it (from the ingest's 202);
-2. under load: the ingest takes `rate` events/s (referral, dispatch and start of trajectories spread over providers)
-   for `seconds`; meanwhile a marker capacity change every 0.5 s, timed from its 202 to its arrival on a dashboard's
-   stream (freshness event -> SSE, p50/p99), and GET /v1/live/provider-load at `api_rps` requests/s, open loop
-   (p50/p99 latency, non-200 answers counted);
+2. idle, then under load: first the reads alone for `seconds` (the reference), then the ingest takes `rate`
+   events/s (referral, dispatch and start of trajectories spread over providers) for `seconds`. Both phases ask
+   GET /v1/live/provider-load at `api_rps` requests/s and GET /v1/stats/2025-2026 (the year the load lands in, so the
+   report is recomputed whenever the writer stored more) at STATS_RPS, open loop (p50/p99 latency, non-200 answers
+   counted); under load also a marker capacity change every 0.5 s, timed from its 202 to its arrival on a
+   dashboard's stream (freshness event -> SSE), and a marker trajectory every second, timed from its 202 to its
+   three events in ClickHouse (GET /v1/referrals/{id}/events: freshness event -> ClickHouse). The CPU each process
+   group used meanwhile (from /proc), and how busy the machine's cores were, tell where the cores went;
 3. replay: two fresh projections workers (a new application id: their own group, tables and changelogs) rebuild every
    projection from the whole log; events/s until both are ready with no lag, and whether their merged provider-load
    view equals the live workers'.
@@ -47,6 +51,7 @@ INGEST_HEADERS = {"X-API-Key": "kans-dev-all"}  # the development key that may s
 PROVIDERS = tuple(f"bench-live-{i}" for i in range(12))
 FAN, MARKER = "bench-fan", "bench-marker"
 SECOND = "projections-2"
+STATS_YEAR, STATS_RPS = "2025-2026", 1
 
 
 def _sub(kind: str, ref: str, system: str, payload: dict[str, Any], day: str = "2025-10-06") -> dict[str, Any]:
@@ -151,15 +156,120 @@ async def fan_out(settings: Settings, ingest: httpx.AsyncClient, streams: int) -
             "last_ms": round(1000 * arrived[-1], 1) if len(arrived) == streams else None}  # fmt: skip
 
 
-async def under_load(settings: Settings, ingest: httpx.AsyncClient, rate: int, seconds: float,
-                     api_rps: int) -> dict[str, Any]:  # fmt: skip
-    """Ingest at `rate` events/s; markers to a dashboard's stream; the live view asked at `api_rps`."""
+def _cpu_ticks_by_group() -> dict[int, int]:
+    """CPU time (user + system, clock ticks) of every process on the machine, summed per process group."""
+    ticks: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:  # gone meanwhile
+            continue
+        pgrp, utime, stime = int(fields[2]), int(fields[11]), int(fields[12])
+        ticks[pgrp] = ticks.get(pgrp, 0) + utime + stime
+    return ticks
+
+
+def _machine_ticks() -> tuple[int, int]:
+    """(busy, total) clock ticks of every core since boot (/proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle and iowait
+    return sum(values) - idle, sum(values)
+
+
+class CpuShare:
+    """How many cores each named process group (and the whole machine) used between `start` and `stop`."""
+
+    def __init__(self, groups: dict[str, int]) -> None:
+        self.groups = groups  # name -> process group id
+        self.hz = os.sysconf("SC_CLK_TCK")
+
+    def start(self) -> None:
+        self.began, self.ticks, self.machine = time.perf_counter(), _cpu_ticks_by_group(), _machine_ticks()
+
+    def stop(self) -> dict[str, Any]:
+        elapsed, ticks, (busy, total) = time.perf_counter() - self.began, _cpu_ticks_by_group(), _machine_ticks()
+        used = {name: (ticks.get(group, 0) - self.ticks.get(group, 0)) / self.hz / elapsed
+                for name, group in self.groups.items()}  # fmt: skip
+        return {"cores_used": {name: round(cores, 2) for name, cores in used.items()},
+                "machine_busy_percent": round(100 * (busy - self.machine[0]) / max(1, total - self.machine[1]), 1),
+                "cores": os.cpu_count()}  # fmt: skip
+
+
+class OpenLoop:
+    """GET `path` at `rps` requests/s, open loop (each request sent on time, whether or not the others answered):
+    the latencies of the 200 answers and every answer's status (or error) counted."""
+
+    def __init__(self, api: httpx.AsyncClient, path: str, rps: float, headers: dict[str, str]) -> None:
+        self.api, self.path, self.rps, self.headers = api, path, rps, headers
+        self.latencies: list[float] = []
+        self.answers: Counter[int | str] = Counter()
+
+    async def one(self) -> None:
+        began = time.perf_counter()
+        try:
+            response = await self.api.get(self.path, headers=self.headers)
+        except httpx.HTTPError as err:
+            self.answers[type(err).__name__] += 1
+            return
+        self.answers[response.status_code] += 1
+        if response.status_code == 200:
+            self.latencies.append(time.perf_counter() - began)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        pending: set[asyncio.Task[None]] = set()
+        began, k = time.perf_counter(), 0
+        while not stop.is_set():
+            k += 1
+            task = asyncio.create_task(self.one())
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+            await asyncio.sleep(max(0.0, began + k / self.rps - time.perf_counter()))
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    def summary(self) -> dict[str, Any]:
+        return {"asked_rps": self.rps, **summary_ms(self.latencies),
+                "answers": {str(k): v for k, v in self.answers.items()}}  # fmt: skip
+
+
+async def reads_alone(api: httpx.AsyncClient, headers: dict[str, str], api_rps: int, seconds: float) -> dict[str, Any]:
+    """The reference: the live view and the year's statistics asked as under load, with nothing ingested."""
+    live = OpenLoop(api, "/v1/live/provider-load", api_rps, headers)
+    stats = OpenLoop(api, f"/v1/stats/{STATS_YEAR}", STATS_RPS, headers)
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(loop.run(stop)) for loop in (live, stats)]
+    await asyncio.sleep(seconds)
+    stop.set()
+    await asyncio.gather(*tasks)
+    return {"live_view_api": live.summary(), "statistics_api": stats.summary()}
+
+
+async def to_clickhouse(ingest: httpx.AsyncClient, api: httpx.AsyncClient, headers: dict[str, str], run: str, i: int,
+                        seen: list[float]) -> None:  # fmt: skip
+    """One marker trajectory (three events): from its 202 until GET /v1/referrals/{id}/events lists all three."""
+    events = trajectory(f"{run}ch", i)
+    response = await ingest.post("/v1/events/batch", json=events)
+    if response.status_code != 202:
+        return
+    posted, rid = time.perf_counter(), events[0]["payload"]["referral_id"]
+    while time.perf_counter() - posted < 300:
+        history = await api.get(f"/v1/referrals/{rid}/events", headers=headers)
+        if history.status_code == 200 and len(history.json()["events"]) >= len(events):
+            seen.append(time.perf_counter() - posted)
+            return
+        await asyncio.sleep(0.05)
+
+
+async def under_load(settings: Settings, ingest: httpx.AsyncClient, rate: int, seconds: float, api_rps: int,
+                     cpu: CpuShare) -> dict[str, Any]:  # fmt: skip
+    """The reads alone for `seconds`, then the same reads while the ingest takes `rate` events/s, with markers
+    to a dashboard's stream and to ClickHouse."""
     headers = development_headers(settings)
     run = uuid.uuid4().hex[:6]
     posted: dict[int, float] = {}
     arrived: dict[int, float] = {}
-    latencies: list[float] = []
-    answers: Counter[int | str] = Counter()
+    in_clickhouse: list[float] = []
     ingested = {"events": 0, "refused": 0}
     stop = asyncio.Event()
 
@@ -194,39 +304,31 @@ async def under_load(settings: Settings, ingest: httpx.AsyncClient, rate: int, s
                 posted[i] = time.perf_counter()
             await asyncio.sleep(0.5)
 
-    async def reads(api: httpx.AsyncClient) -> None:
-        async def one() -> None:
-            began = time.perf_counter()
-            try:
-                response = await api.get("/v1/live/provider-load", headers=headers)
-            except httpx.HTTPError as err:
-                answers[type(err).__name__] += 1
-                return
-            answers[response.status_code] += 1
-            if response.status_code == 200:
-                latencies.append(time.perf_counter() - began)
-
-        pending: set[asyncio.Task[None]] = set()
-        began, k = time.perf_counter(), 0
+    async def clickhouse_markers(api: httpx.AsyncClient) -> None:
+        pending, i = [], 0
         while not stop.is_set():
-            k += 1
-            task = asyncio.create_task(one())
-            pending.add(task)
-            task.add_done_callback(pending.discard)
-            await asyncio.sleep(max(0.0, began + k / api_rps - time.perf_counter()))
-        await asyncio.gather(*pending, return_exceptions=True)
+            i += 1
+            pending.append(asyncio.create_task(to_clickhouse(ingest, api, headers, run, i, in_clickhouse)))
+            await asyncio.sleep(1.0)
+        await asyncio.gather(*pending)
 
     limits = httpx.Limits(max_connections=400, max_keepalive_connections=100)
     async with httpx.AsyncClient(base_url=settings.api_base_url, limits=limits, timeout=30) as api:
+        idle = await reads_alone(api, headers, api_rps, seconds)
         listener = Stream(api, headers, on_load)
         listening = asyncio.create_task(listener.run())
         await asyncio.wait_for(listener.first.wait(), 60)
+        live = OpenLoop(api, "/v1/live/provider-load", api_rps, headers)
+        stats = OpenLoop(api, f"/v1/stats/{STATS_YEAR}", STATS_RPS, headers)
+        cpu.start()
         started = time.perf_counter()
-        workers = [asyncio.create_task(work) for work in (load(), markers(), reads(api))]
+        workers = [asyncio.create_task(work) for work in (load(), markers(), clickhouse_markers(api), live.run(stop),
+                                                          stats.run(stop))]  # fmt: skip
         await asyncio.sleep(seconds)
         stop.set()
         await asyncio.gather(*workers)
         elapsed = time.perf_counter() - started
+        cores = cpu.stop()
         deadline = time.perf_counter() + 300  # the markers still on their way
         while len(arrived) < len(posted) and time.perf_counter() < deadline:
             await asyncio.sleep(0.1)
@@ -237,8 +339,9 @@ async def under_load(settings: Settings, ingest: httpx.AsyncClient, rate: int, s
             "events_per_s": round(ingested["events"] / elapsed), "refused": ingested["refused"],
             "freshness_event_to_sse_ms": {**summary_ms(freshness), "markers": len(posted),
                                           "arrived": len(arrived)},
-            "live_view_api": {"asked_rps": api_rps, **summary_ms(latencies),
-                              "answers": {str(k): v for k, v in answers.items()}}}  # fmt: skip
+            "freshness_event_to_clickhouse_ms": summary_ms(in_clickhouse),
+            "live_view_api": live.summary(), "statistics_api": stats.summary(),
+            "idle_reference": idle, "cpu": cores}  # fmt: skip
 
 
 def _caught_up(url: str) -> bool:
@@ -348,6 +451,9 @@ def run_bench_live(rate: int, seconds: float, streams: int, api_rps: int,
         for name in ("projections", SECOND, "ingest", "api"):
             services.start(name)
         echo("platform up: two projections workers, ingest, API")
+        groups = {name: proc.pid for name, proc in services.procs.items()}  # each started in a session of its own
+        broker = kafka.pid()
+        cpu = CpuShare({**groups, **({"broker": os.getpgid(broker)} if broker else {}), "bench client": os.getpgrp()})
 
         async def measure() -> None:
             async with httpx.AsyncClient(base_url=settings.ingest_base_url, timeout=60,
@@ -360,8 +466,10 @@ def run_bench_live(rate: int, seconds: float, streams: int, api_rps: int,
                 await asyncio.to_thread(_until, lambda: all(probe() for probe in caught_up), "the seed projected")
                 echo(f"fan-out: {streams} dashboards on the stream, one capacity change")
                 result["sse_fan_out"] = await fan_out(settings, ingest, streams)
-                echo(f"under load: {rate} events/s for {seconds:.0f} s, markers every 0.5 s, {api_rps} reads/s")
-                result["under_load"] = await under_load(settings, ingest, rate, seconds, api_rps)
+                echo(f"reads alone for {seconds:.0f} s, then under load: {rate} events/s for {seconds:.0f} s, "
+                     f"markers every 0.5 s (SSE) and 1 s (ClickHouse), {api_rps} live-view and {STATS_RPS} "
+                     "statistics reads/s")  # fmt: skip
+                result["under_load"] = await under_load(settings, ingest, rate, seconds, api_rps, cpu)
 
         asyncio.run(measure())
         live_urls = settings.projections_base_urls

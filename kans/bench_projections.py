@@ -14,6 +14,7 @@ without the process start and the group's first rebalance. The result is printed
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform as host
@@ -40,6 +41,7 @@ from kans.kafka_credentials import security_of
 from kans.kafka_local import LocalKafka
 from kans.paths import REPO_ROOT
 from kans.processes import ServiceProcesses, free_port, isolated_settings, settings_env
+from kans.profile_summary import summarize_file
 from kans.synthetic.generator import generate
 from kans.synthetic.output import post_to_ingest
 from kans.synthetic.params import GeneratorParams
@@ -60,8 +62,10 @@ def _lag(url: str) -> int | None:
     return sum(int(lag["lag_events"]) for lag in lags.values())
 
 
-def fold(settings: Settings, workers: int, events: int, logs: Path, timeout_s: float = 1800) -> dict[str, Any]:
-    """`workers` fresh projections workers fold the whole log; their topics are deleted afterwards."""
+def fold(settings: Settings, workers: int, events: int, logs: Path, timeout_s: float = 1800,
+         profile: Path | None = None) -> dict[str, Any]:  # fmt: skip
+    """`workers` fresh projections workers fold the whole log; their topics are deleted afterwards. `profile`: the
+    (one) worker runs under py-spy, which writes its samples there (raw format) when the fold is done."""
     app_id = f"kans-fold-{uuid.uuid4().hex[:6]}"
     ensure_topics(Settings(**{**settings.model_dump(), "projections_app_id": app_id}))  # its load-changes topic
     env = {**settings_env(settings), "KANS_PROJECTIONS_APP_ID": app_id}  # as the tools' principal (admin)
@@ -69,9 +73,13 @@ def fold(settings: Settings, workers: int, events: int, logs: Path, timeout_s: f
     urls = [f"http://127.0.0.1:{port}" for port in ports]
     procs = []
     began = time.perf_counter()
+    command = [sys.executable, "-m", "kans.cli", "serve", "projections"]
+    if profile is not None:
+        command = [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "--rate", "100",
+                   "--output", str(profile), "--", *command]  # fmt: skip
     for port in ports:
         log = open(logs / f"fold-{workers}-{port}.log", "ab")  # noqa: SIM115 - owned by the child process
-        procs.append(subprocess.Popen([sys.executable, "-m", "kans.cli", "serve", "projections"], cwd=REPO_ROOT,
+        procs.append(subprocess.Popen(command, cwd=REPO_ROOT,
                                       env={**env, "KANS_PROJECTIONS_PORT": str(port)}, stdout=log,
                                       stderr=subprocess.STDOUT, start_new_session=True))  # fmt: skip
     holding: float | None = None
@@ -93,8 +101,11 @@ def fold(settings: Settings, workers: int, events: int, logs: Path, timeout_s: f
         done = time.perf_counter()
     finally:
         for proc in procs:
-            os.killpg(proc.pid, signal.SIGTERM)
+            # py-spy writes its samples when interrupted (SIGINT stops the worker too); SIGTERM for anything left.
+            os.killpg(proc.pid, signal.SIGINT if profile is not None else signal.SIGTERM)
             proc.wait(timeout=60)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
         _delete_topics(settings, f"{settings.topic_prefix}{app_id}-")
     assert holding is not None
     total, folding = done - began, done - holding
@@ -125,7 +136,8 @@ def produce_sealed(settings: Settings, submissions: list[dict[str, Any]]) -> flo
         producer.close()
 
 
-def run_bench_projections(scale: float, http_events: int, echo: Callable[[str], None] = print) -> dict[str, Any]:
+def run_bench_projections(scale: float, http_events: int, echo: Callable[[str], None] = print,
+                          profile: bool = False) -> dict[str, Any]:  # fmt: skip
     base = get_settings()
     kafka = LocalKafka(base)
     kafka.start()
@@ -156,6 +168,13 @@ def run_bench_projections(scale: float, http_events: int, echo: Callable[[str], 
             echo(f"{workers} fresh worker(s) fold every projection from the log")
             result[f"fold_{workers}_worker{'s' if workers > 1 else ''}"] = fold(settings, workers, events,
                                                                                  workdir / "logs")  # fmt: skip
+        if profile:
+            echo("one more fresh worker folds the log under py-spy: where its time goes")
+            samples = REPO_ROOT / "bench-results" / f"projections-{stamp}-profile.txt"
+            samples.parent.mkdir(exist_ok=True)
+            profiled = fold(settings, 1, events, workdir / "logs", profile=samples)
+            result["profile_1_worker"] = {**summarize_file(samples), "samples": str(samples.relative_to(REPO_ROOT)),
+                                          "events_per_s_folding_under_py_spy": profiled["events_per_s_folding"]}
         one = result["fold_1_worker"]["events_per_s_folding"]
         result["one_worker_vs_one_ingest"] = round(one / ingest_rate, 2)
     finally:

@@ -443,7 +443,7 @@ def bench_auth(
 
 @app.command("bench-live")
 def bench_live(
-    rate: Annotated[int, typer.Option(help="Events per second through the ingest while measuring.")] = 1000,
+    rate: Annotated[int, typer.Option(help="Events per second through the ingest while measuring.")] = 2000,
     seconds: Annotated[float, typer.Option(help="How long the load runs.")] = 20,
     streams: Annotated[int, typer.Option(help="Dashboards listening for the fan-out measure.")] = 100,
     api_rps: Annotated[int, typer.Option(help="Live-view reads per second during the load.")] = 200,
@@ -459,12 +459,14 @@ def bench_live(
 def bench_projections(
     scale: Annotated[float, typer.Option(help="Synthetic desks of Brussels' size (two school years).")] = 15,
     http_events: Annotated[int, typer.Option(help="Events of the log sent through one ingest process.")] = 20000,
+    profile: Annotated[bool, typer.Option(help="Then fold once more under py-spy (dev extra) and sum where the "
+                                          "worker's time goes (kans/profile_summary.py).")] = False,
 ) -> None:
     """How fast one and two fresh projections workers fold the whole event log, against the rate one ingest process
     accepts (issue 13)."""
     from kans.bench_projections import run_bench_projections
 
-    run_bench_projections(scale, http_events, typer.echo)
+    run_bench_projections(scale, http_events, typer.echo, profile=profile)
 
 
 @app.command("bench-dispatch")
