@@ -5,6 +5,12 @@ The version is exact: every active data part of every table of the database, nam
 insert (a writer batch, a refresh of the current-state facts), merge, mutation (an erasure) or dropped table adds or
 renames a part, so any new event, for any year, makes every kept report stale; a merge alone does too (harmless: the
 next report is computed). Reading the parts costs a few milliseconds.
+
+One computation per report at a time: a report asked while the same one is being computed waits for that computation
+and gets its result (computed on the store as it was when it began: at most one computation older than the ask, as if
+asked a moment earlier), instead of starting another. While events come in, the store changes with every writer batch,
+so without this each ask computed the report anew and, asked every second, computations overlapped on the same cores
+and each took longer than the interval (bench-live: 3.4 s median at one ask a second while ingesting).
 """
 
 from __future__ import annotations
@@ -30,18 +36,36 @@ def store_version(client: ClickHouseClient, database: str) -> tuple[tuple[str, s
     return tuple((str(uuid), table, name) for uuid, table, name in rows)
 
 
+class _Flight:
+    """One computation of a report that other asks wait for."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.report: YearReport | None = None
+        self.error: BaseException | None = None
+
+    def result(self) -> YearReport:
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+        assert self.report is not None
+        return self.report
+
+
 class ReportCache:
-    """The last `KEPT` reports, each with the store version it was computed on."""
+    """The last `KEPT` reports, each with the store version it was computed on, and the computations under way."""
 
     def __init__(self, kept: int = KEPT) -> None:
         self._kept = kept
         self._lock = threading.Lock()
         self._reports: OrderedDict[Hashable, tuple[tuple[tuple[str, str, str], ...], YearReport]] = OrderedDict()
+        self._flights: dict[Hashable, _Flight] = {}
 
     def get_or_compute(self, client: ClickHouseClient, database: str, key: Hashable,
                        compute: Callable[[], YearReport]) -> YearReport:  # fmt: skip
-        """The kept report of `key` if the store has not changed since it was computed, else `compute()`'s (kept).
-        The version is read before computing: a write during the computation makes the next ask compute again."""
+        """The kept report of `key` if the store has not changed since it was computed, the result of the computation
+        of `key` under way if there is one, else `compute()`'s (kept). The version is read before computing: a write
+        during the computation makes the next ask compute again. A computation that fails fails its waiters too."""
         version = store_version(client, database)
         full_key = (database, key)
         with self._lock:
@@ -49,13 +73,28 @@ class ReportCache:
             if found is not None and found[0] == version:
                 self._reports.move_to_end(full_key)
                 return found[1]
-        report = compute()
-        with self._lock:
-            self._reports[full_key] = (version, report)
-            self._reports.move_to_end(full_key)
-            while len(self._reports) > self._kept:
-                self._reports.popitem(last=False)
-        return report
+            flight = self._flights.get(full_key)
+            computing = flight is None
+            if flight is None:
+                flight = self._flights[full_key] = _Flight()
+        if not computing:
+            return flight.result()
+        try:
+            flight.report = report = compute()
+        except BaseException as err:
+            flight.error = err
+            raise
+        else:
+            with self._lock:
+                self._reports[full_key] = (version, report)
+                self._reports.move_to_end(full_key)
+                while len(self._reports) > self._kept:
+                    self._reports.popitem(last=False)
+            return report
+        finally:
+            with self._lock:
+                del self._flights[full_key]
+            flight.done.set()
 
     def clear(self) -> None:
         with self._lock:
