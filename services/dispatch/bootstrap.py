@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import faust
-from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from faust.sensors.prometheus import FaustMetrics
 from faust.types import TP, AppT
 from mode import CrashingSupervisor
 
 from core import topics
 from core.faust_apps import new_faust_app
+from core.faust_metrics import KansPrometheusMonitor
 from core.faust_order import Ordering, commit_processed_only, watch_crashes
 from core.metrics import ConsumerMetrics, new_registry
 from core.settings import DEV_DISPATCH_API_KEY, Settings
@@ -54,7 +55,7 @@ def bootstrap(settings: Settings) -> faust.App:
     # One partition, like the feed that writes them: every table of the desk's state in one order.
     tables = {name: app.Table(name, default=None, key_type=str, partitions=1) for name in TABLES}
     registry = new_registry()
-    app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, "kans_dispatch"))
+    app.monitor = KansPrometheusMonitor(metrics=FaustMetrics.create(registry, "kans_dispatch"))
     rules = load_rule_set(settings.dispatch_rules or DEFAULT_RULES)
     metrics = ConsumerMetrics(registry)
     # Each partition in order, and offsets committed are the agents' positions (core/faust_order.py).

@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import faust
-from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from faust.sensors.prometheus import FaustMetrics
 from faust.types import TP, AppT
 from mode import CrashingSupervisor
 
 from core import topics
 from core.faust_apps import new_faust_app
+from core.faust_metrics import KansPrometheusMonitor
 from core.faust_order import Ordering, commit_processed_only, watch_crashes
 from core.kafka_security import client_config
 from core.metrics import ConsumerMetrics, new_registry
@@ -59,7 +60,7 @@ def bootstrap(settings: Settings) -> faust.App:
     # Metrics (/metrics): faust's Prometheus sensor (messages in and out per topic, table operations, commits,
     # rebalances, web requests; prefix kans_projections_), the agents' dead letters and lag (core.metrics).
     registry = new_registry()
-    app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, "kans_projections"))
+    app.monitor = KansPrometheusMonitor(metrics=FaustMetrics.create(registry, "kans_projections"))
     metrics = ConsumerMetrics(registry)
     progress = Progress(metrics=metrics)
     # Each partition in order, and offsets committed are the agents' positions (core/faust_order.py).
