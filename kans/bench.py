@@ -1,6 +1,7 @@
-"""`kans bench`: ingest throughput (HTTP batch vs a raw kafka-python producer, same payloads, same run) and
-freshness (ingest 202 -> visible in the provider-load view and in ClickHouse). Runs its own isolated platform
-(topic prefix, ports, chDB folder) on the local broker; the figures are printed and saved as JSON."""
+"""`kans bench`: ingest throughput (HTTP batch, one client and then HTTP_CLIENTS clients at once, vs a raw
+kafka-python producer, same payloads, same run) and freshness (ingest 202 -> visible in the provider-load view and in
+ClickHouse). Runs its own isolated platform (topic prefix, ports, chDB folder) on the local broker; the figures are
+printed and saved as JSON."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import platform as host
 import statistics
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from queue import Empty, Queue
 from typing import Any
 
 import httpx
@@ -29,6 +32,7 @@ from schemas.registry import SUBMISSION_LIST_ADAPTER, seal
 from services.ingest.publisher import PRODUCER_SETTINGS
 
 BATCH = 1000
+HTTP_CLIENTS = 2  # source systems posting at once in the second throughput measure (one per core here)
 API_KEY_HEADERS = {"X-API-Key": "kans-dev-demo"}  # the development key of source system `demo` (dev-api-keys.yaml)
 
 
@@ -60,6 +64,36 @@ def measure_http(client: httpx.Client, submissions: list[dict[str, Any]]) -> flo
             response = client.post("/v1/events/batch", json=submissions[i : i + BATCH])
             response.raise_for_status()
             posted.advance(len(submissions[i : i + BATCH]))
+        return len(submissions) / (time.perf_counter() - started)
+
+
+def measure_http_clients(base_url: str, submissions: list[dict[str, Any]], clients: int) -> float:
+    """`clients` source systems posting at once, each one batch at a time, the bodies encoded beforehand (as the raw
+    reference's records are): what the ingest process accepts when its stages can overlap (one request's validation
+    while another's batch is sealed or published), not what one client's loop can send."""
+    queue: Queue[tuple[int, bytes]] = Queue()
+    for i in range(0, len(submissions), BATCH):
+        queue.put((len(submissions[i : i + BATCH]), json.dumps(submissions[i : i + BATCH]).encode()))
+    headers = {**API_KEY_HEADERS, "Content-Type": "application/json"}
+
+    def client_loop(done: Callable[[int], None]) -> None:
+        with httpx.Client(base_url=base_url, timeout=120, headers=headers) as client:
+            while True:
+                try:
+                    n, body = queue.get_nowait()
+                except Empty:
+                    return
+                response = client.post("/v1/events/batch", content=body)
+                response.raise_for_status()
+                if response.json()["created"] != n:
+                    raise RuntimeError(f"the ingest created {response.json()['created']} of {n} new events")
+                done(n)
+
+    with progress(f"bench: HTTP batches to the ingest, {clients} clients at once", len(submissions)) as posted:
+        started = time.perf_counter()
+        with ThreadPoolExecutor(clients) as pool:
+            for future in [pool.submit(client_loop, posted.advance) for _ in range(clients)]:
+                future.result()
         return len(submissions) / (time.perf_counter() - started)
 
 
@@ -212,6 +246,8 @@ def run_bench(events: int, freshness_events: int, decisions: int = 200) -> dict[
         ):
             print(f"throughput: {events} ReferralSubmitted events, HTTP batches of {BATCH} vs raw producer")
             http_eps = measure_http(ingest, submissions)
+            more = [_referral(n) for n in range(events, 2 * events)]  # new events: none refused as a duplicate
+            http_clients_eps = measure_http_clients(settings.ingest_base_url, more, HTTP_CLIENTS)
             raw_eps = measure_raw(settings, raw_topic, submissions)
             print(f"freshness: {freshness_events} TrajectoryStarted events, one at a time")
             fresh = measure_freshness(ingest, api, freshness_events)
@@ -226,7 +262,9 @@ def run_bench(events: int, freshness_events: int, decisions: int = 200) -> dict[
         "when": stamp,
         "machine": f"{host.node()} {host.machine()} python {host.python_version()}",
         "throughput": {"events": events, "batch": BATCH, "http_batch_events_per_s": round(http_eps),
-                       "raw_producer_events_per_s": round(raw_eps), "http_to_raw_ratio": round(http_eps / raw_eps, 3)},
+                       "raw_producer_events_per_s": round(raw_eps), "http_to_raw_ratio": round(http_eps / raw_eps, 3),
+                       "http_clients": HTTP_CLIENTS, "http_clients_events_per_s": round(http_clients_eps),
+                       "http_clients_to_raw_ratio": round(http_clients_eps / raw_eps, 3)},
         "freshness_ms": {
             name: {"n": len(v), "median": round(1000 * statistics.median(v), 1), "p99": round(1000 * pct(v, 99), 1),
                    "max": round(1000 * max(v), 1)}
