@@ -50,6 +50,12 @@ def test_a_population_grouped_by_more_than_64_expressions_takes_more_queries() -
     assert [at for job in jobs for _, at in job.consumers] == list(range(40))
 
 
+def test_a_largest_value_and_a_mean_merge_with_counts_a_distinct_count_does_not() -> None:
+    counted = recorded((by("n"), PARAMS), (by(measures=(("max(n)", None), ("round(avg(n), 1)", None))), PARAMS),
+                       (by("n", measures=(("uniqExact(school_id)", None),)), PARAMS))  # fmt: skip
+    assert [len(job.consumers) for job in plan([counted])] == [2, 1]
+
+
 def test_merged_rows_are_split_as_each_grouping_returns_them() -> None:
     gender = by("gender", totals=False)  # additive count: no total row of its own
     month = by("month", "gender", measures=(("count()", None), ("avg(age)", "count()")), totals=True)

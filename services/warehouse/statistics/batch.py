@@ -10,23 +10,27 @@ pass replays its tape and every question gets exactly the rows its own SQL would
 statistic's compute never picks a query by an earlier answer (it only combines answers), and the replay checks it:
 the same questions, in the same order.
 
-What merges: groupings over the same source, ARRAY JOIN, WHERE and parameters. Counts and sums are cheap to compute
-for every grouping set, so they are taken together (each grouping reads its own); any other measure (an exact
-distinct count) only merges with groupings that ask for the same ones.
+What merges: groupings over the same source, ARRAY JOIN, WHERE and parameters. Counts, sums, least and most values
+and means cost one small state per group, so they are computed for every grouping set of the merged query (each
+grouping reads its own); an exact distinct count keeps every value of a group, so it only merges with groupings that
+ask for the same ones. (A per-school distribution and its largest school, R05a, are one query.)
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import itemgetter
 from queue import Queue
 from typing import Any
 
 from services.warehouse.clickhouse import ClickHouseClient, Row, result_rows
-from services.warehouse.statistics.query import ADDITIVE, QUERY_SETTINGS, Grouping, measure_columns
+from services.warehouse.statistics.query import QUERY_SETTINGS, Grouping, measure_columns
 
+CHEAP = re.compile(r"^(round\()?(count|sum|min|max|avg)(If)?\(")  # one small aggregate state per group
 MAX_EXPRESSIONS = 64  # grouping(...) of a merged query: one bit per expression, in a UInt64
 Question = tuple[str, Any]  # ("grouped", Grouping) or ("rows", sql)
 
@@ -81,7 +85,7 @@ class Job:
 
 
 def _cheap(measure: tuple[str, str | None]) -> bool:
-    return all(expr is None or ADDITIVE.match(expr) for expr in measure)
+    return all(expr is None or CHEAP.match(expr) for expr in measure)
 
 
 def plan(tapes: Iterable[Tape]) -> list[Job]:
@@ -146,6 +150,13 @@ def merge(groupings: Sequence[Grouping]) -> tuple[str, Callable[[list[Row]], lis
         if g.totals or not g.dims:
             totals.append(j)
 
+    # What a grouping's rows take of a merged row: its dims' and measures' columns (the measures alone for its total
+    # row, the dims as nulls).
+    measures_of = [[c for at in values for c in (at, at + 1)] for values in values_at]
+    group_row = [itemgetter(*[1 + i for i in at], *columns) for at, columns in zip(dims_at, measures_of, strict=True)]
+    total_row = [itemgetter(*columns) for columns in measures_of]  # at least two columns: always a tuple
+    no_codes = [(None,) * len(at) for at in dims_at]
+
     def split(rows: list[Row]) -> list[list[Row]]:
         out: list[list[Row]] = [[] for _ in groupings]
         for row in rows:
@@ -153,15 +164,13 @@ def merge(groupings: Sequence[Grouping]) -> tuple[str, Callable[[list[Row]], lis
             year = row[0]
             if found == full:
                 for j in totals:
-                    values = [c for at in values_at[j] for c in (row[at], row[at + 1])]
                     if groupings[j].dims:
-                        out[j].append((year, *[None] * len(dims_at[j]), *values, 1))
+                        out[j].append((year, *no_codes[j], *total_row[j](row), 1))
                     else:
-                        out[j].append((year, *values, 0))
+                        out[j].append((year, *total_row[j](row), 0))
                 continue
             for j in by_mask.get(found, ()):
-                values = [c for at in values_at[j] for c in (row[at], row[at + 1])]
-                out[j].append((year, *[row[1 + i] for i in dims_at[j]], *values, 0))
+                out[j].append((year, *group_row[j](row), 0))
         return out
 
     return sql, split

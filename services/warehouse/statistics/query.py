@@ -197,6 +197,7 @@ class StatisticQuery:
         # Per measure: what it adds to the key (its code, as the `measure` dimension), its value and base columns.
         columns = [((code,) if named else (), 1 + n + 2 * i, 2 + n + 2 * i) for i, code in enumerate(codes)]
         out = Cells(dimensions=(*dims, "measure") if named else tuple(dims))
+        append, new_cell = out.cells.append, tuple.__new__  # a Cell made as its own __new__ does, without the call
         for row in self.grouped(grouping, params):
             year, is_total = row[0], row[-1]
             if is_total or not n:
@@ -210,8 +211,9 @@ class StatisticQuery:
             key = (tuple(map(str, codes_of_row)) if None not in codes_of_row
                    else tuple(None if c is None else str(c) for c in codes_of_row))  # fmt: skip
             for measure, value_at, base_at in columns:
-                base = row[base_at]
-                out.cells.append(Cell(year, key + measure, number(row[value_at]), None if base is None else int(base)))
+                value, base = row[value_at], row[base_at]
+                append(new_cell(Cell, (year, key + measure, value if type(value) is int else number(value),
+                                       None if base is None else int(base))))  # fmt: skip
         return out
 
     def summary(self, cells: Cells, source: str, measures: Mapping[str, str]) -> Cells:
