@@ -65,10 +65,24 @@ def left_to_the_dispatch_service(submissions: Iterable[dict[str, Any]], today: d
             if e["payload"].get("trajectory_id", e["payload"].get("group_trajectory_id")) not in left_out]  # fmt: skip
 
 
-def _settled(dispatch_url: str, timeout_s: float) -> list[dict[str, Any]]:
-    """The open proposals once the dispatch worker has caught up (the same list twice, two seconds apart)."""
+def _routed(dispatch_url: str) -> int:
+    """How many events of the log the dispatch worker has taken in (0 when it does not answer)."""
+    try:
+        body = httpx.get(f"{dispatch_url}/ready", timeout=10).json()
+    except (httpx.HTTPError, ValueError):
+        return 0
+    return int((body.get("processed") or {}).get("dispatch.route_events", 0))
+
+
+def _settled(dispatch_url: str, timeout_s: float, events: int = 0) -> list[dict[str, Any]]:
+    """The open proposals once the dispatch worker has caught up: it took in at least `events` events of the log
+    since it started (the events this demo run created), then the same list twice, two seconds apart. Without the
+    first condition a worker still starting (no proposals yet, twice) counted as settled: the demo decided nothing."""
     deadline, last = time.monotonic() + timeout_s, None
     while time.monotonic() < deadline:
+        if _routed(dispatch_url) < events:
+            time.sleep(1)
+            continue
         try:
             response = httpx.get(f"{dispatch_url}/proposals", timeout=10)
         except httpx.HTTPError:
@@ -93,10 +107,12 @@ def _alternative(dispatch_url: str, proposal: dict[str, Any]) -> dict[str, Any] 
 
 
 def decide_as_the_desk(ingest_url: str, dispatch_url: str, today: date, timeout_s: float = 300.0,
-                       api_key: str = DESK_API_KEY) -> dict[str, int]:  # fmt: skip
+                       api_key: str = DESK_API_KEY, events: int = 0) -> dict[str, int]:  # fmt: skip
     """Confirm (every `OVERRIDE_EVERY`th: override) the open proposals of pupils referred more than
-    `DESK_TAKES_DAYS` days before `today`, through the desk's decision API; the rest stay open."""
-    proposals = _settled(dispatch_url, timeout_s)
+    `DESK_TAKES_DAYS` days before `today`, through the desk's decision API; the rest stay open. `events`: how many
+    events this run created, which the dispatch worker must have taken in before its proposals count (0 when the
+    demo was loaded before: nothing new to wait for)."""
+    proposals = _settled(dispatch_url, timeout_s, events)
     due = (today - timedelta(days=DESK_TAKES_DAYS)).isoformat()
     taken = [p for p in proposals if p["waiting_since"] <= due]
     totals = {"confirmed": 0, "overridden": 0, "refused": 0}
@@ -130,4 +146,4 @@ def load_demo(ingest_url: str, today: date | None = None, batch: int = 1000,
         totals = post_to_ingest(events, ingest_url, DEMO_API_KEY, batch, on_batch=posted.advance)
     if dispatch_url is None:
         return totals
-    return {**totals, **decide_as_the_desk(ingest_url, dispatch_url, today)}
+    return {**totals, **decide_as_the_desk(ingest_url, dispatch_url, today, events=totals["created"])}
