@@ -65,22 +65,24 @@ def left_to_the_dispatch_service(submissions: Iterable[dict[str, Any]], today: d
             if e["payload"].get("trajectory_id", e["payload"].get("group_trajectory_id")) not in left_out]  # fmt: skip
 
 
-def _routed(dispatch_url: str) -> int:
-    """How many events of the log the dispatch worker has taken in (0 when it does not answer)."""
+def _processed(dispatch_url: str) -> dict[str, int]:
+    """How many records each of the dispatch worker's agents has taken in since it started (empty: no answer)."""
     try:
         body = httpx.get(f"{dispatch_url}/ready", timeout=10).json()
     except (httpx.HTTPError, ValueError):
-        return 0
-    return int((body.get("processed") or {}).get("dispatch.route_events", 0))
+        return {}
+    return {str(agent): int(n) for agent, n in (body.get("processed") or {}).items()}
 
 
 def _settled(dispatch_url: str, timeout_s: float, events: int = 0) -> list[dict[str, Any]]:
     """The open proposals once the dispatch worker has caught up: it took in at least `events` events of the log
-    since it started (the events this demo run created), then the same list twice, two seconds apart. Without the
-    first condition a worker still starting (no proposals yet, twice) counted as settled: the demo decided nothing."""
+    since it started (the events this demo run created), and neither its agents' counts nor its proposals moved in
+    two seconds. Same proposals twice alone was not enough: a worker still starting, or whose deciding agent was
+    still behind the routing one, answered no proposals twice, and `make up` decided on nothing."""
     deadline, last = time.monotonic() + timeout_s, None
     while time.monotonic() < deadline:
-        if _routed(dispatch_url) < events:
+        processed = _processed(dispatch_url)
+        if processed.get("dispatch.route_events", 0) < events:
             time.sleep(1)
             continue
         try:
@@ -89,10 +91,10 @@ def _settled(dispatch_url: str, timeout_s: float, events: int = 0) -> list[dict[
             response = None
         if response is not None and response.status_code == 200:
             proposals: list[dict[str, Any]] = response.json()["proposals"]
-            ids = [p["proposal_id"] for p in proposals]
-            if ids == last:
+            now = ([p["proposal_id"] for p in proposals], processed)
+            if now == last:
                 return proposals
-            last = ids
+            last = now
         time.sleep(2)
     raise TimeoutError(f"the dispatch worker did not settle within {timeout_s:.0f} s")
 

@@ -75,23 +75,30 @@ def test_the_last_weeks_dispatches_are_left_to_the_dispatch_service() -> None:
 
 
 def test_the_desk_waits_for_the_dispatch_worker_to_take_in_the_demos_events(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A dispatch worker still starting answers no proposals, twice: that is not settled while it has not taken in
-    the events the demo created (`make up` once decided on nothing that way)."""
+    """A dispatch worker still starting, or whose deciding agent is behind its routing one, answers the same (no)
+    proposals twice: that is not settled while it has not taken in the demo's events and its agents still move
+    (`make up` once decided on nothing that way)."""
     from kans import demo
 
     proposal = {"proposal_id": "P-1", "trajectory_id": "T-1", "waiting_since": "2026-10-01"}
     asked = {"ready": 0}
 
+    def state() -> tuple[int, int, list[dict[str, str]]]:
+        n = asked["ready"]  # asks 1-3: starting; 4-6: routed, the deciding agent catching up; then done
+        if n <= 3:
+            return 0, 0, []
+        return (500, n, []) if n <= 6 else (500, 10, [proposal])
+
     def get(url: str, timeout: float) -> httpx.Response:
         request = httpx.Request("GET", url)
         if url.endswith("/ready"):
             asked["ready"] += 1
-            routed = 0 if asked["ready"] <= 3 else 500  # catches up after three asks
-            return httpx.Response(200, json={"processed": {"dispatch.route_events": routed}}, request=request)
-        return httpx.Response(200, json={"proposals": [proposal] if asked["ready"] > 3 else []}, request=request)
+            routed, decided, _ = state()
+            processed = {"dispatch.route_events": routed, "dispatch.decide": decided}
+            return httpx.Response(200, json={"processed": processed}, request=request)
+        return httpx.Response(200, json={"proposals": state()[2]}, request=request)
 
     monkeypatch.setattr(demo.httpx, "get", get)
     monkeypatch.setattr(demo.time, "sleep", lambda s: None)
     assert demo._settled("http://dispatch", timeout_s=60, events=500) == [proposal]
-    asked["ready"] = 0
-    assert demo._settled("http://dispatch", timeout_s=60, events=0) == []  # nothing created: nothing to wait for
+    assert asked["ready"] == 8  # the proposals of the 7th ask, seen again at the 8th
