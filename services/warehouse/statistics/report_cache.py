@@ -8,9 +8,10 @@ next report is computed). Reading the parts costs a few milliseconds.
 
 One computation per report at a time: a report asked while the same one is being computed waits for that computation
 and gets its result (computed on the store as it was when it began: at most one computation older than the ask, as if
-asked a moment earlier), instead of starting another. While events come in, the store changes with every writer batch,
-so without this each ask computed the report anew and, asked every second, computations overlapped on the same cores
-and each took longer than the interval (bench-live: 3.4 s median at one ask a second while ingesting).
+asked a moment earlier), instead of starting another. This engages only for callers that compute side by side: the
+API runs every warehouse call under one lock (services/api/warehouse.py), so there asks for a report already queue on
+that lock and each computes anew when the store changed meanwhile; joining the computation before taking the lock is
+what would spare them (not done).
 """
 
 from __future__ import annotations
