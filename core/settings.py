@@ -60,6 +60,10 @@ class Settings(BaseSettings):
         "", description="clickhouse-connect DSN: chdb:///path (embedded, default under data_dir) or http://host:8123."
     )
     clickhouse_database: str = Field("kans", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    clickhouse_read_clients: int = Field(
+        3, ge=1, le=16, description="Connections the API reads ClickHouse on side by side (the writers have their "
+        "own): a report, a year's statistics and a referral's history no longer wait for each other."
+    )
 
     ingest_host: str = "127.0.0.1"
     ingest_port: int = 8001

@@ -206,7 +206,7 @@ def serve_writer() -> None:
     registry = new_registry()
     vault = PupilVault(settings.pupil_vault_path)  # a PupilErased read destroys the pupil's key here too
     writer = ClickHouseWriter(settings, client, metrics=WriterMetrics(registry), vault=vault)
-    audit = AuditWriter(settings, client, writer._client_lock)  # kans.audit.v1 -> audit_log, beside the events
+    audit = AuditWriter(settings, get_client(settings))  # kans.audit.v1 -> audit_log, beside the events
     start_http_server(settings.writer_metrics_port, settings.writer_metrics_host, registry=registry)
     signal.signal(signal.SIGTERM, lambda *_: writer.stop())
     audit.start()

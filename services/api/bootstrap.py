@@ -1,5 +1,5 @@
-"""The API's one wiring place: its collaborators built once from Settings (the ClickHouse client and the Warehouse
-that serialises it, the optional writer thread, the projections worker's HTTP client), started and stopped here.
+"""The API's one wiring place: its collaborators built once from Settings (the Warehouse's ClickHouse clients, the
+optional writer threads with a client each, the projections worker's HTTP client), started and stopped here.
 
 With embedded chDB the API process owns the engine, so it also hosts the Kafka -> ClickHouse writer
 (`writer_in_api`); with a ClickHouse server the writer runs as its own process (`kans serve writer`).
@@ -38,6 +38,7 @@ class Api:
     audit: AuditLog | None = None  # the audit records' publisher: without it no audited read is served (503)
     audit_writer: AuditWriter | None = None  # kans.audit.v1 -> ClickHouse audit_log (with the writer)
     dispatch: httpx.AsyncClient | None = None  # the dispatch worker's pages (proposals, waiting lists)
+    writer_clients: list[ClickHouseClient] = field(default_factory=list)  # the writers' own, closed after them
     _started: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -68,19 +69,23 @@ class Api:
                 if self.audit is not None:
                     self.audit.close()
             finally:
-                self.client.close()
+                for client in {id(c): c for c in (self.client, *self.warehouse.clients, *self.writer_clients)}.values():
+                    client.close()
 
 
 def bootstrap(settings: Settings, registry: CollectorRegistry | None = None) -> Api:
-    """Open the ClickHouse client (embedded chDB or a server, per `clickhouse_dsn`) and build the rest on it. The
+    """Open the ClickHouse clients (embedded chDB or a server, per `clickhouse_dsn`) and build the rest on them. The
     writer's metrics go to `registry`, the one the process serves on /metrics."""
-    client = get_client(settings)
-    warehouse = Warehouse(client, settings.clickhouse_database)
+    clients = [get_client(settings) for _ in range(settings.clickhouse_read_clients)]
+    warehouse = Warehouse(clients, settings.clickhouse_database)
     writer = audit_writer = None
+    writer_clients = []
     if settings.writer_in_api:
-        writer = ClickHouseWriter(settings, client, warehouse.lock, WriterMetrics(registry or new_registry()),
+        writer_clients = [get_client(settings), get_client(settings)]
+        writer = ClickHouseWriter(settings, writer_clients[0], WriterMetrics(registry or new_registry()),
                                   PupilVault(settings.pupil_vault_path))  # fmt: skip
-        audit_writer = AuditWriter(settings, client, warehouse.lock)
+        audit_writer = AuditWriter(settings, writer_clients[1])
     projections = workers_of(settings.projections_base_urls, settings.event_partitions, PROJECTIONS_TIMEOUT_S)
     dispatch = httpx.AsyncClient(base_url=settings.dispatch_base_url, timeout=PROJECTIONS_TIMEOUT_S)
-    return Api(settings, client, warehouse, writer, projections, AuditLog(settings), audit_writer, dispatch)
+    return Api(settings, clients[0], warehouse, writer, projections, AuditLog(settings), audit_writer, dispatch,
+               writer_clients)  # fmt: skip

@@ -1,9 +1,14 @@
-"""The API's handle on ClickHouse: one client, serialised (chDB is one engine per process), queries in threads."""
+"""The API's handle on ClickHouse: a few clients (connections) that answer side by side, queries in threads.
+
+With embedded chDB they are sibling connections to the process's one engine, which runs their queries in parallel;
+with a server, separate sessions (a session takes one query at a time). The writers have clients of their own and
+never hold a read back, nor a read them (`services/warehouse/state.py` says why a read may run beside a write).
+"""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
+import queue
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
@@ -14,18 +19,26 @@ T = TypeVar("T")
 
 
 class Warehouse:
-    def __init__(self, client: ClickHouseClient, database: str) -> None:
-        self.client = client
+    def __init__(self, clients: ClickHouseClient | Sequence[ClickHouseClient], database: str) -> None:
+        self.clients = list(clients) if isinstance(clients, Sequence) else [clients]
+        if not self.clients:
+            raise ValueError("the warehouse needs at least one client")
+        self.client = self.clients[0]  # the one that migrates (the API's start)
         self.database = database
-        self.lock = threading.Lock()
+        self._free: queue.SimpleQueue[ClickHouseClient] = queue.SimpleQueue()
+        for client in self.clients:
+            self._free.put(client)
 
-    def _locked(self, fn: Callable[..., T], *args: Any) -> T:
-        with self.lock:
-            return fn(self.client, self.database, *args)
+    def _on_a_free_client(self, fn: Callable[..., T], *args: Any) -> T:
+        client = self._free.get()  # waits (in its worker thread) while every client is busy
+        try:
+            return fn(client, self.database, *args)
+        finally:
+            self._free.put(client)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run `fn(client, database, *args)` in a worker thread, holding the client lock."""
-        return await run_in_threadpool(self._locked, fn, *args)
+        """Run `fn(client, database, *args)` in a worker thread, on a client no other call is using."""
+        return await run_in_threadpool(self._on_a_free_client, fn, *args)
 
     async def ping(self) -> bool:
         try:
@@ -33,3 +46,7 @@ class Warehouse:
         except Exception:  # noqa: BLE001 - any failure means not reachable
             return False
         return True
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()

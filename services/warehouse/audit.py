@@ -53,9 +53,8 @@ class AuditWriterStatus:
 class AuditWriter:
     """Kafka `kans.audit.v1` -> ClickHouse `audit_log`, as a thread (in the API process with embedded chDB)."""
 
-    def __init__(self, settings: Settings, client: ClickHouseClient, client_lock: threading.Lock | None = None) -> None:
-        self._settings, self._client = settings, client
-        self._lock = client_lock or threading.Lock()
+    def __init__(self, settings: Settings, client: ClickHouseClient) -> None:
+        self._settings, self._client = settings, client  # its own client (a server session takes one call at a time)
         self._topic, self._table = audit_topic(settings), f"{settings.clickhouse_database}.audit_log"
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -122,8 +121,7 @@ class AuditWriter:
                           record.topic, record.partition, record.offset, err.error_count())  # fmt: skip
         try:
             if rows:
-                with self._lock:
-                    self._client.insert(self._table, rows, column_names=COLUMNS)
+                self._client.insert(self._table, rows, column_names=COLUMNS)
         except ClickHouseError as err:  # retry the batch from its first offsets
             self.status.last_error = f"clickhouse: {err}"
             log.error("audit writer: ClickHouse refused %d records (%s); will retry", len(rows), err)

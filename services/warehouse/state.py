@@ -4,13 +4,18 @@ the fact logs folded once and kept current, so that statistics without an as-of 
 `store()` is how events enter the warehouse (the writer, the tests, the demo): it inserts them into `events` (the
 materialized views fill the fact logs) and then `refresh()`es what they touched: a referral's own events refold it
 with its trajectories and round tables (they carry its profile), a trajectory or round-table event only those rows
-of its referral, a group event its group referral. A refresh writes tombstones over the rows those entities had,
-then their rows folded anew one version higher; read with FINAL, the new rows replace the tombstones and what is no
-longer folded stays deleted (see the migration). It is idempotent: refreshing an entity twice, or storing an event
-twice, gives the same state.
+of its referral, a group event its group referral. A refresh inserts the rows of those entities folded anew, then
+tombstones one version lower over the rows they had that the fold no longer gave (read with FINAL, still older than
+the new rows): what is no longer folded is deleted (see the migration). It is idempotent: refreshing an
+entity twice, or storing an event twice, gives the same state.
 
-`rebuild()` refolds everything (after the migration, or when a fold's definition changed). The caller serialises
-writes: one writer per warehouse, holding the client lock while it stores a batch.
+Reads run beside the writer, without a lock (a ClickHouse server's readers always did): each insert is one part
+(a few hundred rows), so a reader sees a table before or after it. New rows first, tombstones second: an entity
+never vanishes from a read in between (one that should vanish is still there, as a moment before). The tables
+refresh one after the other, so a read that joins two of them may see one a batch ahead of the other.
+
+`rebuild()` refolds everything (after the migration, or when a fold's definition changed). One writer per
+warehouse.
 """
 
 from __future__ import annotations
@@ -149,9 +154,12 @@ def refresh(client: ClickHouseClient, database: str, touched: Touched) -> None:
         key = "referral_ids" if table in REFERRAL_TABLES else "group_referral_ids"
         column = "referral_id" if table in REFERRAL_TABLES else "group_referral_id"
         params = {key: sorted(ids), "as_of_ms": NOW, "years": []}
-        _tombstones(client, database, table, f"{column} IN {{{key}:Array(String)}}", version, params)
         select = _fold(database, table, folds.IDS_SCOPE, _mine(database))
         _insert(client, database, table, select, version + 1, 0, params)
+        # What the fold gave anew now has version + 1: an older row left is one no longer folded (or moved to
+        # another key: a referral amended to another level)
+        _tombstones(client, database, table, f"{column} IN {{{key}:Array(String)}} AND version <= {version}", version,
+                    params)  # fmt: skip
 
 
 def _tombstones(client: ClickHouseClient, database: str, table: str, where: str, version: int,

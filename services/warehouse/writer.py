@@ -106,15 +106,14 @@ class WriterMetrics:
 
 class ClickHouseWriter:
     def __init__(
-        self, settings: Settings, client: ClickHouseClient, client_lock: threading.Lock | None = None,
-        metrics: WriterMetrics | None = None, vault: PupilVault | None = None,
+        self, settings: Settings, client: ClickHouseClient, metrics: WriterMetrics | None = None,
+        vault: PupilVault | None = None,
     ) -> None:
         self._settings = settings
         # The pupil key vault: a PupilErased read here destroys the pupil's key (again: the ingest did it when the
         # event was acknowledged, unless it died in between). None where the vault is not reachable (tests).
         self._vault = vault
-        self._client = client
-        self._client_lock = client_lock or threading.Lock()
+        self._client = client  # its own client (connection): the reads run beside it (state.py says why they may)
         self._topic = events_topic(settings)
         self._dead_letter_topic = event_dead_letter_topic(settings)
         self._database = settings.clickhouse_database
@@ -230,8 +229,7 @@ class ClickHouseWriter:
         self._dead_letter(bad)  # acknowledged by the broker before the offsets are committed
         try:
             if rows:
-                with self._client_lock:  # statistics read under this lock: they never see a half-refreshed state
-                    state.store(self._client, self._database, rows, COLUMNS)
+                state.store(self._client, self._database, rows, COLUMNS)
         except ClickHouseError as err:  # ClickHouse refused or is away: rewind, keep the offsets, retry
             self.metrics.errors.labels(kind="clickhouse").inc()
             self.status.last_error = f"clickhouse: {err}"

@@ -4,6 +4,7 @@ on embedded ClickHouse: same rows, same statistics, whatever the order and batch
 from __future__ import annotations
 
 import random
+import threading
 import uuid
 from datetime import date, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from services.warehouse.clickhouse import migrate
 from services.warehouse.profile_columns import PROFILE_COLUMNS, PROFILE_FIELDS
 from services.warehouse.statistics import engine
 from services.warehouse.statistics.filters import as_of_ms
+from services.warehouse.statistics.parallel import connections
 from services.warehouse.statistics.query import QUERY_SETTINGS, Sources
 from services.warehouse.statistics.registry import STATISTICS
 from services.warehouse.writer import COLUMNS, event_row
@@ -109,6 +111,39 @@ def test_rebuild_gives_the_state_the_writer_kept(clickhouse: Any) -> None:
     kept = {table: current(clickhouse, name, table) for table in KEYS}
     assert state.rebuild(clickhouse, name) == len(kept["referral_state"])
     assert {table: current(clickhouse, name, table) for table in KEYS} == kept
+
+
+def test_a_read_beside_the_refresh_never_misses_an_entity(clickhouse: Any) -> None:
+    """The API reads beside the writer, without a lock: while every entity of the history is refreshed over and over
+    on one connection, a sibling connection counting each table never sees fewer (nor more) entities than there are.
+    Tombstones written before the new rows would make a read in between miss them."""
+    name = f"state_{uuid.uuid4().hex[:8]}"
+    migrate(clickhouse, name)
+    rows = rows_of(history())
+    state.store(clickhouse, name, rows, COLUMNS)
+    expected = {table: _count(clickhouse, name, table) for table in KEYS}
+    assert all(expected.values()), expected
+    seen: dict[str, set[int]] = {table: set() for table in KEYS}
+    reads = [0]
+    done = threading.Event()
+    with connections(clickhouse, 2) as (_, sibling):
+
+        def read() -> None:
+            while not done.is_set():
+                for table in KEYS:
+                    seen[table].add(_count(sibling, name, table))
+                reads[0] += 1
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        try:
+            for _ in range(12):
+                state.refresh(clickhouse, name, state.touched(rows))
+        finally:
+            done.set()
+            reader.join()
+    assert reads[0] >= 12, "the reader hardly ran beside the refreshes"
+    assert seen == {table: {count} for table, count in expected.items()}
 
 
 def _count(client: Any, db: str, table: str, where: str = "1") -> int:

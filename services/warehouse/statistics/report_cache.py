@@ -8,10 +8,8 @@ next report is computed). Reading the parts costs a few milliseconds.
 
 One computation per report at a time: a report asked while the same one is being computed waits for that computation
 and gets its result (computed on the store as it was when it began: at most one computation older than the ask, as if
-asked a moment earlier), instead of starting another. This engages only for callers that compute side by side: the
-API runs every warehouse call under one lock (services/api/warehouse.py), so there asks for a report already queue on
-that lock and each computes anew when the store changed meanwhile; joining the computation before taking the lock is
-what would spare them (not done).
+asked a moment earlier), instead of starting another. The API reads on a few clients side by side
+(services/api/warehouse.py): a waiting ask holds one of them idle meanwhile.
 """
 
 from __future__ import annotations

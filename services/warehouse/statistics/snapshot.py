@@ -2,8 +2,8 @@
 scope are folded once into Memory tables, the report's statistics then read those (same SQL as inline folds). The
 ids in scope are looked up once, into Set tables the folds probe (`folds.Scope`).
 
-The tables live only while the report is computed (the caller holds the warehouse lock) and are dropped after.
-With embedded ClickHouse the folds run side by side on sibling connections (`parallel.py`).
+The tables live only while the report is computed (named by a token of their own: reports run side by side) and are
+dropped after. With embedded ClickHouse the folds run side by side on sibling connections (`parallel.py`).
 """
 
 from __future__ import annotations
