@@ -69,8 +69,18 @@ class Api:
                 if self.audit is not None:
                     self.audit.close()
             finally:
-                for client in {id(c): c for c in (self.client, *self.warehouse.clients, *self.writer_clients)}.values():
-                    client.close()
+                self._close_clients()
+
+    def _close_clients(self) -> None:
+        """Every ClickHouse client (the readers', the writers'), each even when closing another failed."""
+        failed: Exception | None = None
+        for client in {id(c): c for c in (self.client, *self.warehouse.clients, *self.writer_clients)}.values():
+            try:
+                client.close()
+            except Exception as err:  # noqa: BLE001 - the others are closed all the same; the first is raised
+                failed = failed or err
+        if failed is not None:
+            raise failed
 
 
 def bootstrap(settings: Settings, registry: CollectorRegistry | None = None) -> Api:

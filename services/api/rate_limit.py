@@ -1,7 +1,7 @@
-"""Rate limits per caller on the read API (the `limits` package, moving windows in memory): every request under /v1
-counts against its caller, the verified token's subject, or the client address for a request without a valid token.
-Over `KANS_RATE_LIMIT` (default 600 a minute): 429 with Retry-After, before anything else is done for it; other
-callers are not affected. /health, /ready, /metrics, the dashboard's page and the docs are not limited.
+"""Rate limits per caller on the read API (the `limits` package, sliding-window counters in memory): every request
+under /v1 counts against its caller, the verified token's subject, or the client address for a request without a
+valid token. Over `KANS_RATE_LIMIT` (default 600 a minute): 429 with Retry-After, before anything else is done for
+it; other callers are not affected. /health, /ready, /metrics, the dashboard's page and the docs are not limited.
 
 The asyncio flavour of `limits`: its memory storage expires old counts in a task of the event loop, where the
 threaded one started a thread every 10 ms under load (a thread start on most requests at 200 a second). One API
@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -35,7 +35,10 @@ class RateLimitMiddleware:
     def __init__(self, app: ASGIApp, limit: str, tokens: TokenVerifier) -> None:
         self.app, self.tokens = app, tokens
         self.items: list[RateLimitItem] = parse_many(limit)
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        # A sliding-window counter: two counts per caller (this window's and the last one's, weighted by how much of it
+        # still overlaps), not a moving window's timestamp per request, whose expiry walked every hit of the minute
+        # (measured: an eighth of the API's CPU per live-view read at 200 requests/s).
+        self.limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
 
     async def caller(self, scope: Scope) -> str:
         """`sub:<subject>` of a valid bearer token, otherwise `addr:<client address>`."""

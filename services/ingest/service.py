@@ -197,10 +197,12 @@ class IngestService:
 
     async def _seal(self, plan: Plan, now: datetime) -> tuple[list[SealedEvent], list[Refusal]]:
         events, unsealable = [], []
-        # The new pupils of the batch get their vault references in one write (sealing then only reads them).
+        # The new pupils of the batch get their vault references in one write (sealing then only reads them). In a
+        # thread: the vault commits to disk (synchronous=FULL), and the other requests go on meanwhile.
         payloads = [getattr(sub, "payload", None) for _, sub in plan.to_publish]
-        self.vault.issue(pupil_key(self._pupil_secret, p.pupil_id) for p in payloads
-                         if isinstance(p, ReferralSubmissionV3Payload))  # fmt: skip
+        if pupils := [pupil_key(self._pupil_secret, p.pupil_id) for p in payloads
+                      if isinstance(p, ReferralSubmissionV3Payload)]:  # fmt: skip
+            await run_in_threadpool(self.vault.issue, pupils)
         by_workers = None if self.sealing is None else await self.sealing.seal([s for _, s in plan.to_publish], now)
         for n, (i, sub) in enumerate(plan.to_publish):
             if by_workers is not None and (done := by_workers[n]) is not None:

@@ -17,6 +17,7 @@ from core.settings import Settings
 from services.api.access import RULES
 from services.api.bootstrap import Api
 from services.api.main import create_app
+from services.api.warehouse import Warehouse
 
 ROUTES = {
     ("GET", "/health"), ("GET", "/ready"),
@@ -135,16 +136,19 @@ class Recorder:
         self._record("aclose")
 
 
-@pytest.mark.parametrize("failing", [None, "projections", "writer"])
+@pytest.mark.parametrize("failing", [None, "projections", "writer", "client"])
 def test_stop_closes_the_client_last_even_when_a_step_fails(failing: str | None) -> None:
     log: list[str] = []
-    parts: dict[str, Any] = {name: Recorder(log, name, fail=name == failing) for name in ("projections", "writer",
-                                                                                          "client")}  # fmt: skip
-    api = Api(Settings(), parts["client"], None, parts["writer"], parts["projections"])  # type: ignore[arg-type]
+    parts: dict[str, Any] = {name: Recorder(log, name, fail=name == failing)
+                             for name in ("projections", "writer", "client", "reader", "writer_client")}  # fmt: skip
+    warehouse = Warehouse([parts["client"], parts["reader"]], "kans")
+    api = Api(Settings(), parts["client"], warehouse, parts["writer"], parts["projections"],  # type: ignore[arg-type]
+              writer_clients=[parts["writer_client"]])  # fmt: skip
     api._started = True
     if failing:
         with pytest.raises(RuntimeError, match=failing):
             asyncio.run(api.stop())
     else:
         asyncio.run(api.stop())
-    assert log == ["projections.aclose", "writer.stop", "client.close"]
+    # The clients last, every one of them even when one failed to close
+    assert log == ["projections.aclose", "writer.stop", "client.close", "reader.close", "writer_client.close"]
