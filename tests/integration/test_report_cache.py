@@ -3,15 +3,26 @@ after any insert, merge or mutation, computed again; asked during a computation 
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import httpx
 import pytest
 
+from core.auth import Role, development_headers
+from core.settings import Settings
+from services.api.bootstrap import Api
+from services.api.main import create_app
+from services.api.warehouse import Warehouse
+from services.warehouse import state
+from services.warehouse.clickhouse import migrate
 from services.warehouse.statistics.report_cache import ReportCache, store_version
+from services.warehouse.writer import COLUMNS, event_row
+from tests.stats_history import history
 
 
 def test_a_kept_report_is_used_until_the_store_changes(clickhouse: Any) -> None:
@@ -108,3 +119,69 @@ def test_a_failed_computation_fails_its_waiters_and_the_next_ask_computes_again(
                 asked.result(30)
     assert cache.get_or_compute(client, db, "2025-2026", lambda: "computed") == "computed"
     client.command(f"DROP DATABASE {db} SYNC")
+
+
+def test_a_caller_that_accepts_staleness_gets_the_kept_report_within_it_and_a_new_one_after(clickhouse: Any) -> None:
+    db = _facts_database(clickhouse)
+    cache, computed = ReportCache(), []
+
+    def compute() -> Any:
+        computed.append(1)
+        return object()
+
+    first = cache.serve(clickhouse, db, "2025-2026", compute, max_stale_s=60)
+    assert (first.stale, len(computed)) == (False, 1)
+    clickhouse.command(f"INSERT INTO {db}.facts VALUES ('2025-2026', 2)")  # the store changed
+    kept = cache.serve(clickhouse, db, "2025-2026", compute, max_stale_s=60)
+    assert kept.report is first.report and kept.stale and 0 <= kept.age_s < 60 and len(computed) == 1
+    # A caller that accepts no staleness, or less than the kept report's age, gets it computed again.
+    fresh = cache.serve(clickhouse, db, "2025-2026", compute)
+    assert fresh.report is not first.report and not fresh.stale and len(computed) == 2
+    clickhouse.command(f"INSERT INTO {db}.facts VALUES ('2025-2026', 3)")
+    time.sleep(0.05)
+    again = cache.serve(clickhouse, db, "2025-2026", compute, max_stale_s=0.01)
+    assert again.report is not fresh.report and not again.stale and len(computed) == 3
+    # Unchanged store: the kept report is fresh whatever its age.
+    time.sleep(0.05)
+    same = cache.serve(clickhouse, db, "2025-2026", compute, max_stale_s=0)
+    assert same.report is again.report and not same.stale and same.age_s >= 0.05
+    clickhouse.command(f"DROP DATABASE {db} SYNC")
+
+
+def test_the_year_report_route_answers_a_stale_ok_ask_from_the_kept_report_and_refreshes_it(
+    clickhouse: Any, tmp_path: Any
+) -> None:
+    """`GET /v1/stats/{year}` with `Cache-Control: max-stale=60` after events were stored: the kept report with its
+    Age, at once, and the report computed again in the background, so that a later ask gets the new figures; an ask
+    without the header always gets them."""
+    db = f"stale_{uuid.uuid4().hex[:8]}"
+    migrate(clickhouse, db)
+    rows = [event_row(value, 0, offset) for offset, value in enumerate(history())]
+    cut = len(rows) * 2 // 3
+    state.store(clickhouse, db, rows[:cut], COLUMNS)
+    settings = Settings(data_dir=tmp_path)
+    app = create_app(settings)
+    app.state.api = Api(settings, clickhouse, Warehouse(clickhouse, db), None, httpx.AsyncClient())
+    desk = development_headers(settings, Role.desk)
+    path = "/v1/stats/2019-2020"
+
+    def figures(response: httpx.Response) -> Any:
+        assert response.status_code == 200, response.text
+        return {k: v for k, v in response.json().items() if k != "elapsed_ms"}
+
+    async def asks() -> None:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as api:
+            stale_ok = {**desk, "Cache-Control": "max-stale=60"}
+            first = await api.get(path, headers=stale_ok)
+            assert first.headers["Age"] == "0"
+            before = figures(first)
+            state.store(clickhouse, db, rows[cut:], COLUMNS)
+            kept = await api.get(path, headers=stale_ok)
+            assert figures(kept) == before and "Age" in kept.headers
+            deadline = time.monotonic() + 30
+            while (refreshed := figures(await api.get(path, headers=stale_ok))) == before:  # computed meanwhile
+                assert time.monotonic() < deadline, "the kept report was never refreshed"
+                await asyncio.sleep(0.1)
+            assert refreshed == figures(await api.get(path, headers=desk))  # as an ask without max-stale: all events
+
+    asyncio.run(asks())

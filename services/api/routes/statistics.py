@@ -4,21 +4,28 @@ Common filters, as-of and audience on each; every figure comes from the registry
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import re
+from collections.abc import Hashable
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 
 from schemas.codelists import Code, allowed
 from services.api.deps import YEAR, QuestionDep, WarehouseDep, checked_year
 from services.api.referrals_per_month import ReferralsPerMonth, per_month
+from services.api.warehouse import Warehouse
 from services.warehouse.statistics import engine
 from services.warehouse.statistics.filters import Filters
 from services.warehouse.statistics.model import StatisticResult
 from services.warehouse.statistics.registry import STATISTICS
+from services.warehouse.statistics.report_cache import Served
 from services.warehouse.statistics.responses import ExclusionComparison, ExclusionRequest, YearComparison, YearReport
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["statistics"])
 StatisticCode = StrEnum("StatisticCode", {code: code for code in STATISTICS})  # type: ignore[misc]
 FromYear = Annotated[str, Query(pattern=YEAR, examples=["2018-2019"])]
@@ -97,10 +104,59 @@ async def exclusions_with_columns(
     return await warehouse.run(engine.comparison_with_exclusions, *years, body.level, columns, q)  # type: ignore[no-any-return]
 
 
+MAX_STALE_CAP_S = 300.0  # `max-stale` without a value ("any age"), or more than this: this
+_MAX_STALE = re.compile(r"(?:^|,)\s*max-stale\s*(?:=\s*\"?(\d{1,9})\"?)?\s*(?:,|$)", re.IGNORECASE)
+CACHE_CONTROL = (
+    "`max-stale=N` (RFC 9111): the caller accepts a report computed up to N seconds ago (at most 300) although events "
+    "were stored since. It is then answered from the kept report, with its `Age`, and the report is computed again in "
+    "the background. Without it, a report reflects every event stored when it was asked."
+)
+
+
+def max_stale_s(cache_control: str | None) -> float:
+    """The staleness a `Cache-Control` request header accepts, in seconds (0: none; a value that is not a number of
+    seconds is ignored, as caches ignore a directive they cannot read)."""
+    found = _MAX_STALE.search(cache_control or "")
+    if found is None:
+        return 0.0
+    return MAX_STALE_CAP_S if found.group(1) is None else min(MAX_STALE_CAP_S, float(found.group(1)))
+
+
+def _refresh_in_background(app: Any, warehouse: Warehouse, year: str, q: engine.Question) -> None:
+    """Compute the report again for the next ask (once at a time per report); a failure is logged, not raised."""
+    refreshing: dict[Hashable, asyncio.Task[Any]] = app.state.__dict__.setdefault("report_refreshes", {})
+    key = (warehouse.database, year, q)
+    if key in refreshing:
+        return
+
+    def done(task: asyncio.Task[Any]) -> None:
+        refreshing.pop(key, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("refreshing the %s report in the background failed: %s", year, task.exception())
+
+    refreshing[key] = task = asyncio.create_task(warehouse.run(engine.report, year, q))
+    task.add_done_callback(done)
+
+
 @router.get("/stats/{school_year}", response_model=YearReport)
-async def year_report(warehouse: WarehouseDep, q: QuestionDep, school_year: SchoolYear) -> YearReport:
+async def year_report(
+    request: Request,
+    response: Response,
+    warehouse: WarehouseDep,
+    q: QuestionDep,
+    school_year: SchoolYear,
+    cache_control: Annotated[str | None, Header(description=CACHE_CONTROL)] = None,
+) -> YearReport:
     """Every statistic R01-R59 of a school year, grouped by report section (the whole annual report's figures)."""
-    return await warehouse.run(engine.report, checked_year(school_year, "school_year"), q)  # type: ignore[no-any-return]
+    year = checked_year(school_year, "school_year")
+    accepted = max_stale_s(cache_control)
+    if not accepted:
+        return await warehouse.run(engine.report, year, q)  # type: ignore[no-any-return]
+    served: Served = await warehouse.run(engine.report_served, year, q, accepted)
+    response.headers["Age"] = str(int(served.age_s))
+    if served.stale:
+        _refresh_in_background(request.app, warehouse, year, q)
+    return served.report
 
 
 @router.get("/stats/{school_year}/referrals-per-month", response_model=ReferralsPerMonth)

@@ -3,6 +3,7 @@ with exclusions. Every function takes (client, database, ...) so the API runs it
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import threading
 import time
@@ -23,7 +24,7 @@ from services.warehouse.statistics.model import SECTION_TITLES_NL, Cells, Statis
 from services.warehouse.statistics.parallel import connections
 from services.warehouse.statistics.query import Sources, StatisticQuery
 from services.warehouse.statistics.registry import STATISTICS, by_section
-from services.warehouse.statistics.report_cache import REPORTS
+from services.warehouse.statistics.report_cache import REPORTS, Served
 from services.warehouse.statistics.responses import (
     ComparedRow,
     ExclusionComparison,
@@ -141,14 +142,22 @@ def report(client: ClickHouseClient, database: str, school_year: str, question: 
     years the report needs). The statistics' GROUP BYs over one population are merged into one query (`batch.py`:
     69 queries become 43); the queries run side by side on sibling connections of the embedded engine. A report
     asked again while the store has not changed at all is the one kept from before (`report_cache.py`)."""
+    return report_served(client, database, school_year, question, 0.0).report
+
+
+def report_served(client: ClickHouseClient, database: str, school_year: str, question: Question,
+                  max_stale_s: float) -> Served:  # fmt: skip
+    """`report`, or the kept one when the caller accepts it up to `max_stale_s` old (report_cache.py): with its age
+    and whether the store changed since."""
     started = time.perf_counter()
 
     def compute() -> YearReport:
         with _cyclic_gc_paused():
             return _report(client, database, school_year, question)
 
-    found = REPORTS.get_or_compute(client, database, (school_year, question), compute)
-    return found.model_copy(update={"elapsed_ms": round(1000 * (time.perf_counter() - started), 1)})
+    served = REPORTS.serve(client, database, (school_year, question), compute, max_stale_s)
+    elapsed = round(1000 * (time.perf_counter() - started), 1)
+    return dataclasses.replace(served, report=served.report.model_copy(update={"elapsed_ms": elapsed}))
 
 
 def _report(client: ClickHouseClient, database: str, school_year: str, question: Question) -> YearReport:

@@ -10,13 +10,20 @@ One computation per report at a time: a report asked while the same one is being
 and gets its result (computed on the store as it was when it began: at most one computation older than the ask, as if
 asked a moment earlier), instead of starting another. The API reads on a few clients side by side
 (services/api/warehouse.py): a waiting ask holds one of them idle meanwhile.
+
+A caller that accepts a report up to `max_stale_s` old (HTTP `Cache-Control: max-stale=N`, RFC 9111) gets the kept
+one while it is that young, even when the store changed since (`Served.stale`): while events stream in, every write
+makes the kept report stale, and each ask would compute the year again (~1 s of two cores idle, several seconds
+under load). The API then refreshes it in the background (services/api/routes/statistics.py).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 
 from services.warehouse.clickhouse import ClickHouseClient
 from services.warehouse.statistics.responses import YearReport
@@ -33,6 +40,16 @@ def store_version(client: ClickHouseClient, database: str) -> tuple[tuple[str, s
     """Every active part of the database's tables: changes with any write."""
     rows = client.query(VERSION_SQL, parameters={"db": database}).result_rows
     return tuple((str(uuid), table, name) for uuid, table, name in rows)
+
+
+@dataclass(frozen=True)
+class Served:
+    """A report and how old it is: seconds since its computation began; `stale`: the store changed since (served
+    only to a caller that accepts it, within its max-stale)."""
+
+    report: YearReport
+    age_s: float = 0.0
+    stale: bool = False
 
 
 class _Flight:
@@ -57,7 +74,8 @@ class ReportCache:
     def __init__(self, kept: int = KEPT) -> None:
         self._kept = kept
         self._lock = threading.Lock()
-        self._reports: OrderedDict[Hashable, tuple[tuple[tuple[str, str, str], ...], YearReport]] = OrderedDict()
+        # key -> (store version, when its computation began (monotonic), report)
+        self._reports: OrderedDict[Hashable, tuple[tuple[tuple[str, str, str], ...], float, YearReport]] = OrderedDict()
         self._flights: dict[Hashable, _Flight] = {}
 
     def get_or_compute(self, client: ClickHouseClient, database: str, key: Hashable,
@@ -65,19 +83,28 @@ class ReportCache:
         """The kept report of `key` if the store has not changed since it was computed, the result of the computation
         of `key` under way if there is one, else `compute()`'s (kept). The version is read before computing: a write
         during the computation makes the next ask compute again. A computation that fails fails its waiters too."""
+        return self.serve(client, database, key, compute).report
+
+    def serve(self, client: ClickHouseClient, database: str, key: Hashable, compute: Callable[[], YearReport],
+              max_stale_s: float = 0.0) -> Served:  # fmt: skip
+        """As `get_or_compute`, and the kept report also when the store changed since but its computation began at
+        most `max_stale_s` ago (stale)."""
         version = store_version(client, database)
         full_key = (database, key)
         with self._lock:
             found = self._reports.get(full_key)
-            if found is not None and found[0] == version:
-                self._reports.move_to_end(full_key)
-                return found[1]
+            if found is not None:
+                age = time.monotonic() - found[1]
+                if found[0] == version or age <= max_stale_s:
+                    self._reports.move_to_end(full_key)
+                    return Served(found[2], age, found[0] != version)
             flight = self._flights.get(full_key)
             computing = flight is None
             if flight is None:
                 flight = self._flights[full_key] = _Flight()
         if not computing:
-            return flight.result()
+            return Served(flight.result())
+        began = time.monotonic()
         try:
             flight.report = report = compute()
         except BaseException as err:
@@ -85,11 +112,11 @@ class ReportCache:
             raise
         else:
             with self._lock:
-                self._reports[full_key] = (version, report)
+                self._reports[full_key] = (version, began, report)
                 self._reports.move_to_end(full_key)
                 while len(self._reports) > self._kept:
                     self._reports.popitem(last=False)
-            return report
+            return Served(report, time.monotonic() - began)
         finally:
             with self._lock:
                 del self._flights[full_key]
