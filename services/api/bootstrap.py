@@ -93,7 +93,7 @@ def bootstrap(settings: Settings, registry: CollectorRegistry | None = None) -> 
     if settings.writer_in_api:
         writer_clients = [get_client(settings), get_client(settings)]
         writer = ClickHouseWriter(settings, writer_clients[0], WriterMetrics(registry or new_registry()),
-                                  PupilVault(settings.pupil_vault_path))  # fmt: skip
+                                  PupilVault(settings.pupil_vault_path), warehouse.writes)  # fmt: skip
         audit_writer = AuditWriter(settings, writer_clients[1])
     projections = workers_of(settings.projections_base_urls, settings.event_partitions, PROJECTIONS_TIMEOUT_S)
     dispatch = httpx.AsyncClient(base_url=settings.dispatch_base_url, timeout=PROJECTIONS_TIMEOUT_S)

@@ -2,12 +2,15 @@
 
 With embedded chDB they are sibling connections to the process's one engine, which runs their queries in parallel;
 with a server, separate sessions (a session takes one query at a time). The writers have clients of their own and
-never hold a read back, nor a read them (`services/warehouse/state.py` says why a read may run beside a write).
+never hold a read back, nor a read them (`services/warehouse/state.py` says why a read may run beside a write), with
+one exception: a read of the event history (`run_after_writes`) waits while the writer stores a batch, so that an
+event seen in a referral's history is also counted by the statistics (its batch's current-state facts refreshed).
 """
 
 from __future__ import annotations
 
 import queue
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -28,6 +31,8 @@ class Warehouse:
         self._free: queue.SimpleQueue[ClickHouseClient] = queue.SimpleQueue()
         for client in self.clients:
             self._free.put(client)
+        # Held by the writer in this process while it stores a batch (events, then the facts they change).
+        self.writes = threading.Lock()
 
     def _on_a_free_client(self, fn: Callable[..., T], *args: Any) -> T:
         client = self._free.get()  # waits (in its worker thread) while every client is busy
@@ -39,6 +44,15 @@ class Warehouse:
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(client, database, *args)` in a worker thread, on a client no other call is using."""
         return await run_in_threadpool(self._on_a_free_client, fn, *args)
+
+    def _between_writes(self, client: ClickHouseClient, database: str, fn: Callable[..., T], *args: Any) -> T:
+        with self.writes:
+            return fn(client, database, *args)
+
+    async def run_after_writes(self, fn: Callable[..., T], *args: Any) -> T:
+        """As `run`, never while the writer of this process stores a batch: what reads the `events` table sees only
+        events whose current-state facts are refreshed."""
+        return await run_in_threadpool(self._on_a_free_client, self._between_writes, fn, *args)
 
     async def ping(self) -> bool:
         try:

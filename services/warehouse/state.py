@@ -12,7 +12,9 @@ entity twice, or storing an event twice, gives the same state.
 Reads run beside the writer, without a lock (a ClickHouse server's readers always did): each insert is one part
 (a few hundred rows), so a reader sees a table before or after it. New rows first, tombstones second: an entity
 never vanishes from a read in between (one that should vanish is still there, as a moment before). The tables
-refresh one after the other, so a read that joins two of them may see one a batch ahead of the other.
+refresh one after the other, so a read that joins two of them may see one a batch ahead of the other. The events
+of a batch are in `events` before its facts are refreshed: the API reads a referral's event history only between
+batches (services/api/warehouse.py), so an event it shows there is counted by the statistics too.
 
 `rebuild()` refolds everything (after the migration, or when a fold's definition changed). One writer per
 warehouse.

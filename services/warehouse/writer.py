@@ -107,13 +107,15 @@ class WriterMetrics:
 class ClickHouseWriter:
     def __init__(
         self, settings: Settings, client: ClickHouseClient, metrics: WriterMetrics | None = None,
-        vault: PupilVault | None = None,
+        vault: PupilVault | None = None, writes: threading.Lock | None = None,
     ) -> None:
         self._settings = settings
         # The pupil key vault: a PupilErased read here destroys the pupil's key (again: the ingest did it when the
         # event was acknowledged, unless it died in between). None where the vault is not reachable (tests).
         self._vault = vault
         self._client = client  # its own client (connection): the reads run beside it (state.py says why they may)
+        # Held while a batch is stored: the API's reads of the event history wait for it (services/api/warehouse.py).
+        self._writes = writes or threading.Lock()
         self._topic = events_topic(settings)
         self._dead_letter_topic = event_dead_letter_topic(settings)
         self._database = settings.clickhouse_database
@@ -229,7 +231,8 @@ class ClickHouseWriter:
         self._dead_letter(bad)  # acknowledged by the broker before the offsets are committed
         try:
             if rows:
-                state.store(self._client, self._database, rows, COLUMNS)
+                with self._writes:
+                    state.store(self._client, self._database, rows, COLUMNS)
         except ClickHouseError as err:  # ClickHouse refused or is away: rewind, keep the offsets, retry
             self.metrics.errors.labels(kind="clickhouse").inc()
             self.status.last_error = f"clickhouse: {err}"

@@ -70,3 +70,20 @@ def test_close_closes_every_client_and_none_is_refused() -> None:
     assert [c.closed for c in clients] == [True, True, True]
     with pytest.raises(ValueError, match="at least one client"):
         Warehouse([], "kans")
+
+
+def test_a_history_read_waits_while_the_writer_stores_a_batch_and_other_reads_do_not() -> None:
+    warehouse = Warehouse([FakeClient("a"), FakeClient("b")], "kans")
+
+    async def go() -> tuple[bool, bool, str]:
+        warehouse.writes.acquire()  # the writer storing a batch
+        try:
+            history = asyncio.ensure_future(warehouse.run_after_writes(lambda client, db: "history"))
+            other = await asyncio.wait_for(warehouse.run(lambda client, db: "statistics"), 5)
+            await asyncio.sleep(0.2)
+            waited = not history.done()
+        finally:
+            warehouse.writes.release()
+        return waited, other == "statistics", await asyncio.wait_for(history, 5)
+
+    assert asyncio.run(go()) == (True, True, "history")

@@ -29,9 +29,10 @@ async def referral_history(
     unknown id. A referral whose pupil was erased answers 410. Every request here, served or refused, is recorded in
     the audit trail (who, what, when, why) before the answer leaves; give the reason in `X-Access-Reason` or
     `reason`."""
-    events = await warehouse.run(queries.stream_events, referral_id, principal.data_scope)
+    events = await warehouse.run_after_writes(queries.stream_events, referral_id, principal.data_scope)
     if not events:
         raise HTTPException(404, f"no events for referral {referral_id}")
-    if await warehouse.run(queries.referral_erased, referral_id):  # asked only in scope: 404 says nothing more
+    # asked only in scope: 404 says nothing more
+    if await warehouse.run_after_writes(queries.referral_erased, referral_id):
         raise HTTPException(410, f"the pupil of referral {referral_id} was erased: its history is not served")
     return {"referral_id": referral_id, "events": events}
