@@ -145,6 +145,10 @@ def test_a_caller_that_accepts_staleness_gets_the_kept_report_within_it_and_a_ne
     time.sleep(0.05)
     same = cache.serve(clickhouse, db, "2025-2026", compute, max_stale_s=0)
     assert same.report is again.report and not same.stale and same.age_s >= 0.05
+    # From memory alone (the store not asked): young enough, whatever the store holds; else nothing.
+    kept = cache.kept(db, "2025-2026", max_stale_s=60)
+    assert kept is not None and kept.report is again.report and kept.age_s >= 0.05
+    assert cache.kept(db, "2025-2026", max_stale_s=0.01) is None and cache.kept(db, "2024-2025", 60) is None
     clickhouse.command(f"DROP DATABASE {db} SYNC")
 
 

@@ -145,6 +145,12 @@ def report(client: ClickHouseClient, database: str, school_year: str, question: 
     return report_served(client, database, school_year, question, 0.0).report
 
 
+def kept_report(database: str, school_year: str, question: Question, max_stale_s: float) -> Served | None:
+    """The year's report kept from a computation begun at most `max_stale_s` ago, whether or not the store changed
+    since; no ClickHouse query (report_cache.py)."""
+    return REPORTS.kept(database, (school_year, question), max_stale_s)
+
+
 def report_served(client: ClickHouseClient, database: str, school_year: str, question: Question,
                   max_stale_s: float) -> Served:  # fmt: skip
     """`report`, or the kept one when the caller accepts it up to `max_stale_s` old (report_cache.py): with its age

@@ -12,9 +12,10 @@ asked a moment earlier), instead of starting another. The API reads on a few cli
 (services/api/warehouse.py): a waiting ask holds one of them idle meanwhile.
 
 A caller that accepts a report up to `max_stale_s` old (HTTP `Cache-Control: max-stale=N`, RFC 9111) gets the kept
-one while it is that young, even when the store changed since (`Served.stale`): while events stream in, every write
-makes the kept report stale, and each ask would compute the year again (~1 s of two cores idle, several seconds
-under load). The API then refreshes it in the background (services/api/routes/statistics.py).
+one while it is that young, even when the store changed since (`kept`, which does not even ask the store): while
+events stream in, every write makes the kept report stale, and each ask would compute the year again (~1 s of two
+cores idle, several seconds under load). The API then refreshes it in the background (services/api/routes/
+statistics.py).
 """
 
 from __future__ import annotations
@@ -121,6 +122,16 @@ class ReportCache:
             with self._lock:
                 del self._flights[full_key]
             flight.done.set()
+
+    def kept(self, database: str, key: Hashable, max_stale_s: float) -> Served | None:
+        """The kept report of `key` if its computation began at most `max_stale_s` ago, without asking the store
+        whether it changed since (`stale` then says: not checked); None otherwise."""
+        with self._lock:
+            found = self._reports.get((database, key))
+            if found is None or (age := time.monotonic() - found[1]) > max_stale_s:
+                return None
+            self._reports.move_to_end((database, key))
+            return Served(found[2], age, stale=True)
 
     def clear(self) -> None:
         with self._lock:
