@@ -174,11 +174,9 @@ async def year_report(
     # Young enough: answered from memory, without a ClickHouse client or query; the background refresh asks the store
     # whether it changed (and computes the report again if it did).
     kept: Served | None = engine.kept_report(warehouse.database, year, q, accepted)
-    if kept is None:
-        served: Served = await warehouse.run(engine.report_served, year, q, accepted)
+    if kept is None:  # none, or too old: computed now (or kept, the store unchanged), as without the header
+        served: Served = await warehouse.run(engine.report_served, year, q)
         response.headers["Age"] = str(int(served.age_s))
-        if served.stale:
-            _refresh_in_background(request.app, warehouse, year, q)
         return served.report
     _refresh_in_background(request.app, warehouse, year, q)
     return Response(_json_of(kept.report), media_type="application/json", headers={"Age": str(int(kept.age_s))})

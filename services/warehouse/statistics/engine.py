@@ -142,7 +142,7 @@ def report(client: ClickHouseClient, database: str, school_year: str, question: 
     years the report needs). The statistics' GROUP BYs over one population are merged into one query (`batch.py`:
     69 queries become 43); the queries run side by side on sibling connections of the embedded engine. A report
     asked again while the store has not changed at all is the one kept from before (`report_cache.py`)."""
-    return report_served(client, database, school_year, question, 0.0).report
+    return report_served(client, database, school_year, question).report
 
 
 def kept_report(database: str, school_year: str, question: Question, max_stale_s: float) -> Served | None:
@@ -151,17 +151,15 @@ def kept_report(database: str, school_year: str, question: Question, max_stale_s
     return REPORTS.kept(database, (school_year, question), max_stale_s)
 
 
-def report_served(client: ClickHouseClient, database: str, school_year: str, question: Question,
-                  max_stale_s: float) -> Served:  # fmt: skip
-    """`report`, or the kept one when the caller accepts it up to `max_stale_s` old (report_cache.py): with its age
-    and whether the store changed since."""
+def report_served(client: ClickHouseClient, database: str, school_year: str, question: Question) -> Served:
+    """`report`, with its age (seconds since its computation began: more than 0 when kept from before)."""
     started = time.perf_counter()
 
     def compute() -> YearReport:
         with _cyclic_gc_paused():
             return _report(client, database, school_year, question)
 
-    served = REPORTS.serve(client, database, (school_year, question), compute, max_stale_s)
+    served = REPORTS.serve(client, database, (school_year, question), compute)
     elapsed = round(1000 * (time.perf_counter() - started), 1)
     return dataclasses.replace(served, report=served.report.model_copy(update={"elapsed_ms": elapsed}))
 

@@ -45,12 +45,10 @@ def store_version(client: ClickHouseClient, database: str) -> tuple[tuple[str, s
 
 @dataclass(frozen=True)
 class Served:
-    """A report and how old it is: seconds since its computation began; `stale`: the store changed since (served
-    only to a caller that accepts it, within its max-stale)."""
+    """A report and how old it is: seconds since its computation began."""
 
     report: YearReport
     age_s: float = 0.0
-    stale: bool = False
 
 
 class _Flight:
@@ -86,19 +84,16 @@ class ReportCache:
         during the computation makes the next ask compute again. A computation that fails fails its waiters too."""
         return self.serve(client, database, key, compute).report
 
-    def serve(self, client: ClickHouseClient, database: str, key: Hashable, compute: Callable[[], YearReport],
-              max_stale_s: float = 0.0) -> Served:  # fmt: skip
-        """As `get_or_compute`, and the kept report also when the store changed since but its computation began at
-        most `max_stale_s` ago (stale)."""
+    def serve(self, client: ClickHouseClient, database: str, key: Hashable,
+              compute: Callable[[], YearReport]) -> Served:  # fmt: skip
+        """As `get_or_compute`, with the report's age."""
         version = store_version(client, database)
         full_key = (database, key)
         with self._lock:
             found = self._reports.get(full_key)
-            if found is not None:
-                age = time.monotonic() - found[1]
-                if found[0] == version or age <= max_stale_s:
-                    self._reports.move_to_end(full_key)
-                    return Served(found[2], age, found[0] != version)
+            if found is not None and found[0] == version:
+                self._reports.move_to_end(full_key)
+                return Served(found[2], time.monotonic() - found[1])
             flight = self._flights.get(full_key)
             computing = flight is None
             if flight is None:
@@ -125,13 +120,13 @@ class ReportCache:
 
     def kept(self, database: str, key: Hashable, max_stale_s: float) -> Served | None:
         """The kept report of `key` if its computation began at most `max_stale_s` ago, without asking the store
-        whether it changed since (`stale` then says: not checked); None otherwise."""
+        whether it changed since; None otherwise."""
         with self._lock:
             found = self._reports.get((database, key))
             if found is None or (age := time.monotonic() - found[1]) > max_stale_s:
                 return None
             self._reports.move_to_end((database, key))
-            return Served(found[2], age, stale=True)
+            return Served(found[2], age)
 
     def clear(self) -> None:
         with self._lock:
