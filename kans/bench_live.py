@@ -454,8 +454,7 @@ def run_bench_live(rate: int, seconds: float, streams: int, api_rps: int,
     result: dict[str, Any] = {"when": stamp, "machine": f"{host.node()} {host.machine()} {os.cpu_count()} cores "
                               f"python {host.python_version()}"}  # fmt: skip
     with ServiceProcesses(settings, workdir / "logs", more_projections={SECOND: second_port}) as services:
-        for name in ("projections", SECOND, "ingest", "api"):
-            services.start(name)
+        services.start("projections", SECOND, "ingest", "api")
         echo("platform up: two projections workers, ingest, API")
         groups = {name: proc.pid for name, proc in services.procs.items()}  # each started in a session of its own
         broker = kafka.pid()

@@ -95,7 +95,8 @@ class ServiceProcesses:
                 "dispatch": f"http://{self.settings.dispatch_host}:{self.settings.dispatch_port}"}[name]  # fmt: skip
         return f"{base}/ready"
 
-    def start(self, name: str, timeout_s: float = 90.0) -> None:
+    def launch(self, name: str) -> None:
+        """Start `name`'s process and return at once (`wait_ready` waits for it)."""
         self.logs.mkdir(parents=True, exist_ok=True)
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child process
         service = "projections" if name in self.more_projections else name
@@ -106,40 +107,56 @@ class ServiceProcesses:
             [sys.executable, "-m", "kans.cli", "serve", service], cwd=REPO_ROOT, env=env,
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
+
+    def wait_ready(self, names: tuple[str, ...], timeout_s: float = 90.0) -> None:
+        """Wait until every one of `names` answers 200 on /ready; fail as soon as one of them exits."""
+        waiting = list(names)
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.procs[name].poll() is not None:
-                raise RuntimeError(f"{name} exited with {self.procs[name].returncode}: see {self.logs / name}.log")
-            try:
-                if httpx.get(self.ready_url(name), timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"{name} not ready after {timeout_s:.0f}s: see {self.logs / name}.log")
+        while waiting and time.monotonic() < deadline:
+            for name in list(waiting):
+                if self.procs[name].poll() is not None:
+                    raise RuntimeError(f"{name} exited with {self.procs[name].returncode}: see {self.logs / name}.log")
+                try:
+                    if httpx.get(self.ready_url(name), timeout=2).status_code == 200:
+                        waiting.remove(name)
+                except httpx.HTTPError:
+                    pass
+            if waiting:
+                time.sleep(0.2)
+        if waiting:
+            logs = ", ".join(f"{self.logs / name}.log" for name in waiting)
+            raise RuntimeError(f"{', '.join(waiting)} not ready after {timeout_s:.0f}s: see {logs}")
+
+    def start(self, *names: str, timeout_s: float = 90.0) -> None:
+        """Start `names` side by side and wait until each is ready (a service's readiness depends on no other's
+        start order: each waits for the broker and its own dependencies, and says so on /ready)."""
+        for name in names:
+            self.launch(name)
+        self.wait_ready(names, timeout_s)
 
     def start_all(self) -> None:
-        for name in SERVICES:
-            self.start(name)
+        self.start(*SERVICES)
 
-    def stop(self, name: str) -> None:
-        proc = self.procs.pop(name)
-        if proc.poll() is not None:
-            return
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    def stop(self, *names: str) -> None:
+        """SIGTERM to each of `names` at once, then wait for each (SIGKILL after 30 s)."""
+        procs = [self.procs.pop(name) for name in names]
+        running = [proc for proc in procs if proc.poll() is None]
+        for proc in running:
+            os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        for proc in running:
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
 
     def restart(self, name: str) -> None:
         self.stop(name)
         self.start(name)
 
     def stop_all(self) -> None:
-        for name in list(self.procs):
-            self.stop(name)
+        self.stop(*self.procs)
 
     def __enter__(self) -> ServiceProcesses:
         return self

@@ -44,8 +44,7 @@ def platform(settings: Settings, tmp_path: Path) -> Iterator[Platform]:
     runs neither: the dispatch service would place the other tests' referrals)."""
     platform = Platform(settings, tmp_path / "logs")
     try:
-        for name in ("inbound", "dispatch", "ingest", "projections", "api"):
-            platform.start(name)
+        platform.start("inbound", "dispatch", "ingest", "projections", "api")
         yield platform
     finally:
         platform.close()

@@ -35,8 +35,7 @@ ARTEFACTS = REPO_ROOT / ".kans-test" / "artefacts"
 def platform(settings: Settings, tmp_path: Path) -> Iterator[Platform]:
     platform = Platform(settings, tmp_path / "logs")
     try:
-        for name in ("inbound", "dispatch", "ingest", "projections", "api"):
-            platform.start(name)
+        platform.start("inbound", "dispatch", "ingest", "projections", "api")
         yield platform
     finally:
         platform.close()

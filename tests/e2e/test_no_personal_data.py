@@ -1,6 +1,8 @@
 """After the rest of the suite (marked `after_suite`): no personal data in any topic or table it wrote.
 
 The suite's broker is its own and starts empty (tests/suite_broker.py), so every topic on it is this session's.
+`kans test all` runs the suite as two sessions side by side, each on its own broker and engine (kans/cli.py): each
+session runs this scan over what it wrote (the one without the e2e platform leaves out the platform's ClickHouse).
 
 Records a test wrote straight to a topic (header `kans-test-raw`, tests/event_log.py) are the attacker's input,
 not the platform's output, and are skipped; their dead letters are scanned.
@@ -36,7 +38,7 @@ def test_the_scanner_finds_what_it_looks_for() -> None:
     assert findings('{"pupil_key":"3f2a9c0d5b7e41a8b6c4d2e0f1a3b5c7"}') == []
 
 
-def test_no_personal_data_on_any_topic(kafka_bootstrap: str, platform: Platform) -> None:
+def test_no_personal_data_on_any_topic(kafka_bootstrap: str) -> None:
     """Every topic of the suite's broker: all of them were written during this session."""
     admin = KafkaAdminClient(**connection(kafka_bootstrap))
     try:
@@ -64,8 +66,11 @@ def test_no_personal_data_on_any_topic(kafka_bootstrap: str, platform: Platform)
     assert problems == {}
 
 
-def test_no_personal_data_in_clickhouse(clickhouse: Any, platform: Platform) -> None:
+def test_no_personal_data_in_clickhouse(clickhouse: Any) -> None:
     assert scan_clickhouse(clickhouse) == {}  # this process's engine (integration tests' databases)
+
+
+def test_no_personal_data_in_the_platforms_clickhouse(platform: Platform) -> None:
     platform.stop("api")  # release the e2e platform's chDB directory to scan it from a separate process
     try:
         done = subprocess.run(

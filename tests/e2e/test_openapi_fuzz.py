@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from core.topics import ensure_topics
-from kans.processes import isolated_settings
+from kans.processes import SERVICES, isolated_settings
 from tests.conftest import wait_for
 from tests.factories import capacity
 from tests.platform import Platform
@@ -59,9 +59,8 @@ def fuzz_platform(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str
     ensure_topics(settings)
     platform = Platform(settings, tmp_path_factory.mktemp("fuzz-logs"))
     try:
-        platform.start_all()
-        for name in ("inbound", "dispatch"):  # the dispatch routes' worker (proposals, waiting lists, decisions)
-            platform.start(name)
+        # with the dispatch routes' worker (proposals, waiting lists, decisions) and its Kafka way in
+        platform.start(*SERVICES, "inbound", "dispatch")
         platform.post(capacity("warm-up", "individual", 1))
         wait_for(lambda: platform.load("warm-up"), timeout_s=120, what="the warm-up event in the projections")
         yield platform

@@ -40,8 +40,7 @@ def two_workers(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) 
     ensure_topics(settings)
     platform = Platform(settings, tmp_path_factory.mktemp("two-workers-logs"), more_projections={SECOND: second_port})
     try:
-        for name in ("projections", SECOND, "ingest", "api"):
-            platform.start(name)
+        platform.start("projections", SECOND, "ingest", "api")
         platform.post(*(capacity(p, "individual", 50) for p in PROVIDERS))
         yield platform
     finally:

@@ -20,8 +20,7 @@ HERE = Path(__file__).parent
 def dispatch_worker(settings: Settings, tmp_path: Path) -> Iterator[ServiceProcesses]:
     """The dispatch worker and the ingest's Kafka way in (its events reach the log through it), as processes."""
     with ServiceProcesses(settings, tmp_path / "logs") as services:
-        services.start("inbound")
-        services.start("dispatch")
+        services.start("inbound", "dispatch")
         yield services
 
 
