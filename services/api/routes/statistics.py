@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections import OrderedDict
 from collections.abc import Hashable
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -123,24 +122,6 @@ def max_stale_s(cache_control: str | None) -> float:
     return MAX_STALE_CAP_S if found.group(1) is None else min(MAX_STALE_CAP_S, float(found.group(1)))
 
 
-_RENDERED: OrderedDict[int, tuple[YearReport, bytes]] = OrderedDict()  # id(report) -> (report, its JSON body)
-RENDERED_KEPT = 8
-
-
-def _json_of(report: YearReport) -> bytes:
-    """The report's JSON body, rendered once per kept report (a year's report is thousands of rows: validating and
-    serialising it again for every ask from memory cost more than the rest of the answer)."""
-    found = _RENDERED.get(id(report))
-    if found is not None and found[0] is report:
-        _RENDERED.move_to_end(id(report))
-        return found[1]
-    body = report.model_dump_json().encode()
-    _RENDERED[id(report)] = (report, body)
-    while len(_RENDERED) > RENDERED_KEPT:
-        _RENDERED.popitem(last=False)
-    return body
-
-
 def _refresh_in_background(app: Any, warehouse: Warehouse, year: str, q: engine.Question) -> None:
     """Compute the report again for the next ask (once at a time per report); a failure is logged, not raised."""
     refreshing: dict[Hashable, asyncio.Task[Any]] = app.state.__dict__.setdefault("report_refreshes", {})
@@ -179,7 +160,7 @@ async def year_report(
         response.headers["Age"] = str(int(served.age_s))
         return served.report
     _refresh_in_background(request.app, warehouse, year, q)
-    return Response(_json_of(kept.report), media_type="application/json", headers={"Age": str(int(kept.age_s))})
+    return Response(kept.json(), media_type="application/json", headers={"Age": str(int(kept.age_s))})
 
 
 @router.get("/stats/{school_year}/referrals-per-month", response_model=ReferralsPerMonth)

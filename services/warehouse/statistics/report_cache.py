@@ -25,6 +25,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from functools import cached_property
 
 from services.warehouse.clickhouse import ClickHouseClient
 from services.warehouse.statistics.responses import YearReport
@@ -43,12 +44,30 @@ def store_version(client: ClickHouseClient, database: str) -> tuple[tuple[str, s
     return tuple((str(uuid), table, name) for uuid, table, name in rows)
 
 
+class Kept:
+    """A kept report: the store version and the moment (monotonic) its computation began, and its JSON body,
+    rendered the first time it is asked for (a year's report is thousands of rows: validating and serialising it
+    again for every ask from memory cost more than the rest of such an answer)."""
+
+    def __init__(self, version: tuple[tuple[str, str, str], ...], began: float, report: YearReport) -> None:
+        self.version, self.began, self.report = version, began, report
+
+    @cached_property
+    def json(self) -> bytes:
+        return self.report.model_dump_json().encode()
+
+
 @dataclass(frozen=True)
 class Served:
-    """A report and how old it is: seconds since its computation began."""
+    """A report and how old it is: seconds since its computation began; `kept`: the cache's entry, when it is one."""
 
     report: YearReport
     age_s: float = 0.0
+    kept: Kept | None = None
+
+    def json(self) -> bytes:
+        """The report's JSON body (rendered once per kept report)."""
+        return self.kept.json if self.kept is not None else self.report.model_dump_json().encode()
 
 
 class _Flight:
@@ -73,8 +92,7 @@ class ReportCache:
     def __init__(self, kept: int = KEPT) -> None:
         self._kept = kept
         self._lock = threading.Lock()
-        # key -> (store version, when its computation began (monotonic), report)
-        self._reports: OrderedDict[Hashable, tuple[tuple[tuple[str, str, str], ...], float, YearReport]] = OrderedDict()
+        self._reports: OrderedDict[Hashable, Kept] = OrderedDict()
         self._flights: dict[Hashable, _Flight] = {}
 
     def get_or_compute(self, client: ClickHouseClient, database: str, key: Hashable,
@@ -91,9 +109,9 @@ class ReportCache:
         full_key = (database, key)
         with self._lock:
             found = self._reports.get(full_key)
-            if found is not None and found[0] == version:
+            if found is not None and found.version == version:
                 self._reports.move_to_end(full_key)
-                return Served(found[2], time.monotonic() - found[1])
+                return Served(found.report, time.monotonic() - found.began, found)
             flight = self._flights.get(full_key)
             computing = flight is None
             if flight is None:
@@ -108,11 +126,11 @@ class ReportCache:
             raise
         else:
             with self._lock:
-                self._reports[full_key] = (version, began, report)
+                self._reports[full_key] = kept = Kept(version, began, report)
                 self._reports.move_to_end(full_key)
                 while len(self._reports) > self._kept:
                     self._reports.popitem(last=False)
-            return Served(report, time.monotonic() - began)
+            return Served(report, time.monotonic() - began, kept)
         finally:
             with self._lock:
                 del self._flights[full_key]
@@ -123,10 +141,10 @@ class ReportCache:
         whether it changed since; None otherwise."""
         with self._lock:
             found = self._reports.get((database, key))
-            if found is None or (age := time.monotonic() - found[1]) > max_stale_s:
+            if found is None or (age := time.monotonic() - found.began) > max_stale_s:
                 return None
             self._reports.move_to_end((database, key))
-            return Served(found[2], age)
+            return Served(found.report, age, found)
 
     def clear(self) -> None:
         with self._lock:
