@@ -5,15 +5,16 @@ with a server, separate sessions (a session takes one query at a time). The writ
 never hold a read back, nor a read them (`services/warehouse/state.py` says why a read may run beside a write), with
 one exception: a read of the event history (`run_after_writes`) waits while the writer stores a batch, so that an
 event seen in a referral's history is also counted by the statistics (its batch's current-state facts refreshed).
+History reads run side by side among themselves (a reader-writer lock; the writer goes first once it asks).
 """
 
 from __future__ import annotations
 
 import queue
-import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from readerwriterlock import rwlock
 from starlette.concurrency import run_in_threadpool
 
 from services.warehouse.clickhouse import ClickHouseClient
@@ -31,8 +32,10 @@ class Warehouse:
         self._free: queue.SimpleQueue[ClickHouseClient] = queue.SimpleQueue()
         for client in self.clients:
             self._free.put(client)
-        # Held by the writer in this process while it stores a batch (events, then the facts they change).
-        self.writes = threading.Lock()
+        # The writer in this process holds `writes` while it stores a batch (events, then the facts they change);
+        # history reads hold a read side of the same lock. Writer priority: a batch waits for the reads under way only.
+        self._history = rwlock.RWLockWrite()
+        self.writes = self._history.gen_wlock()
 
     def _on_a_free_client(self, fn: Callable[..., T], *args: Any) -> T:
         client = self._free.get()  # waits (in its worker thread) while every client is busy
@@ -46,7 +49,7 @@ class Warehouse:
         return await run_in_threadpool(self._on_a_free_client, fn, *args)
 
     def _between_writes(self, client: ClickHouseClient, database: str, fn: Callable[..., T], *args: Any) -> T:
-        with self.writes:
+        with self._history.gen_rlock():
             return fn(client, database, *args)
 
     async def run_after_writes(self, fn: Callable[..., T], *args: Any) -> T:

@@ -19,6 +19,7 @@ import math
 import threading
 import time
 from collections import Counter
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,7 +108,7 @@ class WriterMetrics:
 class ClickHouseWriter:
     def __init__(
         self, settings: Settings, client: ClickHouseClient, metrics: WriterMetrics | None = None,
-        vault: PupilVault | None = None, writes: threading.Lock | None = None,
+        vault: PupilVault | None = None, writes: AbstractContextManager[Any] | None = None,
     ) -> None:
         self._settings = settings
         # The pupil key vault: a PupilErased read here destroys the pupil's key (again: the ingest did it when the

@@ -87,3 +87,14 @@ def test_a_history_read_waits_while_the_writer_stores_a_batch_and_other_reads_do
         return waited, other == "statistics", await asyncio.wait_for(history, 5)
 
     assert asyncio.run(go()) == (True, True, "history")
+
+
+def test_history_reads_run_side_by_side_when_the_writer_is_not_storing() -> None:
+    warehouse = Warehouse([FakeClient("a"), FakeClient("b")], "kans")
+    barrier, held = threading.Barrier(2), list[str]()
+
+    async def go() -> list[str]:
+        calls = [warehouse.run_after_writes(_meet(barrier, held, 5.0)) for _ in range(2)]
+        return list(await asyncio.gather(*calls))
+
+    assert sorted(asyncio.run(go())) == ["kans:a", "kans:b"]  # both inside at once: the barrier let them through
