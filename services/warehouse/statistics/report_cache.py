@@ -59,7 +59,8 @@ class Kept:
 
 @dataclass(frozen=True)
 class Served:
-    """A report and how old it is: seconds since its computation began; `kept`: the cache's entry, when it is one."""
+    """A report and how old it is: 0 when computed for this ask (or for the ask whose computation it waited for),
+    else seconds since its computation began; `kept`: the cache's entry, when it is one."""
 
     report: YearReport
     age_s: float = 0.0
@@ -130,7 +131,7 @@ class ReportCache:
                 self._reports.move_to_end(full_key)
                 while len(self._reports) > self._kept:
                     self._reports.popitem(last=False)
-            return Served(report, time.monotonic() - began, kept)
+            return Served(report, 0.0, kept)  # computed for this ask: as fresh as the store (an Age of 0)
         finally:
             with self._lock:
                 del self._flights[full_key]
