@@ -1,8 +1,8 @@
 """End-to-end tier: the services run as their own processes (as `kans up` runs them) and are used over HTTP.
 
 Every test of this folder is marked `e2e` (`kans test e2e` selects the folder). The privacy scan
-(test_no_personal_data.py) is marked `after_suite` too: it reads what every test of its session wrote (`kans test all` runs
-unit+integration and e2e as two sessions, each with its own scan: kans/cli.py).
+(test_no_personal_data.py) is marked `after_suite` too: it reads what every test of its session wrote
+(`kans test all` runs unit+integration and e2e as two sessions, each with its own scan: kans/cli.py).
 """
 
 from __future__ import annotations
