@@ -385,27 +385,43 @@ def replay(settings: Settings, logs: Path, events: int) -> dict[str, Any]:
     ensure_topics(replay_settings)  # its internal load-changes topic, before the workers subscribe
     ports = [free_port(), free_port()]
     env = {**settings_env(settings), "KANS_PROJECTIONS_APP_ID": replay_settings.projections_app_id}  # as admin
-    procs = []
+    procs: dict[int, subprocess.Popen[bytes]] = {}
+    restarts = 0
+
+    def launch(port: int) -> None:
+        log = open(logs / f"replay-{port}.log", "ab")  # noqa: SIM115 - owned by the child process
+        procs[port] = subprocess.Popen([sys.executable, "-m", "kans.cli", "serve", "projections"], cwd=REPO_ROOT,
+                                       env={**env, "KANS_PROJECTIONS_PORT": str(port)}, stdout=log,
+                                       stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+
+    def supervised_caught_up() -> bool:
+        """Every worker caught up; one that exited is started again first, as supervisord and compose's restart
+        policy do (faust 0.15 with aiokafka 0.14 can crash in a rebalance: a KeyError in the fetcher, aiokafka#19)."""
+        nonlocal restarts
+        for port, proc in list(procs.items()):
+            if proc.poll() is not None:
+                restarts += 1
+                launch(port)
+        return all(_caught_up(url) for url in urls)
+
     began = time.perf_counter()
     for port in ports:
-        log = open(logs / f"replay-{port}.log", "ab")  # noqa: SIM115 - owned by the child process
-        procs.append(subprocess.Popen([sys.executable, "-m", "kans.cli", "serve", "projections"], cwd=REPO_ROOT,
-                                      env={**env, "KANS_PROJECTIONS_PORT": str(port)}, stdout=log,
-                                      stderr=subprocess.STDOUT, start_new_session=True))  # fmt: skip
+        launch(port)
     urls = [f"http://127.0.0.1:{port}" for port in ports]
     try:
-        _until(lambda: all(_caught_up(url) for url in urls), "the replay workers caught up")
+        _until(supervised_caught_up, "the replay workers caught up")
         took = time.perf_counter() - began
         live = workers_of(settings.projections_base_urls, settings.event_partitions, 30)
         fresh = workers_of(urls, settings.event_partitions, 30)
         identical = _view(fresh) == _view(live)
     finally:
-        for proc in procs:
-            os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=60)
         _delete_topics(settings, f"{replay_settings.topic_prefix}{replay_settings.projections_app_id}-")
-    return {"events_in_log": events, "workers": 2, "seconds": round(took, 1),
-            "events_per_s": round(events / took), "views_identical_to_live": identical}  # fmt: skip
+    return {"events_in_log": events, "workers": 2, "seconds": round(took, 1), "events_per_s": round(events / took),
+            "views_identical_to_live": identical, "worker_restarts": restarts}  # fmt: skip
 
 
 def _delete_topics(settings: Settings, prefix: str) -> None:
