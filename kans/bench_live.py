@@ -378,6 +378,14 @@ def _view(workers: ProjectionWorkers) -> list[dict[str, Any]]:
     return asyncio.run(ask())
 
 
+def restart_exited(procs: dict[int, Any], launch: Callable[[int], None]) -> int:
+    """Start again (`launch(key)`) each of `procs` that exited; how many did."""
+    exited = [key for key, proc in procs.items() if proc.poll() is not None]
+    for key in exited:
+        launch(key)
+    return len(exited)
+
+
 def replay(settings: Settings, logs: Path, events: int) -> dict[str, Any]:
     """Two fresh workers (a new application id, as the tools' principal) rebuild every projection from the log;
     their merged provider-load view against the live workers' (settings.projections_base_urls)."""
@@ -398,10 +406,7 @@ def replay(settings: Settings, logs: Path, events: int) -> dict[str, Any]:
         """Every worker caught up; one that exited is started again first, as supervisord and compose's restart
         policy do (faust 0.15 with aiokafka 0.14 can crash in a rebalance: a KeyError in the fetcher, aiokafka#19)."""
         nonlocal restarts
-        for port, proc in list(procs.items()):
-            if proc.poll() is not None:
-                restarts += 1
-                launch(port)
+        restarts += restart_exited(procs, launch)
         return all(_caught_up(url) for url in urls)
 
     began = time.perf_counter()
