@@ -297,7 +297,7 @@ def up(
 
 # `kans test all`: two pytest sessions side by side, each on its own broker slot and chDB engine
 # (tests/suite_broker.py). The suite waits on brokers, processes and consumer groups about half of its time: side by
-# side the two take about the longer one's time (a fresh clone, 2026-12-07: 725 s and 754 s, 13 m 50 s for `make test`
+# side the two take about the longer one's time (a fresh clone, 2026-12-07: 700 s and 743 s, 13 m 46 s for `make test`
 # with the install, against 1,282 s one after the other). Each runs the privacy scan (after_suite) over what it wrote.
 PRIVACY_SCAN = "tests/e2e/test_no_personal_data.py"
 SESSIONS = (
