@@ -393,6 +393,7 @@ def replay(settings: Settings, logs: Path, events: int) -> dict[str, Any]:
     ensure_topics(replay_settings)  # its internal load-changes topic, before the workers subscribe
     ports = [free_port(), free_port()]
     env = {**settings_env(settings), "KANS_PROJECTIONS_APP_ID": replay_settings.projections_app_id}  # as admin
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
     procs: dict[int, subprocess.Popen[bytes]] = {}
     restarts = 0
 
@@ -412,7 +413,6 @@ def replay(settings: Settings, logs: Path, events: int) -> dict[str, Any]:
     began = time.perf_counter()
     for port in ports:
         launch(port)
-    urls = [f"http://127.0.0.1:{port}" for port in ports]
     try:
         _until(supervised_caught_up, "the replay workers caught up")
         took = time.perf_counter() - began
