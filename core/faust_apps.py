@@ -8,6 +8,7 @@ from typing import Any
 
 import faust
 
+from core.faust_consumer import use_eager_delivery
 from core.faust_store import register as register_store
 from core.kafka_security import faust_credentials
 from core.logs import configure_logging
@@ -25,8 +26,9 @@ class Worker(faust.Worker):
 
 def new_faust_app(settings: Settings, app_id: str, datadir: str, host: str, port: int, **extra: Any) -> faust.App:
     """A faust app on the project's broker: in-memory tables rebuilt from their changelogs, one replica,
-    offsets from the beginning for a new group, frequent commits, a web server for its readiness page."""
-    return faust.App(
+    offsets from the beginning for a new group, frequent commits, a web server for its readiness page, and a
+    consumer that delivers each fetched message in place (core/faust_consumer.py)."""
+    app = faust.App(
         f"{settings.topic_prefix}{app_id}",
         broker=f"kafka://{settings.kafka_bootstrap}",
         broker_credentials=faust_credentials(settings),
@@ -46,6 +48,8 @@ def new_faust_app(settings: Settings, app_id: str, datadir: str, host: str, port
         Worker=Worker,
         **extra,
     )
+    use_eager_delivery(app)  # each fetched message handed to the agents without a task per message
+    return app
 
 
 def run_worker(app: faust.App, name: str, settings: Settings, host: str, port: int) -> None:
