@@ -8,6 +8,7 @@ becomes the pseudonymous pupil key, so the identifier itself never reaches the l
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -22,6 +23,7 @@ from schemas.pseudonym import PupilSealer
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c2a55-0d5e-4c41-9a53-7a3f0c6f4b11")
+_NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes
 
 # Identifiers refuse what looks like a national register number, an e-mail address or a phone number.
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,79}$"), NoPersonalData]
@@ -49,8 +51,18 @@ def next_school_year(school_year: str) -> str:
 
 
 def event_id_for(source_system: str, source_ref: str) -> uuid.UUID:
-    """Deterministic id: the same source record always becomes the same event, whichever way it comes in."""
-    return uuid.uuid5(EVENT_ID_NAMESPACE, f"{source_system}\x1f{source_ref}")
+    """Deterministic id: the same source record always becomes the same event, whichever way it comes in. It is
+    `uuid.uuid5(EVENT_ID_NAMESPACE, f"{source_system}\x1f{source_ref}")`, made from its bytes (`event_id_bytes`)."""
+    return uuid.UUID(bytes=event_id_bytes(source_system, source_ref))
+
+
+def event_id_bytes(source_system: str, source_ref: str) -> bytes:
+    """The 16 bytes of `event_id_for`: a name-based (SHA-1) UUID, version 5, RFC 4122 variant. Every consumer checks
+    each event's id with it, so it skips `uuid.uuid5`'s UUID objects (a third of the cost of reading an event)."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + f"{source_system}\x1f{source_ref}".encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # variant RFC 4122
+    return bytes(digest)
 
 
 @dataclass(frozen=True)
@@ -107,7 +119,7 @@ class Envelope(Frozen):
             raise ValueError(f"school_year {self.school_year} does not match occurred_at {self.occurred_at}")
         if self.stream_id != self.payload.stream_id():
             raise ValueError(f"stream_id {self.stream_id} does not match payload {self.payload.stream_field}")
-        if self.event_id != event_id_for(self.source_system, self.source_ref):
+        if self.event_id.bytes != event_id_bytes(self.source_system, self.source_ref):
             raise ValueError("event_id is not derived from (source_system, source_ref)")
         self.payload.check_context(self.occurred_at)
         return self

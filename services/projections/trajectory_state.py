@@ -11,7 +11,7 @@ changes its first pass caused were lost in a crash after the state itself was sa
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Literal
 
@@ -86,6 +86,7 @@ class TrajectoryState:
 
 
 _FIELDS = tuple(f.name for f in fields(TrajectoryState))
+_FIELD_SET = frozenset(_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -132,27 +133,27 @@ def apply_event(state: TrajectoryState | None, event: Envelope) -> tuple[Traject
     if event_id in state.applied:
         return state, []
     at = event.occurred_at.isoformat()
-    new = replace(state, applied=(*state.applied, event_id))
+    new = _replace(state, applied=(*state.applied, event_id))
     if event.event_type in WAITING_LIST_EVENTS:
         places = {f"{place.provider_id}|{place.module_id}" for place in payload.places}
         joined = event.event_type == "WaitingListJoined"
         listed = set(state.listed) | places if joined else set(state.listed) - places
         changed = listed ^ set(state.listed)
-        new = replace(new, listed=tuple(sorted(listed)))
+        new = _replace(new, listed=tuple(sorted(listed)))
         return new, [ListChange(key, new.trajectory_id, joined) for key in sorted(changed)]
     if event.event_type == "TrajectoryDispatched":
-        new = replace(new, provider_id=payload.provider_id, module_id=payload.module_id,
+        new = _replace(new, provider_id=payload.provider_id, module_id=payload.module_id,
                       offer_type=payload.offer_type, dispatched_at=at)  # fmt: skip
     elif event.event_type == "TrajectoryCarriedOver":
         # It continues at the same provider from this moment: running at once, and no new waiting time.
-        new = replace(new, provider_id=payload.provider_id, module_id=payload.module_id,
+        new = _replace(new, provider_id=payload.provider_id, module_id=payload.module_id,
                       offer_type=payload.offer_type, dispatched_at=at, started_at=at, wait_reported=True)  # fmt: skip
     elif event.event_type == "TrajectoryStarted":
-        new = replace(_with_half_days(new, payload.half_days_per_week, at), started_at=at)
+        new = _replace(_with_half_days(new, payload.half_days_per_week, at), started_at=at)
     elif event.event_type == "TrajectoryProgressReported":
         new = _with_half_days(new, payload.half_days_per_week, at)
     else:
-        new = replace(new, ended_at=at, ending=ENDINGS[event.event_type])
+        new = _replace(new, ended_at=at, ending=ENDINGS[event.event_type])
 
     effects: list[Effect] = []
     before, after = (state.load_key, state.membership, state.half_days_in_use), (new.load_key, new.membership,
@@ -160,16 +161,16 @@ def apply_event(state: TrajectoryState | None, event: Envelope) -> tuple[Traject
     if before != after:
         if state.load_key and state.load_key != new.load_key:
             effects.append(LoadChange(state.load_key, new.trajectory_id, None, event_id))
-            new = replace(new, left=(*new.left, state.load_key))
+            new = _replace(new, left=(*new.left, state.load_key))
         if new.load_key:
             effects.append(LoadChange(new.load_key, new.trajectory_id, new.membership, event_id,
                                       new.half_days_in_use))  # fmt: skip
-            new = replace(new, left=tuple(key for key in new.left if key != new.load_key))
+            new = _replace(new, left=tuple(key for key in new.left if key != new.load_key))
     if new.load_key and new.dispatched_at and new.started_at and not new.wait_reported:
         days = (datetime.fromisoformat(new.started_at) - datetime.fromisoformat(new.dispatched_at)).total_seconds()
         wait = WaitMeasured(new.load_key, new.trajectory_id, event.school_year, max(0.0, days / 86400))
         effects.append(wait)
-        new = replace(new, wait_reported=True, wait_key=wait.load_key, wait_school_year=wait.school_year,
+        new = _replace(new, wait_reported=True, wait_key=wait.load_key, wait_school_year=wait.school_year,
                       wait_days=wait.days)  # fmt: skip
     return new, effects
 
@@ -187,9 +188,21 @@ def standing_effects(state: TrajectoryState, event_id: str) -> list[Effect]:
     return effects
 
 
+def _replace(state: TrajectoryState, **changes: Any) -> TrajectoryState:
+    """`dataclasses.replace(state, **changes)` without its per-call field introspection and `__init__` (a fold
+    replaces a state three times per event): a copy of the frozen instance's fields, with `changes` set."""
+    unknown = changes.keys() - _FIELD_SET
+    if unknown:
+        raise TypeError(f"TrajectoryState has no field {sorted(unknown)}")
+    new = object.__new__(TrajectoryState)
+    new.__dict__.update(state.__dict__)
+    new.__dict__.update(changes)
+    return new
+
+
 def _with_half_days(state: TrajectoryState, half_days: float | None, at: str) -> TrajectoryState:
     """The state with the half-days per week given at `at`, unless none was given or a later value is known."""
     if half_days is None or (state.half_days_at is not None
                              and datetime.fromisoformat(state.half_days_at) > datetime.fromisoformat(at)):
         return state
-    return replace(state, half_days_per_week=half_days, half_days_at=at)
+    return _replace(state, half_days_per_week=half_days, half_days_at=at)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
+
 from schemas.registry import SUBMISSION_ADAPTER, example_submission, seal
 from services.projections import provider_load as rows
-from services.projections.trajectory_state import LoadChange, WaitMeasured, apply_event
+from services.projections import trajectory_state
+from services.projections.trajectory_state import LoadChange, TrajectoryState, WaitMeasured, apply_event
 
 T0 = datetime(2025, 10, 1, 9, tzinfo=UTC)
 
@@ -139,3 +143,15 @@ def test_not_started_before_any_dispatch_ends_the_trajectory_without_load_and_a_
     state, effects = fold(not_started, DISPATCH)
     assert state.status == "not_started" and state.membership is None
     assert [e.membership for e in effects if isinstance(e, LoadChange)] == [None]
+
+
+def test_a_state_replaced_in_place_of_dataclasses_replace_is_the_same_state() -> None:
+    state = TrajectoryState(trajectory_id="T-1", referral_id="R-1", provider_id="P-1", applied=("e1",))
+    changed = trajectory_state._replace(state, module_id="M-1", applied=("e1", "e2"), wait_days=3.5)
+    assert changed == dataclasses.replace(state, module_id="M-1", applied=("e1", "e2"), wait_days=3.5)
+    assert changed is not state and state.module_id is None and state.applied == ("e1",)  # the original unchanged
+    assert hash(changed) == hash(dataclasses.replace(changed))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        changed.module_id = "M-2"  # type: ignore[misc]
+    with pytest.raises(TypeError, match="no field"):
+        trajectory_state._replace(state, modul_id="M-1")
