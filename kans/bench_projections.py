@@ -5,7 +5,10 @@ accepts, in one run on its own isolated topics (issue 13).
    ingest process (`POST /v1/events/batch`, batches of 1,000: the rate one ingest process accepts), the rest are
    sealed the same way and produced straight to the log (kafka-python, lz4), to have a log worth replaying;
 2. one fresh worker (a new application id: its own group, tables and changelogs) folds the whole log;
-3. two fresh workers fold it again, splitting the partitions.
+3. two fresh workers fold it again, splitting the partitions;
+4. `kans projections rebuild` folds it in bulk into another fresh application id (two processes), then one worker
+   starts on it: timed until that worker is ready with no lag, and its provider-load view compared with the one the
+   folding worker made (they must be equal).
 
 Each fold is timed from the workers' start to every one of them answering /ready with no lag, and also from the
 moment every worker held its partitions (its /ready page lists lag per topic) to that end: the folding alone,
@@ -46,6 +49,7 @@ from kans.synthetic.generator import generate
 from kans.synthetic.output import post_to_ingest
 from kans.synthetic.params import GeneratorParams
 from schemas.registry import SUBMISSION_LIST_ADAPTER, seal
+from services.projections.rebuild import rebuild
 
 YEARS = ("2024-2025", "2025-2026")
 
@@ -63,10 +67,11 @@ def _lag(url: str) -> int | None:
 
 
 def fold(settings: Settings, workers: int, events: int, logs: Path, timeout_s: float = 1800,
-         profile: Path | None = None) -> dict[str, Any]:  # fmt: skip
+         profile: Path | None = None, reuse_app_id: bool = False) -> dict[str, Any]:  # fmt: skip
     """`workers` fresh projections workers fold the whole log; their topics are deleted afterwards. `profile`: the
-    (one) worker runs under py-spy, which writes its samples there (raw format) when the fold is done."""
-    app_id = f"kans-fold-{uuid.uuid4().hex[:6]}"
+    (one) worker runs under py-spy, which writes its samples there (raw format) when the fold is done.
+    `reuse_app_id`: the workers start on `settings.projections_app_id` as it is (a rebuilt one), not a new one."""
+    app_id = settings.projections_app_id if reuse_app_id else f"kans-fold-{uuid.uuid4().hex[:6]}"
     ensure_topics(Settings(**{**settings.model_dump(), "projections_app_id": app_id}))  # its load-changes topic
     env = {**settings_env(settings), "KANS_PROJECTIONS_APP_ID": app_id}  # as the tools' principal (admin)
     ports = [free_port() for _ in range(workers)]
@@ -99,6 +104,7 @@ def fold(settings: Settings, workers: int, events: int, logs: Path, timeout_s: f
                         break
                 time.sleep(0.1)
         done = time.perf_counter()
+        rows = _provider_load(urls)
     finally:
         for proc in procs:
             # py-spy writes its samples when interrupted (SIGINT stops the worker too); SIGTERM for anything left.
@@ -111,7 +117,34 @@ def fold(settings: Settings, workers: int, events: int, logs: Path, timeout_s: f
     total, folding = done - began, done - holding
     return {"workers": workers, "events": events, "seconds_from_start": round(total, 1),
             "seconds_folding": round(folding, 1), "events_per_s_from_start": round(events / total),
-            "events_per_s_folding": round(events / max(folding, 1e-3))}  # fmt: skip
+            "events_per_s_folding": round(events / max(folding, 1e-3)), "rows": rows}  # fmt: skip
+
+
+def _provider_load(urls: list[str]) -> list[dict[str, Any]]:
+    """The workers' provider-load rows (today's view), without the partition each is tagged with, by provider and
+    module."""
+    rows = [row for url in urls for row in httpx.get(f"{url}/provider-load", timeout=30).json()["rows"]]
+    return sorted(({k: v for k, v in row.items() if k != "partition"} for row in rows),
+                  key=lambda row: (row["provider_id"], row["module_id"]))  # fmt: skip
+
+
+def bulk_rebuild(settings: Settings, events: int, logs: Path, processes: int = 2) -> dict[str, Any]:
+    """`kans projections rebuild` into a fresh application id, then one worker on it until ready with no lag."""
+    rebuilt = Settings(**{**settings.model_dump(), "projections_app_id": f"kans-rebuild-{uuid.uuid4().hex[:6]}"})
+    began = time.perf_counter()
+    try:
+        result = rebuild(rebuilt, processes, echo=lambda line: None)
+        written = time.perf_counter()
+        worker = fold(rebuilt, 1, events, logs, reuse_app_id=True)
+        done = time.perf_counter()
+    finally:
+        _delete_topics(settings, f"{rebuilt.topic_prefix}{rebuilt.projections_app_id}-")
+    return {"processes": processes, "events": events, "seconds_rebuild": round(written - began, 1),
+            "events_per_s_rebuild": round(events / max(written - began, 1e-3)),
+            "seconds_until_a_worker_on_it_is_ready": round(done - began, 1),
+            "events_per_s_until_a_worker_on_it_is_ready": round(events / max(done - began, 1e-3)),
+            "shares": [{k: v for k, v in share.items() if k != "partitions"} for share in result["shares"]],
+            "rows": worker["rows"]}  # fmt: skip
 
 
 def produce_sealed(settings: Settings, submissions: list[dict[str, Any]]) -> float:
@@ -175,6 +208,12 @@ def run_bench_projections(scale: float, http_events: int, echo: Callable[[str], 
             profiled = fold(settings, 1, events, workdir / "logs", profile=samples)
             result["profile_1_worker"] = {**summarize_file(samples), "samples": str(samples.relative_to(REPO_ROOT)),
                                           "events_per_s_folding_under_py_spy": profiled["events_per_s_folding"]}
+        echo("the log rebuilt in bulk (kans projections rebuild, two processes), then one worker on it")
+        result["bulk_rebuild"] = bulk_rebuild(settings, events, workdir / "logs")
+        result["bulk_rebuild"]["view_equal_to_the_folding_worker"] = (
+            result["bulk_rebuild"].pop("rows") == result["fold_1_worker"]["rows"])
+        for key in ("fold_1_worker", "fold_2_workers"):
+            result[key].pop("rows")
         one = result["fold_1_worker"]["events_per_s_folding"]
         result["one_worker_vs_one_ingest"] = round(one / ingest_rate, 2)
     finally:
