@@ -588,12 +588,12 @@ def projections_rebuild(
 
     from kafka.errors import KafkaError
 
-    from services.projections.rebuild import RebuildRefused, rebuild
+    from services.projections.rebuild import RebuildFailed, RebuildRefused, rebuild
 
     settings = tool_settings(get_settings()).model_copy(update={"projections_app_id": app_id})
     try:
         result = rebuild(settings, processes, typer.echo)
-    except (RebuildRefused, KafkaError) as err:
+    except (RebuildRefused, RebuildFailed, KafkaError) as err:
         _fail(f"kans projections rebuild: {err}")
     typer.echo(json.dumps({k: v for k, v in result.items() if k != "shares"}, indent=2))
     typer.echo(f"done: start the projections workers with KANS_PROJECTIONS_APP_ID={app_id}")

@@ -48,11 +48,16 @@ from services.projections.trajectory_state import TrajectoryState
 
 log = logging.getLogger(__name__)
 CONSUMER = "projections.rebuild"
+STALL_S = 120.0  # a share that reads nothing for this long (broker gone) fails the rebuild
 _PARTITIONER = DefaultPartitioner()
 
 
 class RebuildRefused(RuntimeError):
     """The application id is in use (or the log is missing): nothing was written."""
+
+
+class RebuildFailed(RuntimeError):
+    """The rebuild stopped part way (the broker went away, say): nothing committed, the id is not to be used."""
 
 
 def group_id(settings: Settings) -> str:
@@ -100,6 +105,23 @@ class Fold:
             self.changes.setdefault(row, []).append(change)
 
 
+@dataclass
+class Stall:
+    """Raises TimeoutError once `limit_s` passed without a poll that brought records (the broker went away)."""
+
+    what: str
+    limit_s: float = STALL_S
+    clock: Callable[[], float] = time.monotonic
+    since: float | None = None
+
+    def polled(self, brought_records: bool) -> None:
+        now = self.clock()
+        if brought_records or self.since is None:
+            self.since = now
+        elif now - self.since > self.limit_s:
+            raise TimeoutError(f"nothing read from {self.what} for {self.limit_s:.0f} s")
+
+
 def fold_partitions(settings: Settings, partitions: list[int], ends: dict[int, int]) -> dict[str, Any]:
     """Read `partitions` of the log up to `ends` and write what the workers would have (module docstring), except
     the committed offsets. One process's share of a rebuild."""
@@ -112,8 +134,11 @@ def fold_partitions(settings: Settings, partitions: list[int], ends: dict[int, i
         tps = [TopicPartition(topic, p) for p in partitions if ends.get(p, 0) > 0]
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
+        stall = Stall(f"partitions {partitions} of {topic}")
         while any(consumer.position(tp) < ends[tp.partition] for tp in tps):
-            for tp, records in consumer.poll(timeout_ms=500).items():
+            polled = consumer.poll(timeout_ms=500)
+            stall.polled(bool(polled))
+            for tp, records in polled.items():
                 end = ends[tp.partition]
                 for r in records:
                     if r.offset < end:
@@ -238,12 +263,18 @@ def rebuild(settings: Settings, processes: int = 2, echo: Callable[[str], None] 
     parts = shares(ends, processes)
     echo(f"rebuilding {settings.projections_app_id}: {sum(ends.values()):,} records of {len(ends)} partitions, "
          f"{len(parts)} processes")  # fmt: skip
-    if len(parts) == 1:
-        results = [fold_partitions(settings, parts[0], ends)]
-    else:
-        with ProcessPoolExecutor(len(parts), mp_context=multiprocessing.get_context("spawn")) as pool:
-            results = list(pool.map(fold_partitions, [settings] * len(parts), parts, [ends] * len(parts)))
-    _commit(settings, ends)
+    try:
+        if len(parts) == 1:
+            results = [fold_partitions(settings, parts[0], ends)]
+        else:
+            with ProcessPoolExecutor(len(parts), mp_context=multiprocessing.get_context("spawn")) as pool:
+                results = list(pool.map(fold_partitions, [settings] * len(parts), parts, [ends] * len(parts)))
+        _commit(settings, ends)
+    except (KafkaError, TimeoutError) as err:
+        # Nothing committed: no worker starts from this id's offsets, and its topics (which may hold part of the
+        # state) make a second rebuild into it refuse.
+        raise RebuildFailed(f"the rebuild into {settings.projections_app_id} failed ({err!r}); nothing was "
+                            "committed: rebuild into another new application id") from err  # fmt: skip
     took = time.perf_counter() - began
     records = sum(ends.values())
     return {"app_id": settings.projections_app_id, "records": records, "processes": len(parts),

@@ -3,9 +3,11 @@ the fold of one share of the log, which must leave what the worker's agent would
 
 from __future__ import annotations
 
+import pytest
+
 from core.dead_letters import BadRecord
 from services.projections import provider_load as rows
-from services.projections.rebuild import Fold, shares
+from services.projections.rebuild import Fold, Stall, shares
 from tests.event_log import poison, recompute_trajectories, replay_log, valid_events
 
 
@@ -37,3 +39,17 @@ def test_a_share_folds_to_the_states_and_row_changes_the_agent_would_make() -> N
             current = rows.apply_change(current, change)
         table[row] = current
     assert table == replay_log(values)[1]
+
+
+def test_a_share_that_reads_nothing_for_too_long_fails() -> None:
+    now = [0.0]
+    stall = Stall("partitions [0] of events", limit_s=120, clock=lambda: now[0])
+    stall.polled(False)  # the first poll starts the clock
+    for now[0] in (60.0, 119.0):
+        stall.polled(False)
+    stall.polled(True)  # records: the clock starts again
+    now[0] = 200.0
+    stall.polled(False)
+    now[0] = 321.0
+    with pytest.raises(TimeoutError, match=r"nothing read from partitions \[0\] of events for 120 s"):
+        stall.polled(False)
