@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
+import inspect
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -131,3 +133,17 @@ def test_every_worker_app_uses_the_eager_consumer(tmp_path: Any) -> None:
 async def test_an_awaitable_that_is_not_a_coroutine_is_left_to_be_awaited() -> None:
     future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     assert start_in_place(future) is future
+
+
+def test_the_fetch_loop_copied_is_the_one_faust_runs() -> None:
+    """EagerDeliveryConsumer re-states faust 0.15.3's `Consumer._drain_messages` with one change. An upgrade that
+    changes faust's loop must be looked at (and this digest renewed) before the copy is trusted again."""
+    import faust
+    from faust.transport.consumer import Consumer as FaustConsumer
+
+    source = inspect.getsource(FaustConsumer._drain_messages)
+    assert faust.__version__ == "0.15.3"
+    assert hashlib.sha256(source.encode()).hexdigest() == (
+        "44a2500309e83c630493f6828af50166ec8d96a0b3e4fb2bab735f704ae93417"
+    ), "faust's fetch loop changed: compare it with core/faust_consumer.py's copy"
+    assert EagerDeliveryConsumer._drain_messages is not FaustConsumer._drain_messages
