@@ -6,6 +6,9 @@ accepts, in one run on its own isolated topics (issue 13).
    sealed the same way and produced straight to the log (kafka-python, lz4), to have a log worth replaying;
 2. one fresh worker (a new application id: its own group, tables and changelogs) folds the whole log;
 3. two fresh workers fold it again, splitting the partitions;
+0. first, on topics of its own, the same events through one ingest process while two projections workers follow
+   (as `make up` runs them): how far behind they are when the burst ends, and how long until they have no lag (the
+   issue's headline: 467 s after a 60 s burst, when a worker took 230 events/s);
 4. `kans projections rebuild` folds it in bulk into another fresh application id (two processes), then one worker
    starts on it: timed until that worker is ready with no lag, and its provider-load view compared with the one the
    folding worker made (they must be equal).
@@ -128,6 +131,36 @@ def _provider_load(urls: list[str]) -> list[dict[str, Any]]:
                   key=lambda row: (row["provider_id"], row["module_id"]))  # fmt: skip
 
 
+def follow_burst(base: Settings, submissions: list[dict[str, Any]], workdir: Path) -> dict[str, Any]:
+    """`submissions` through one ingest process (one client, batches of 1,000) while two projections workers follow,
+    on topics of their own; their lag when the burst ends and how long until it is 0."""
+    settings = isolated_settings(workdir, base.kafka_bootstrap, log_level="WARNING",
+                                 **security_of(base))  # fmt: skip
+    second = free_port()
+    urls = [f"http://127.0.0.1:{settings.projections_port}", f"http://127.0.0.1:{second}"]
+    settings = Settings(**{**settings.model_dump(), "projections_urls": ",".join(urls)})
+    ensure_topics(settings)
+    try:
+        with ServiceProcesses(settings, workdir / "logs", more_projections={"projections-2": second}) as services:
+            services.start("ingest", "projections", "projections-2")
+            what = "bench: a burst through one ingest process, two workers following"
+            with progress(what, len(submissions)) as shown:
+                began = time.perf_counter()
+                post_to_ingest(submissions, settings.ingest_base_url, on_batch=shown.advance)
+                ended = time.perf_counter()
+            at_end = [_lag(url) for url in urls]
+            while any(lag != 0 for lag in (_lag(url) for url in urls)):
+                if time.perf_counter() - ended > 1800:
+                    raise RuntimeError("the workers did not catch up within 1,800 s of the burst's end")
+                time.sleep(0.1)
+            caught_up = time.perf_counter()
+    finally:
+        _delete_topics(settings, settings.topic_prefix)
+    return {"events": len(submissions), "seconds": round(ended - began, 1),
+            "accepted_per_s": round(len(submissions) / (ended - began)), "workers": 2,
+            "lag_events_when_it_ended": at_end, "seconds_until_no_lag_after_it_ended": round(caught_up - ended, 1)}
+
+
 def bulk_rebuild(settings: Settings, events: int, logs: Path, processes: int = 2) -> dict[str, Any]:
     """`kans projections rebuild` into a fresh application id, then one worker on it until ready with no lag."""
     rebuilt = Settings(**{**settings.model_dump(), "projections_app_id": f"kans-rebuild-{uuid.uuid4().hex[:6]}"})
@@ -184,6 +217,8 @@ def run_bench_projections(scale: float, http_events: int, echo: Callable[[str], 
     submissions = list(generate(GeneratorParams(years=YEARS, scale=scale)))
     head, rest = submissions[:http_events], submissions[http_events:]
     echo(f"the log: {len(submissions):,} synthetic events, {len(head):,} of them through one ingest process")
+    echo(f"{len(head):,} events through one ingest process while two workers follow (topics of their own)")
+    result["burst_two_workers_following"] = follow_burst(settings, head, workdir / "burst")
     try:
         with ServiceProcesses(settings, workdir / "logs") as services:
             services.start("ingest")
