@@ -141,8 +141,8 @@ def test_a_rebuild_leaves_what_workers_folding_the_log_would(settings: Settings,
     assert expected_now != expected
     wait_for(lambda: load_rows(worker) == expected_now, timeout_s=60, what="the new events folded on top")
     samples = scrape(f"{worker.settings.projections_base_url}/metrics")
-    assert value(samples, "kans_projections_messages_received_per_topic_total",
-                 topic=events_topic(settings)) == len(more)  # fmt: skip
+    received = value(samples, "kans_projections_messages_received_per_topic_total", topic=events_topic(settings))
+    assert received is not None and len(more) <= received < len(values), received  # the new ones, not the log again
 
 
 def test_a_rebuild_into_an_id_whose_topics_hold_records_is_refused(settings: Settings, tmp_path: Path) -> None:
