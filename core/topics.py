@@ -54,9 +54,22 @@ DAY_MS = 24 * 60 * 60 * 1000
 AUDIT_RETENTION_DAYS = 10 * 366  # ten years: longer than a pupil is of school age and any complaint period after it
 
 
+PROJECTION_TABLES = ("trajectories", "provider-load")
+
+
+def projections_group(settings: Settings) -> str:
+    """The projections workers' faust application id: their consumer group, and the prefix of their own topics."""
+    return f"{settings.topic_prefix}{settings.projections_app_id}"
+
+
+def projections_changelog_topic(settings: Settings, table: str) -> str:
+    """The changelog a projections table is restored from (faust's naming: `<app id>-<table>-changelog`)."""
+    return f"{projections_group(settings)}-{table}-changelog"
+
+
 def load_changes_topic(settings: Settings) -> str:
     """The projections worker's internal topic between its two agents (faust's naming of an app's internal topics)."""
-    return f"{settings.topic_prefix}{settings.projections_app_id}-load-changes"
+    return f"{projections_group(settings)}-load-changes"
 
 
 def dispatch_feed_topic(settings: Settings) -> str:
@@ -124,11 +137,11 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         # Its tables' changelogs too (compacted, as faust makes them): two workers starting together both ask for
         # them, and the one that finds a changelog missing in the metadata stops (PartitionsMismatch).
         *(TopicSpec(
-            f"{settings.topic_prefix}{settings.projections_app_id}-{table}-changelog",
+            projections_changelog_topic(settings, table),
             settings.event_partitions,
             {"cleanup.policy": "compact"},
             f"Projections worker (internal): the changelog of its table `{table}`, which a worker restores it from.",
-        ) for table in ("trajectories", "provider-load")),
+        ) for table in PROJECTION_TABLES),
         TopicSpec(
             dispatch_feed_topic(settings),
             1,

@@ -41,7 +41,15 @@ from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_expone
 from core.dead_letters import BadRecord, Origin, dead_letter, read_event
 from core.kafka_security import client_config
 from core.settings import Settings
-from core.topics import ensure_topics, event_dead_letter_topic, events_topic, load_changes_topic
+from core.topics import (
+    PROJECTION_TABLES,
+    ensure_topics,
+    event_dead_letter_topic,
+    events_topic,
+    load_changes_topic,
+    projections_changelog_topic,
+    projections_group,
+)
 from schemas.projections import OneChange, as_messages, dump_load_change
 from services.projections.load_changes import trajectory_id_of, translate
 from services.projections.trajectory_state import TrajectoryState
@@ -60,15 +68,6 @@ class RebuildFailed(RuntimeError):
     """The rebuild stopped part way (the broker went away, say): nothing committed, the id is not to be used."""
 
 
-def group_id(settings: Settings) -> str:
-    """The projections workers' consumer group: faust's application id (`core.faust_apps.new_faust_app`)."""
-    return f"{settings.topic_prefix}{settings.projections_app_id}"
-
-
-def changelog_topic(settings: Settings, table: str) -> str:
-    return f"{settings.topic_prefix}{settings.projections_app_id}-{table}-changelog"
-
-
 def load_change_partition(row: str, partitions: int) -> int:
     """The load-changes partition of a provider|module row: where the workers' faust producer sends its changes."""
     return int(_PARTITIONER(row.encode(), list(range(partitions)), list(range(partitions))))
@@ -76,11 +75,11 @@ def load_change_partition(row: str, partitions: int) -> int:
 
 @dataclass
 class Fold:
-    """The rules applied to one share of the log: the trajectories' states (with their partition), each row's
-    changes in order, and the records that were not events."""
+    """The rules applied to one share of the log: the trajectories' states (with the partition of the last event
+    that changed each, where the worker stores it), each row's changes in order, and the records that were not
+    events."""
 
-    states: dict[bytes, tuple[TrajectoryState | None, int]] = field(default_factory=dict)
-    written: set[bytes] = field(default_factory=set)
+    states: dict[bytes, tuple[TrajectoryState, int]] = field(default_factory=dict)
     changes: dict[str, list[OneChange]] = field(default_factory=dict)
     events: int = 0
     bad: list[tuple[int, int, int | None, bytes | None, bytes | None, BadRecord]] = field(default_factory=list)
@@ -96,11 +95,10 @@ class Fold:
         self.events += 1
         tid = trajectory_id_of(event)
         tkey = None if tid is None else tid.encode()
-        stored = None if tkey is None else self.states.get(tkey, (None, partition))[0]
-        outcome = translate(event, stored)
+        known = None if tkey is None else self.states.get(tkey)
+        outcome = translate(event, None if known is None else known[0])
         if tkey is not None and outcome.state is not None:
             self.states[tkey] = (outcome.state, partition)
-            self.written.add(tkey)
         for row, change in outcome.changes:
             self.changes.setdefault(row, []).append(change)
 
@@ -148,7 +146,7 @@ def fold_partitions(settings: Settings, partitions: list[int], ends: dict[int, i
     folded = time.perf_counter()
     sent = _write(settings, fold)
     return {"partitions": partitions, "records": sum(ends.get(p, 0) for p in partitions), "events": fold.events,
-            "dead_letters": len(fold.bad), "trajectories": len(fold.written), "rows": len(fold.changes),
+            "dead_letters": len(fold.bad), "trajectories": len(fold.states), "rows": len(fold.changes),
             "load_change_records": sent, "seconds_folding": round(folded - began, 2),
             "seconds_writing": round(time.perf_counter() - folded, 2)}  # fmt: skip
 
@@ -165,10 +163,8 @@ def _write(settings: Settings, fold: Fold) -> int:
             letter = dead_letter(bad, key, value, origin)
             futures.append(producer.send(event_dead_letter_topic(settings), key=letter.key, value=letter.value,
                                          headers=letter.headers))  # fmt: skip
-        trajectories = changelog_topic(settings, "trajectories")
-        for tkey in fold.written:
-            state, partition = fold.states[tkey]
-            assert state is not None
+        trajectories = projections_changelog_topic(settings, "trajectories")
+        for tkey, (state, partition) in fold.states.items():
             value = json.dumps({**state.to_dict(), "partition": partition}).encode()
             futures.append(producer.send(trajectories, key=tkey, value=value, partition=partition))
         sent, changes_topic = 0, load_changes_topic(settings)
@@ -200,11 +196,11 @@ def _in_use(settings: Settings) -> str | None:
 def _in_use_now(settings: Settings) -> str | None:
     admin = KafkaAdminClient(**client_config(settings))
     try:
-        if admin.list_group_offsets(group_id(settings)).get(group_id(settings)):
-            return f"the consumer group {group_id(settings)} has committed offsets"
+        if admin.list_group_offsets(projections_group(settings)).get(projections_group(settings)):
+            return f"the consumer group {projections_group(settings)} has committed offsets"
     finally:
         admin.close()
-    tables = [changelog_topic(settings, table) for table in ("trajectories", "provider-load")]
+    tables = [projections_changelog_topic(settings, table) for table in PROJECTION_TABLES]
     internal = [*tables, load_changes_topic(settings)]
     consumer = KafkaConsumer(**client_config(settings), group_id=None, enable_auto_commit=False)
     try:
@@ -235,12 +231,12 @@ def _commit(settings: Settings, ends: dict[int, int]) -> None:
     offsets = {TopicPartition(topic, p): OffsetAndMetadata(end, "", -1) for p, end in ends.items() if end > 0}
     admin = KafkaAdminClient(**client_config(settings))
     try:
-        errors = _COORDINATOR(admin.alter_group_offsets, group_id(settings), offsets) if offsets else {}
+        errors = _COORDINATOR(admin.alter_group_offsets, projections_group(settings), offsets) if offsets else {}
     finally:
         admin.close()
     failed = {f"{tp.topic}[{tp.partition}]": error.__name__ for tp, error in errors.items() if error is not NoError}
     if failed:
-        raise RebuildRefused(f"the group {group_id(settings)}'s offsets were not committed: {failed}")
+        raise RebuildRefused(f"the group {projections_group(settings)}'s offsets were not committed: {failed}")
 
 
 def shares(partitions: Iterable[int], processes: int) -> list[list[int]]:

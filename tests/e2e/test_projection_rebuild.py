@@ -16,9 +16,15 @@ import pytest
 from kafka import KafkaAdminClient
 
 from core.settings import Settings
-from core.topics import ensure_topics, event_dead_letter_topic, events_topic
+from core.topics import (
+    ensure_topics,
+    event_dead_letter_topic,
+    events_topic,
+    projections_changelog_topic,
+    projections_group,
+)
 from kans.processes import isolated_settings
-from services.projections.rebuild import CONSUMER, RebuildRefused, group_id, load_change_partition, rebuild
+from services.projections.rebuild import CONSUMER, RebuildRefused, load_change_partition, rebuild
 from tests.conftest import wait_for
 from tests.e2e.test_metrics import scrape, value
 from tests.event_log import (
@@ -104,7 +110,7 @@ def test_a_rebuild_leaves_what_workers_folding_the_log_would(settings: Settings,
     # The group starts where the log ended when the rebuild began.
     admin = KafkaAdminClient(**connection(settings.kafka_bootstrap))
     try:
-        committed = admin.list_group_offsets(group_id(rebuilt))[group_id(rebuilt)]
+        committed = admin.list_group_offsets(projections_group(rebuilt))[projections_group(rebuilt)]
     finally:
         admin.close()
     log = read_topic(settings.kafka_bootstrap, events_topic(settings), timeout_s=30)
@@ -149,12 +155,12 @@ def test_a_rebuild_into_an_id_whose_topics_hold_records_is_refused(settings: Set
     """An id whose internal topics hold records (a worker ran with it and its offsets were deleted, say)."""
     used = Settings(**{**settings.model_dump(), "projections_app_id": "kans-projections-used"})
     ensure_topics(used)
-    changelog = f"{used.topic_prefix}{used.projections_app_id}-trajectories-changelog"
+    changelog = projections_changelog_topic(used, "trajectories")
     produce_raw(settings.kafka_bootstrap, changelog, [(b"T-1", b"{}")])
     with pytest.raises(RebuildRefused, match="holds records"):
         rebuild(used, processes=1)
     admin = KafkaAdminClient(**connection(settings.kafka_bootstrap))
     try:
-        assert not admin.list_group_offsets(group_id(used)).get(group_id(used))  # nothing committed
+        assert not admin.list_group_offsets(projections_group(used)).get(projections_group(used))  # nothing committed
     finally:
         admin.close()
