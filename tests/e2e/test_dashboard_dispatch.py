@@ -96,7 +96,9 @@ def test_the_desk_sees_open_proposals_and_waiting_lists_on_the_dashboard(platfor
             page.screenshot(path=str(ARTEFACTS / "dashboard-dispatch.png"), full_page=True)
             # Pushed, not polled (the page polls only while its stream is down): the provider takes a second
             # group; the capacity and the freed waiting list reach the screen through the stream.
-            page.wait_for_function("document.body.dataset.live === 'push'", timeout=30_000)
+            # The stream is open before its first event arrives: wait for the first push (the snapshot) too.
+            page.wait_for_function("document.body.dataset.live === 'push' && Number(document.body.dataset.pushes) > 0",
+                                   timeout=30_000)  # fmt: skip
             pushes = int(page.evaluate("document.body.dataset.pushes"))
             posted_at = time.monotonic()
             platform.post(provider_fact("ProviderCapacitySet", PROVIDER, "2025-10-08", module_id=MODULE, capacity=2))
