@@ -31,6 +31,7 @@ class Load:
         self.refused = 0
         self.answers: Counter[int | str] = Counter()
         self.accepted_at: list[float] = []
+        self._lock = threading.Lock()  # the thread adds to `acknowledged` while the drill counts it
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -63,8 +64,10 @@ class Load:
                     self._stop.wait(0.5)  # then the same batch again
                     continue
                 self.accepted_at.append(time.monotonic())
-                for submission, result in zip(batch, response.json()["results"], strict=True):
-                    self.acknowledged[submission["payload"]["referral_id"]].add(result["event_id"])
+                results = response.json()["results"]
+                with self._lock:
+                    for submission, result in zip(batch, results, strict=True):
+                        self.acknowledged[submission["payload"]["referral_id"]].add(result["event_id"])
                 n += 5
                 self._stop.wait(len(batch) / self.rate)
 
@@ -78,7 +81,8 @@ class Load:
 
     @property
     def events(self) -> int:
-        return sum(len(ids) for ids in self.acknowledged.values())
+        with self._lock:
+            return sum(len(ids) for ids in self.acknowledged.values())
 
 
 def kill_9(platform: Platform, name: str) -> None:
