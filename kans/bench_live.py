@@ -361,10 +361,10 @@ async def under_load(settings: Settings, ingest: httpx.AsyncClient, rate: int, s
         started = time.perf_counter()
         workers = [asyncio.create_task(work) for work in (load(), markers(), clickhouse_markers(api))]
         await asyncio.sleep(seconds)
+        cores = cpu.stop()  # while the readers' process runs: an ended child's CPU leaves /proc with it
         stop.set()
         await asyncio.gather(*workers)
         elapsed = time.perf_counter() - started
-        cores = cpu.stop()  # before the readers' process ends: an ended child's CPU leaves /proc with it
         reads = await reading
         deadline = time.perf_counter() + 300  # the markers still on their way
         while len(arrived) < len(posted) and time.perf_counter() < deadline:
