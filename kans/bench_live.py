@@ -269,17 +269,13 @@ def _reader_loops(base_url: str, headers: dict[str, str], api_rps: int, start_at
     return asyncio.run(run())
 
 
-async def readers(settings: Settings, api_rps: int, start_at: float, seconds: float) -> dict[str, Any]:
-    """`_reader_loops` in a child process (same process group: its CPU counts as the bench client's)."""
-    headers = development_headers(settings)
+async def readers(settings: Settings, api_rps: int, seconds: float) -> dict[str, Any]:
+    """`_reader_loops` in a child process (same process group: its CPU counts as the bench client's), asking from
+    READERS_START_S on: the caller starts its own side after sleeping as long."""
+    headers, start_at = development_headers(settings), time.time() + READERS_START_S
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
         return await asyncio.get_running_loop().run_in_executor(
             pool, _reader_loops, settings.api_base_url, headers, api_rps, start_at, seconds)  # fmt: skip
-
-
-async def reads_alone(settings: Settings, api_rps: int, seconds: float) -> dict[str, Any]:
-    """The reference: the live view and the year's statistics asked as under load, with nothing ingested."""
-    return await readers(settings, api_rps, time.time() + READERS_START_S, seconds)
 
 
 async def to_clickhouse(ingest: httpx.AsyncClient, api: httpx.AsyncClient, headers: dict[str, str], run: str, i: int,
@@ -351,11 +347,11 @@ async def under_load(settings: Settings, ingest: httpx.AsyncClient, rate: int, s
 
     limits = httpx.Limits(max_connections=400, max_keepalive_connections=100)
     async with httpx.AsyncClient(base_url=settings.api_base_url, limits=limits, timeout=30) as api:
-        idle = await reads_alone(settings, api_rps, seconds)
+        idle = await readers(settings, api_rps, seconds)  # the reference: the same reads, nothing ingested
         listener = Stream(api, headers, on_load)
         listening = asyncio.create_task(listener.run())
         await asyncio.wait_for(listener.first.wait(), 60)
-        reading = asyncio.create_task(readers(settings, api_rps, time.time() + READERS_START_S, seconds))
+        reading = asyncio.create_task(readers(settings, api_rps, seconds))
         await asyncio.sleep(READERS_START_S)
         cpu.start()
         started = time.perf_counter()
