@@ -163,6 +163,11 @@ class Settings(BaseSettings):
         "(`600/minute;20/second`). Over it: 429 with Retry-After."
     )
 
+    api_shed_behind_ms: int = Field(
+        1000, ge=0, description="The API answers its live views 503 with Retry-After while its event loop is more "
+        "than this far behind (a read would be answered that late); 0: never (services/api/overload.py)."
+    )
+
     @field_validator("rate_limit")
     @classmethod
     def _rate_limit(cls, value: str) -> str:

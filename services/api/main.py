@@ -18,6 +18,7 @@ from core.settings import Settings, get_settings
 from services.api.access import RULES
 from services.api.audit import AuditMiddleware
 from services.api.bootstrap import bootstrap
+from services.api.overload import LoopLag, ShedMetrics, ShedWhenBehind
 from services.api.rate_limit import install_rate_limit
 from services.api.report.router import router as report_router
 from services.api.routes import (
@@ -51,8 +52,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.api = api
     try:
         api.start()
+        app.state.loop_lag.start()
         yield
     finally:
+        await app.state.loop_lag.stop()
         await api.stop()
 
 
@@ -68,6 +71,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # metrics count the 503 of a read that could not be audited.
     app.add_middleware(AuditMiddleware)
     app.state.registry = new_registry()  # /metrics: HTTP requests, and the writer's when this process hosts it
+    # Live views shed while the event loop is behind; inside the HTTP metrics, so that they count the 503s.
+    app.state.loop_lag = lag = LoopLag()
+    app.add_middleware(ShedWhenBehind, lag=lag, bound_s=settings.api_shed_behind_ms / 1000,
+                       metrics=ShedMetrics(app.state.registry, lag))
     instrument_http(app, app.state.registry)
     install_error_handlers(app)
     app.include_router(live.router)
