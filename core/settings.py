@@ -164,7 +164,7 @@ class Settings(BaseSettings):
     )
 
     api_shed_behind_ms: int = Field(
-        1000, ge=0, description="The API answers its live views 503 with Retry-After while its event loop is more "
+        2000, ge=0, description="The API answers its live views 503 with Retry-After while its event loop is more "
         "than this far behind (a read would be answered that late); 0: never (services/api/overload.py)."
     )
 

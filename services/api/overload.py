@@ -14,7 +14,7 @@ How far behind: `LoopLag` sleeps `TICK_S` in a task of the event loop and measur
 callback waits for the loop: the requests' queueing delay, GIL waits included). A request asks `behind()`: the largest
 overshoot of the last `HOLD_S` (the requests that waited with it are read in the loop's next rounds), or the time
 since the last tick when that is longer (a loop blocked now has not ticked). Over
-`KANS_API_SHED_BEHIND_MS` (default 1,000 ms; 0: never shed) the live views' GETs answer 503 before authentication,
+`KANS_API_SHED_BEHIND_MS` (default 2,000 ms; 0: never shed) the live views' GETs answer 503 before authentication,
 routing or any work; every other route is served as before (a report, an export, the history: fewer, costlier, not
 polled; a 503 there would waste the work the caller already waited for). Counted in `kans_api_shed_total{view}`;
 `kans_api_event_loop_behind_seconds` is read at every scrape.

@@ -1,5 +1,5 @@
-"""The API stalled while live-view reads arrive (SIGSTOP for 2 s, as a process starved of CPU or of its GIL would
-be): once it runs again, the reads that waited are answered 503 with Retry-After at once, and not as a view 2 s old;
+"""The API stalled while live-view reads arrive (SIGSTOP for 3 s, as a process starved of CPU or of its GIL would
+be): once it runs again, the reads that waited are answered 503 with Retry-After at once, and not as a view 3 s old;
 a request that is not a live view is served; the live view is served again as soon as the event loop has caught up,
 and the metrics count what was shed. The rule and its edges: tests/unit/test_api_overload.py."""
 
@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import wait_for
 from tests.platform import Platform
 
-STALL_S = 2.0
+STALL_S = 3.0
 READS = 6
 
 
@@ -49,8 +49,10 @@ def test_live_views_that_waited_for_a_stalled_api_are_shed_then_served_again(pla
     for answer in shed:
         assert answer.headers["retry-after"] == "1"
         detail = answer.json()["detail"]
-        assert detail.startswith("the API is overloaded: its event loop is ") and "s behind (more than 1 s)" in detail
-        assert float(detail.split("event loop is ")[1].split(" s ")[0]) >= 1.0, detail  # it waited STALL_S
+        bound = platform.settings.api_shed_behind_ms / 1000
+        assert detail.startswith("the API is overloaded: its event loop is ")
+        assert f"s behind (more than {bound:g} s)" in detail
+        assert float(detail.split("event loop is ")[1].split(" s ")[0]) > bound, detail  # it waited STALL_S
     assert catalogue.status_code == 200  # not a live view: served however late
     assert shed_total(platform) - before == len(shed)
     served = wait_for(lambda: (r := platform.api.get("/v1/live/provider-load")).status_code == 200 and r,

@@ -82,6 +82,7 @@ class Watcher:
         self.answers: Counter[int] = Counter()
         self.incomplete: list[Any] = []
         self.unavailable: list[str] = []
+        self.shed = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -92,6 +93,8 @@ class Watcher:
             if response.status_code == 200:
                 if {row["provider_id"] for row in response.json()["rows"]} != set(PROVIDERS):
                     self.incomplete.append(response.json())
+            elif response.status_code == 503 and response.json()["detail"].startswith("the API is overloaded"):
+                self.shed += 1  # the API's event loop was behind (services/api/overload.py): not about partitions
             elif response.status_code == 503:
                 self.unavailable.append(response.json()["detail"])
             self._stop.wait(0.05)
@@ -152,7 +155,7 @@ def test_two_workers_split_the_partitions_and_a_kill_9_ends_equal_to_a_replay(tw
 
     # While a partition had no worker, the API said so; it never served a view with providers missing.
     assert watcher.incomplete == []
-    assert watcher.answers[200] > 0 and watcher.answers[503] > 0, watcher.answers
+    assert watcher.answers[200] > 0 and watcher.unavailable, (watcher.answers, watcher.shed)
     assert all("partitions" in detail for detail in watcher.unavailable), watcher.unavailable[:3]
     print(
         f"two workers: split {sorted(split[0])} / {sorted(split[1])}, then {sorted(rejoined[0])} / "
