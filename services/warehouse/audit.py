@@ -74,7 +74,7 @@ class AuditWriter:
         consumer = KafkaConsumer(
             **client_config(self._settings), group_id=f"{self._settings.topic_prefix}{AUDIT_WRITER_GROUP}",
             client_id="kans-audit-writer", enable_auto_commit=False, auto_offset_reset="earliest",
-            max_poll_records=500, fetch_max_wait_ms=100, metadata_max_age_ms=10_000, session_timeout_ms=10_000,
+            max_poll_records=500, fetch_max_wait_ms=500, metadata_max_age_ms=10_000, session_timeout_ms=10_000,
         )  # fmt: skip
         if not consumer.partitions_for_topic(self._topic):
             consumer.close()

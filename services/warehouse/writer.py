@@ -156,7 +156,7 @@ class ClickHouseWriter:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self._settings.writer_batch_max,
-            fetch_max_wait_ms=100,
+            fetch_max_wait_ms=500,
             metadata_max_age_ms=10_000,
             # A writer killed without leaving the group holds its partitions until the broker gives up on its
             # heartbeats (sent by kafka-python's own thread, whatever a batch takes): 10 s, not the default 45.
