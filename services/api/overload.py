@@ -2,13 +2,17 @@
 answered 503 with Retry-After at once instead.
 
 Why: the API process serves every read on one event loop, beside the ClickHouse writer and the reports' threads
-(with embedded chDB they share the process and its GIL). When a burst of events makes the writer and the reports
-take the process, reads queue in the event loop: under `kans bench-live`'s load (2,000 events/s asked, 200 live-view
-reads/s) a live view was answered 13 s late at the median, a view seconds stale that a dashboard polling every few
-seconds has long asked again. The live views already answer 503 with Retry-After while the projections are not
-complete, and their clients (the dashboard, the SSE stream's reconnect, the tests' polls) ask again; shedding them
-while the loop is behind lets the loop catch up on what cannot wait (the writer's commits, SSE pushes, ingest-side
-reads of the statistics) and keeps the answers it does give fresh.
+(with embedded chDB they share the process and its GIL). A process that stalls (starved of CPU, a long GIL hold, a
+pause) finds the reads that arrived meanwhile waiting when it runs again; answering each of them with a view as old
+as the stall, to a dashboard that has asked again meanwhile, is work for nothing. The live views already answer 503
+with Retry-After while the projections are not complete, and their clients (the dashboard, the SSE stream's
+reconnect, the tests' polls) ask again; shedding them while the loop is behind lets it get back to what cannot wait
+(the writer's commits, the SSE pushes).
+
+What it does not do: bound the latency of a read once admitted, nor see the requests that wait before the process
+takes them. Under `kans bench-live`'s overload (2,000 events/s asked, 200 live-view reads/s) the loop was 0.4-1 s
+behind at the median while reads took 5-12 s, most of it before the app saw them (README, Benchmarks, 2026-12-07
+14:58-15:11 UTC): shedding at 250 ms dropped 85% of the reads and the rest still took 5 s at the median.
 
 How far behind: `LoopLag` sleeps `TICK_S` in a task of the event loop and measures how late it wakes (the time a
 callback waits for the loop: the requests' queueing delay, GIL waits included). A request asks `behind()`: the largest
