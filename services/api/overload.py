@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections.abc import Callable
 
 import prometheus_client as prom
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 TICK_S = 0.025
@@ -118,10 +118,10 @@ class ShedWhenBehind:
             await self.app(scope, receive, send)
             return
         self.metrics.shed.labels(view=view).inc()
-        body = json.dumps({"detail": f"the API is overloaded: its event loop is {behind:.2f} s behind (more than "
-                                     f"{self.bound_s:g} s), so the live views are not answered until it catches up; "
-                                     f"try again in {RETRY_AFTER_S} s"}).encode()  # fmt: skip
-        await send({"type": "http.response.start", "status": 503, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"retry-after", str(RETRY_AFTER_S).encode())]})  # fmt: skip
-        await send({"type": "http.response.body", "body": body})
+        refusal = JSONResponse(
+            {"detail": f"the API is overloaded: its event loop is {behind:.2f} s behind (more than "
+                       f"{self.bound_s:g} s), so the live views are not answered until it catches up; try again in "
+                       f"{RETRY_AFTER_S} s"},
+            status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)},
+        )  # fmt: skip
+        await refusal(scope, receive, send)
