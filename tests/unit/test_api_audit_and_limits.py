@@ -4,7 +4,9 @@ tests/e2e/test_audit.py."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -92,6 +94,23 @@ def test_routes_that_are_not_per_pupil_are_not_audited() -> None:
     assert audit.records == []
 
 
+@pytest.fixture
+def clock_early_in_a_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The limiter's windows are whole minutes of the epoch, and a sliding-window counter lets one more request through
+    just after a boundary (the last window's count is weighted down, then floored): CI ran this test at 17:00:00.1 and
+    got four 200s. The clock of the limiter's storage and of the middleware starts 5 s into a minute and runs with
+    real time, so the test stays inside one window."""
+    import limits.aio.storage.memory as memory
+
+    from services.api import rate_limit
+
+    started, start = time.monotonic(), (time.time() // 60) * 60 + 5
+    clock = SimpleNamespace(time=lambda: start + (time.monotonic() - started), monotonic=time.monotonic)
+    monkeypatch.setattr(memory, "time", clock)
+    monkeypatch.setattr(rate_limit, "time", clock)
+
+
+@pytest.mark.usefixtures("clock_early_in_a_window")
 def test_a_caller_over_the_limit_gets_429_with_retry_after_while_another_is_served() -> None:
     api = client(RecordingAudit(), rate_limit="3/minute")
     a, b = headers(Role.provider, "p1"), headers(Role.provider, "p2")
