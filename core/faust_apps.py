@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import threading
+import time
 from typing import Any
 
 import faust
@@ -13,6 +16,56 @@ from core.faust_store import register as register_store
 from core.kafka_security import faust_credentials
 from core.logs import configure_logging
 from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+REBALANCE_EXIT_CODE = 75  # EX_TEMPFAIL: started again by the supervisor, as after any crash
+
+
+class RebalanceClock:
+    """How long an app has been in one rebalance without a break (revoke, assign and changelog recovery: faust's
+    `app.rebalancing`). A pure rule: the caller passes the flag and the time."""
+
+    def __init__(self, limit_s: float) -> None:
+        self.limit_s = limit_s
+        self.since: float | None = None
+
+    def observe(self, rebalancing: bool, now: float) -> float | None:
+        """The seconds this rebalance has lasted when that is over the limit, else None."""
+        if not rebalancing:
+            self.since = None
+            return None
+        if self.since is None:
+            self.since = now
+        lasted = now - self.since
+        return lasted if self.limit_s > 0 and lasted > self.limit_s else None
+
+
+def exit_when_stuck_in_a_rebalance(app: faust.App, limit_s: float, every_s: float = 1.0) -> threading.Thread | None:
+    """faust 0.15 with aiokafka 0.14 can hang in a rebalance: the worker stays up, holds no partition, logs nothing
+    and is never ready again (seen in the two-worker replay: "Heartbeat failed ... rebalancing", then silence). A
+    supervisor restarts a process that exits, not one that hangs, so a worker past `limit_s` in one rebalance exits
+    (code 75) at once, without a graceful shutdown that could hang in the same place. Safe: offsets are committed
+    only for what the agents processed (core/faust_order.py), so the next start goes on from there.
+
+    A thread, not a faust timer: faust starts an app's timers only once its tables were first recovered, so a timer
+    would not see a worker that hangs in its first rebalance. faust sets the flag from its consumer's thread."""
+    if limit_s <= 0:
+        return None
+    clock = RebalanceClock(limit_s)
+
+    def watch() -> None:
+        while True:
+            time.sleep(every_s)
+            if (lasted := clock.observe(bool(app.rebalancing), time.monotonic())) is not None:
+                log.critical("%s has been rebalancing for %.0f s (over KANS_FAUST_REBALANCE_EXIT_S=%g): exiting "
+                             "with code %d, to be started again", app.conf.id, lasted, limit_s, REBALANCE_EXIT_CODE)
+                logging.shutdown()
+                os._exit(REBALANCE_EXIT_CODE)
+
+    thread = threading.Thread(target=watch, name="faust-rebalance-watchdog", daemon=True)
+    thread.start()
+    return thread
 
 
 class Worker(faust.Worker):
@@ -57,5 +110,6 @@ def run_worker(app: faust.App, name: str, settings: Settings, host: str, port: i
     configure_logging(settings.log_level, name)
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # faust creates its data folder, not the parents
     level = {"warning": "warn", "critical": "crit"}.get(settings.log_level.lower(), settings.log_level.lower())
+    exit_when_stuck_in_a_rebalance(app, settings.faust_rebalance_exit_s)
     sys.argv = [f"kans-{name}", "worker", "--loglevel", level, "--web-port", str(port), "--web-bind", host]
     app.main()

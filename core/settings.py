@@ -128,6 +128,11 @@ class Settings(BaseSettings):
         "worker and the API. Default <data_dir>/vault/pupils.sqlite."
     )
 
+    faust_rebalance_exit_s: float = Field(
+        300.0, ge=0, description="A faust worker (projections, dispatch, inbound) that has been in one rebalance, "
+        "recovery included, for longer than this exits with code 75, for its supervisor to start it again from the "
+        "committed offsets: faust 0.15 can hang in a rebalance, alive and never ready. 0 turns this off."
+    )
     projections_app_id: str = "kans-projections"
     inbound_app_id: str = "kans-inbound"
     dispatch_app_id: str = "kans-dispatch"

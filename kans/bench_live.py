@@ -376,13 +376,39 @@ async def under_load(settings: Settings, ingest: httpx.AsyncClient, rate: int, s
             **reads, "idle_reference": idle, "cpu": cores}  # fmt: skip
 
 
-def _caught_up(url: str) -> bool:
+def _readiness(url: str) -> tuple[bool, Any]:
+    """(caught up, what its readiness page said: None when it did not answer with one)."""
     try:
         response = httpx.get(f"{url}/ready", timeout=10)
         body = response.json()
     except (httpx.HTTPError, ValueError):  # not up yet, or its web server up before its pages (a text 404)
-        return False
-    return response.status_code == 200 and all(lag and lag["lag_events"] == 0 for lag in body["lag"].values())
+        return False, None
+    caught_up = response.status_code == 200 and all(lag and lag["lag_events"] == 0 for lag in body["lag"].values())
+    lag = {topic: report and report.get("lag_events") for topic, report in (body.get("lag") or {}).items()}
+    return caught_up, (response.status_code, lag, body.get("partitions"))  # not its lag in seconds: that grows
+
+
+def _caught_up(url: str) -> bool:
+    return _readiness(url)[0]
+
+
+class StallWatch:
+    """Which workers made no progress for `limit_s`: not caught up, and the same readiness answer (or none) all that
+    time. A pure rule: the caller passes what each said and the time."""
+
+    def __init__(self, limit_s: float) -> None:
+        self.limit_s = limit_s
+        self.seen: dict[Any, tuple[Any, float]] = {}
+
+    def stalled(self, key: Any, caught_up: bool, said: Any, now: float) -> bool:
+        last = self.seen.get(key)
+        if caught_up or last is None or last[0] != said:
+            self.seen[key] = (said, now)
+            return False
+        return now - last[1] > self.limit_s
+
+    def forget(self, key: Any) -> None:
+        self.seen.pop(key, None)
 
 
 def _until(probe: Callable[[], Any], what: str, timeout_s: float = 600) -> Any:
@@ -412,16 +438,23 @@ def restart_exited(procs: dict[int, Any], launch: Callable[[int], None]) -> int:
     return len(exited)
 
 
+# A replay worker starts with empty tables (a new group): a rebalance of a minute is a hung one, and so is a worker
+# whose readiness page says the same for two.
+REPLAY_REBALANCE_EXIT_S = 60.0
+REPLAY_STALL_S = 120.0
+
+
 def replay(settings: Settings, logs: Path, events: int) -> dict[str, Any]:
     """Two fresh workers (a new application id, as the tools' principal) rebuild every projection from the log;
     their merged provider-load view against the live workers' (settings.projections_base_urls)."""
     replay_settings = Settings(**{**settings.model_dump(), "projections_app_id": f"kans-replay-{uuid.uuid4().hex[:6]}"})
     ensure_topics(replay_settings)  # its internal load-changes topic, before the workers subscribe
     ports = [free_port(), free_port()]
-    env = {**settings_env(settings), "KANS_PROJECTIONS_APP_ID": replay_settings.projections_app_id}  # as admin
+    env = {**settings_env(settings), "KANS_PROJECTIONS_APP_ID": replay_settings.projections_app_id,  # as admin
+           "KANS_FAUST_REBALANCE_EXIT_S": str(REPLAY_REBALANCE_EXIT_S)}  # fmt: skip
     urls = [f"http://127.0.0.1:{port}" for port in ports]
     procs: dict[int, subprocess.Popen[bytes]] = {}
-    restarts = 0
+    restarts, stall = 0, StallWatch(REPLAY_STALL_S)
 
     def launch(port: int) -> None:
         log = open(logs / f"replay-{port}.log", "ab")  # noqa: SIM115 - owned by the child process
@@ -431,10 +464,23 @@ def replay(settings: Settings, logs: Path, events: int) -> dict[str, Any]:
 
     def supervised_caught_up() -> bool:
         """Every worker caught up; one that exited is started again first, as supervisord and compose's restart
-        policy do (faust 0.15 with aiokafka 0.14 can crash in a rebalance: a KeyError in the fetcher, aiokafka#19)."""
+        policy do (faust 0.15 with aiokafka 0.14 can crash in a rebalance: a KeyError in the fetcher, aiokafka#19).
+        One that hangs (the same readiness answer, or none, for REPLAY_STALL_S while not caught up: seen once, a
+        worker silent after "Heartbeat failed ... rebalancing") is killed and started again: its own watchdog
+        (core/faust_apps.py) sees a hung rebalance, not a hung event loop."""
         nonlocal restarts
         restarts += restart_exited(procs, launch)
-        return all(_caught_up(url) for url in urls)
+        every = []
+        for port, url in zip(ports, urls, strict=True):
+            caught_up, said = _readiness(url)
+            if stall.stalled(port, caught_up, said, time.monotonic()):
+                os.killpg(procs[port].pid, signal.SIGKILL)
+                procs[port].wait(timeout=30)
+                stall.forget(port)
+                launch(port)
+                restarts += 1
+            every.append(caught_up)
+        return all(every)
 
     began = time.perf_counter()
     for port in ports:

@@ -1,0 +1,26 @@
+"""The rule behind the faust workers' rebalance watchdog (core/faust_apps.py): how long one rebalance has lasted."""
+
+from __future__ import annotations
+
+from core.faust_apps import RebalanceClock
+
+
+def test_a_rebalance_over_the_limit_is_reported_with_how_long_it_lasted() -> None:
+    clock = RebalanceClock(10)
+    assert [clock.observe(True, t) for t in (100.0, 105.0, 110.0)] == [None, None, None]  # 10 s is not over 10 s
+    assert clock.observe(True, 110.5) == 10.5
+
+
+def test_a_break_in_the_rebalance_starts_the_count_again() -> None:
+    clock = RebalanceClock(10)
+    clock.observe(True, 0.0)
+    assert clock.observe(False, 9.0) is None
+    assert clock.observe(True, 9.5) is None
+    assert clock.observe(True, 19.0) is None  # 9.5 s of the new rebalance, not 19 s of the first
+    assert abs((clock.observe(True, 19.6) or 0) - 10.1) < 1e-9
+
+
+def test_a_worker_that_is_not_rebalancing_is_never_reported_and_zero_turns_it_off() -> None:
+    assert all(RebalanceClock(10).observe(False, t) is None for t in range(0, 1000, 50))
+    off = RebalanceClock(0)
+    assert [off.observe(True, t) for t in (0.0, 1e6)] == [None, None]
