@@ -11,15 +11,15 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from html import escape
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import matplotlib
 from cycler import cycler
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
 from services.api.report.tables import UNIT_NL, column_dimension, grid
 from services.warehouse.statistics.model import StatisticResult
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 MAX_SERIES = 12  # more codes than this in the series dimension: one bar per cell instead
 NOT_APPLICABLE = "Niet van toepassing"
@@ -86,7 +86,10 @@ def _spec(result: StatisticResult, subtitle: str = "") -> ChartSpec | None:
 
 @lru_cache(maxsize=512)  # the same report asked again (or as HTML, then as PDF) draws nothing again
 def render_svg(spec: ChartSpec, chart_id: str, caption: str) -> str:
-    """The chart as an `<svg>` element to inline in HTML (ids prefixed with `chart_id`, so charts don't clash)."""
+    """The chart as an `<svg>` element to inline in HTML (ids prefixed with `chart_id`, so charts don't clash).
+    matplotlib is imported here, on the first chart drawn: a second of CPU at every start of the API otherwise."""
+    import matplotlib
+
     with _DRAWING, matplotlib.rc_context(RC):
         figure = _draw(spec)
         buffer = io.StringIO()
@@ -101,6 +104,9 @@ def is_horizontal(spec: ChartSpec) -> bool:
 
 def _draw(spec: ChartSpec) -> Figure:
     """Margins are computed from the labels (in inches) instead of a tight bounding box: half the drawing time."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
     n_categories, n_series = len(spec.categories), len(spec.series)
     labels = [textwrap.fill(c, 40) for c in spec.categories]
     longest = max(len(line) for label in labels for line in label.splitlines())

@@ -7,7 +7,6 @@ from enum import StrEnum
 from services.api.report.document import build_document
 from services.api.report.render_html import render_html
 from services.api.report.render_pdf import html_to_pdf
-from services.api.report.render_xlsx import render_xlsx
 from services.warehouse.statistics.responses import YearReport
 
 
@@ -32,6 +31,8 @@ def render_report(report: YearReport, report_format: ReportFormat, threshold: in
     """The whole report in one format (a PDF needs Chromium: `PdfUnavailable` otherwise)."""
     document = build_document(report, threshold)
     if report_format is ReportFormat.xlsx:
+        from services.api.report.render_xlsx import render_xlsx  # openpyxl: imported when a workbook is asked
+
         return render_xlsx(document)
     html = render_html(document)
     return html_to_pdf(html) if report_format is ReportFormat.pdf else html.encode("utf-8")
