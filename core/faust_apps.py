@@ -98,6 +98,9 @@ def new_faust_app(settings: Settings, app_id: str, datadir: str, host: str, port
         web_bind=host,
         web_host=host,
         web_port=port,
+        # A worker killed without leaving the group holds its partitions until the broker gives up on its heartbeats
+        # (sent by the consumer's own thread every 3 s, not by the agents): 10 s by default instead of faust's 60.
+        broker_session_timeout=settings.faust_session_timeout_s,
         Worker=Worker,
         **extra,
     )

@@ -133,6 +133,11 @@ class Settings(BaseSettings):
         "recovery included, for longer than this exits with code 75, for its supervisor to start it again from the "
         "committed offsets: faust 0.15 can hang in a rebalance, alive and never ready. 0 turns this off."
     )
+    faust_session_timeout_s: float = Field(
+        10.0, ge=6, le=1800, description="How long the broker waits for a faust worker's heartbeats before it gives "
+        "the worker's partitions to the others (a worker killed without leaving the group holds them that long). "
+        "faust's default is 60 s; the broker accepts 6 s to 30 min."
+    )
     projections_app_id: str = "kans-projections"
     inbound_app_id: str = "kans-inbound"
     dispatch_app_id: str = "kans-dispatch"

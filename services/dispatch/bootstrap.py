@@ -46,7 +46,7 @@ def bootstrap(settings: Settings) -> faust.App:
         raise ValueError("KANS_DISPATCH_API_KEY must be the dispatch service's own key: the development key is public")
     # A worker killed without leaving the group holds its partitions until the broker gives up on it: 10 s.
     app = new_faust_app(settings, settings.dispatch_app_id, "faust-dispatch", settings.dispatch_host,
-                        settings.dispatch_port, table_standby_replicas=0, broker_session_timeout=10.0)  # fmt: skip
+                        settings.dispatch_port, table_standby_replicas=0)  # fmt: skip
     events = app.topic(events_topic(settings), key_serializer="raw", value_serializer="raw")
     feed = app.topic(feed_topic(settings), partitions=1, internal=True, key_serializer="raw",
                      value_serializer="raw")  # fmt: skip

@@ -42,12 +42,10 @@ async def forget_revoked(app: AppT, revoked: set[TP], *args: Any, **kwargs: Any)
 
 
 def bootstrap(settings: Settings) -> faust.App:
-    # A worker killed without leaving the group holds its partitions until the broker gives up on its heartbeats:
-    # 10 s instead of faust's 60 (heartbeats come from the consumer's own thread every 3 s, not from the agents).
     # Each worker its own data folder (several may run on one machine, each on its own web port).
     datadir = "faust" if settings.projections_port == 6066 else f"faust-projections-{settings.projections_port}"
     app = new_faust_app(settings, settings.projections_app_id, datadir, settings.projections_host,
-                        settings.projections_port, table_standby_replicas=0, broker_session_timeout=10.0)  # fmt: skip
+                        settings.projections_port, table_standby_replicas=0)  # fmt: skip
     # Values are parsed and written at the agents' boundary (pydantic), so both topics carry raw bytes.
     events = app.topic(events_topic(settings), key_serializer="raw", value_serializer="raw")
     load_changes = app.topic(load_changes_topic(settings), partitions=settings.event_partitions, internal=True,

@@ -101,13 +101,14 @@ def clock_early_in_a_window(monkeypatch: pytest.MonkeyPatch) -> None:
     got four 200s. The clock of the limiter's storage and of the middleware starts 5 s into a minute and runs with
     real time, so the test stays inside one window."""
     import limits.aio.storage.memory as memory
+    import limits.aio.strategies as strategies
 
     from services.api import rate_limit
 
     started, start = time.monotonic(), (time.time() // 60) * 60 + 5
     clock = SimpleNamespace(time=lambda: start + (time.monotonic() - started), monotonic=time.monotonic)
-    monkeypatch.setattr(memory, "time", clock)
-    monkeypatch.setattr(rate_limit, "time", clock)
+    for module in (memory, strategies, rate_limit):  # every reader of the clock: the storage, the window's stats, us
+        monkeypatch.setattr(module, "time", clock)
 
 
 @pytest.mark.usefixtures("clock_early_in_a_window")

@@ -206,10 +206,8 @@ async def stop_ingest(app: AppT, /, *args: Any, **kwargs: Any) -> None:
 
 def create_app(settings: Settings, ingest: Ingest | None = None) -> faust.App:
     """The inbound worker on the ingest `bootstrap` wires from `settings` (or on `ingest`, as built by a test)."""
-    # A worker killed without leaving the group holds its partitions until the broker gives up on its heartbeats:
-    # 10 s instead of faust's 60, as for the projections worker (a restarted worker is ready that much sooner).
     app = new_faust_app(settings, settings.inbound_app_id, "faust-inbound", settings.inbound_host,
-                        settings.inbound_port, producer_acks=-1, broker_session_timeout=10.0)  # fmt: skip
+                        settings.inbound_port, producer_acks=-1)  # fmt: skip
     inbound = app.topic(inbound_topic(settings), key_serializer="raw", value_serializer="raw")
     dead_letters = app.topic(dead_letter_topic(settings), key_serializer="raw", value_serializer="raw")
     batch_wait_s = settings.inbound_batch_wait_ms / 1000
