@@ -50,7 +50,7 @@ class Supervisor:
     def __init__(self, run_dir: Path, env: dict[str, str], output: IO[bytes] | None = None) -> None:
         self.run_dir = run_dir
         bin_dir = str(Path(sys.executable).parent)
-        self.env = {"KANS_START_RETRIES": "5", **env, **two_projection_workers(env),
+        self.env = {"KANS_START_RETRIES": "5", "KANS_START_SECS": "10", **env, **two_projection_workers(env),
                     "KANS_SUPERVISOR_DIR": str(run_dir), "KANS_VENV_BIN": bin_dir,
                     "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"}  # fmt: skip
         self.output = output

@@ -19,7 +19,8 @@ def test_every_service_is_restarted_when_it_exits_and_given_up_after_fast_failur
     for name, program in programs.items():
         assert program["command"].endswith(f"/kans serve {name.removesuffix('-2')}")
         retries = program["startretries"]
-        assert (program["autorestart"], program["startsecs"], retries) == ("true", "10", "%(ENV_KANS_START_RETRIES)s")
+        assert (program["autorestart"], program["startsecs"], retries) == ("true", "%(ENV_KANS_START_SECS)s",
+                                                                           "%(ENV_KANS_START_RETRIES)s")  # fmt: skip
         assert (program["stopasgroup"], program["killasgroup"]) == ("true", "true")
         assert program["stdout_logfile"] == "/dev/stdout" and program["redirect_stderr"] == "true"
     assert config["supervisord"]["nodaemon"] == "true"
@@ -29,6 +30,8 @@ def test_every_service_is_restarted_when_it_exits_and_given_up_after_fast_failur
     supervisor = Supervisor(Path("/run/kans"), {})
     assert supervisor.env["KANS_START_RETRIES"] == "5"  # the default of `kans up`; an operator may set another
     assert Supervisor(Path("/run/kans"), {"KANS_START_RETRIES": "2"}).env["KANS_START_RETRIES"] == "2"
+    assert supervisor.env["KANS_START_SECS"] == "10"
+    assert Supervisor(Path("/run/kans"), {"KANS_START_SECS": "30"}).env["KANS_START_SECS"] == "30"
 
 
 class Rpc:
