@@ -23,28 +23,41 @@ REBALANCE_EXIT_CODE = 75  # EX_TEMPFAIL: started again by the supervisor, as aft
 
 
 class RebalanceClock:
-    """How long an app has been in one rebalance without a break (revoke, assign and changelog recovery: faust's
-    `app.rebalancing`). A pure rule: the caller passes the flag and the time."""
+    """How long an app has been in one rebalance (revoke, assign and changelog recovery: faust's `app.rebalancing`)
+    without a break and without progress: a recovery that reads on (`progress`, the changelog offsets restored so
+    far, moves) starts the count again, however long a large recovery takes. A pure rule: the caller passes the
+    flag, the progress and the time."""
 
     def __init__(self, limit_s: float) -> None:
         self.limit_s = limit_s
         self.since: float | None = None
+        self.progress: object = None
 
-    def observe(self, rebalancing: bool, now: float) -> float | None:
-        """The seconds this rebalance has lasted when that is over the limit, else None."""
+    def observe(self, rebalancing: bool, now: float, progress: object = None) -> float | None:
+        """The seconds this rebalance has gone without progress when that is over the limit, else None."""
         if not rebalancing:
-            self.since = None
+            self.since, self.progress = None, None
             return None
-        if self.since is None:
-            self.since = now
+        if self.since is None or progress != self.progress:
+            self.since, self.progress = now, progress
         lasted = now - self.since
         return lasted if self.limit_s > 0 and lasted > self.limit_s else None
+
+
+def recovery_progress(app: faust.App) -> object:
+    """The changelog offsets faust's recovery has restored so far, summed (it grows while a recovery reads); a new
+    object when faust's dict changed under this thread's read, which counts as progress."""
+    try:
+        return sum(app.tables.recovery.active_offsets.values())  # type: ignore[attr-defined]
+    except (RuntimeError, AttributeError):
+        return object()
 
 
 def exit_when_stuck_in_a_rebalance(app: faust.App, limit_s: float, every_s: float = 1.0) -> threading.Thread | None:
     """faust 0.15 with aiokafka 0.14 can hang in a rebalance: the worker stays up, holds no partition, logs nothing
     and is never ready again (seen in the two-worker replay: "Heartbeat failed ... rebalancing", then silence). A
-    supervisor restarts a process that exits, not one that hangs, so a worker past `limit_s` in one rebalance exits
+    supervisor restarts a process that exits, not one that hangs, so a worker past `limit_s` in one rebalance without
+    progress (a changelog recovery that reads on is progress: `RebalanceClock`) exits
     (code 75) at once, without a graceful shutdown that could hang in the same place. Safe: offsets are committed
     only for what the agents processed (core/faust_order.py), so the next start goes on from there.
 
@@ -57,9 +70,12 @@ def exit_when_stuck_in_a_rebalance(app: faust.App, limit_s: float, every_s: floa
     def watch() -> None:
         while True:
             time.sleep(every_s)
-            if (lasted := clock.observe(bool(app.rebalancing), time.monotonic())) is not None:
-                log.critical("%s has been rebalancing for %.0f s (over KANS_FAUST_REBALANCE_EXIT_S=%g): exiting "
-                             "with code %d, to be started again", app.conf.id, lasted, limit_s, REBALANCE_EXIT_CODE)
+            rebalancing = bool(app.rebalancing)
+            progress = recovery_progress(app) if rebalancing else None
+            if (lasted := clock.observe(rebalancing, time.monotonic(), progress)) is not None:
+                log.critical("%s has been rebalancing for %.0f s without progress (over KANS_FAUST_REBALANCE_EXIT_S="
+                             "%g): exiting with code %d, to be started again", app.conf.id, lasted, limit_s,
+                             REBALANCE_EXIT_CODE)  # fmt: skip
                 logging.shutdown()
                 os._exit(REBALANCE_EXIT_CODE)
 
