@@ -28,7 +28,7 @@ def test_a_worker_that_is_not_rebalancing_is_never_reported_and_zero_turns_it_of
 
 def test_a_recovery_that_reads_on_is_progress_and_one_that_stops_is_not() -> None:
     clock = RebalanceClock(10)
-    restored = [0, 5_000, 12_000, 20_000, 20_000, 20_000]
-    seen = [clock.observe(True, t, offsets) for t, offsets in zip((0.0, 8.0, 16.0, 24.0, 30.0, 34.5), restored)]
+    times, restored = (0.0, 8.0, 16.0, 24.0, 30.0, 34.5), (0, 5_000, 12_000, 20_000, 20_000, 20_000)
+    seen = [clock.observe(True, t, offsets) for t, offsets in zip(times, restored, strict=True)]
     assert seen[:5] == [None] * 5  # 30 s in one rebalance, but the offsets moved until 24 s
     assert seen[5] == 10.5  # stuck since 24 s
