@@ -38,11 +38,11 @@ POISON = {
 def test_each_kind_of_poison_is_rejected_with_its_reason_in_linear_time(name: str) -> None:
     value, reason, message = POISON[name]
     keys = load_key_ring(Settings().api_keys_file)
-    began = time.monotonic()
+    began = time.process_time()  # CPU time: a loaded machine delays the test, it does not make the check slower
     rejection = check_message(value, LARS, keys)
     assert isinstance(rejection, Rejection)
     kept = dead_letter_value(value, rejection)
-    took = time.monotonic() - began
+    took = time.process_time() - began
     assert (rejection.reason, rejection.fields[:1]) == (reason, ("$",) if reason != "invalid_submission" else
                                                         (rejection.fields[0],))  # fmt: skip
     assert message in rejection.message
@@ -67,9 +67,9 @@ def test_a_valid_message_passes_and_a_missing_key_is_refused_before_the_bytes_ar
 @pytest.mark.parametrize("text", ["x" * 65_536, "a.b" * 21_000, "a-b" * 21_000, "x.x" * 21_000, "x@y." * 16_000,
                                   "1 " * 32_000, "a@" + "b." * 32_000])  # fmt: skip
 def test_the_personal_data_scan_takes_linear_time(text: str) -> None:
-    began = time.monotonic()
+    began = time.process_time()  # CPU time: a loaded machine delays the test, it does not make the check slower
     personal_data_in(text, free_text=True)
-    assert time.monotonic() - began < 0.5
+    assert time.process_time() - began < 0.5
 
 
 def test_e_mail_addresses_are_still_found() -> None:
