@@ -130,8 +130,9 @@ class Settings(BaseSettings):
 
     faust_rebalance_exit_s: float = Field(
         300.0, ge=0, description="A faust worker (projections, dispatch, inbound) that has been in one rebalance, "
-        "recovery included, for longer than this exits with code 75, for its supervisor to start it again from the "
-        "committed offsets: faust 0.15 can hang in a rebalance, alive and never ready. 0 turns this off."
+        "recovery included, without progress (a recovery still restoring changelog records is progress) for longer "
+        "than this exits with code 75, for its supervisor to start it again from the committed offsets: faust 0.15 "
+        "can hang in a rebalance, alive and never ready. 0 turns this off."
     )
     faust_session_timeout_s: float = Field(
         10.0, ge=6, le=1800, description="How long the broker waits for a faust worker's heartbeats before it gives "
