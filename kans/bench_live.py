@@ -280,19 +280,33 @@ async def readers(settings: Settings, api_rps: int, seconds: float) -> dict[str,
             pool, _reader_loops, settings.api_base_url, headers, api_rps, start_at, seconds)  # fmt: skip
 
 
+async def post_counted(client: httpx.AsyncClient, path: str, body: Any, failures: dict[str, int]) -> int | None:
+    """POST `body`: the answer's status, or None when the connection failed (counted in `failures["transport"]`; a
+    server closing a kept-alive connection as the next request goes out is one): one such failure is a figure of the
+    run, not its end."""
+    try:
+        return (await client.post(path, json=body)).status_code
+    except httpx.TransportError:
+        failures["transport"] = failures.get("transport", 0) + 1
+        return None
+
+
 async def to_clickhouse(ingest: httpx.AsyncClient, api: httpx.AsyncClient, headers: dict[str, str], run: str, i: int,
-                        seen: list[float]) -> None:  # fmt: skip
+                        seen: list[float], failures: dict[str, int]) -> None:  # fmt: skip
     """One marker trajectory (three events): from its 202 until GET /v1/referrals/{id}/events lists all three."""
     events = trajectory(f"{run}ch", i)
-    response = await ingest.post("/v1/events/batch", json=events)
-    if response.status_code != 202:
+    if await post_counted(ingest, "/v1/events/batch", events, failures) != 202:
         return
     posted, rid = time.perf_counter(), events[0]["payload"]["referral_id"]
     while time.perf_counter() - posted < 300:
-        history = await api.get(f"/v1/referrals/{rid}/events", headers=headers)
-        if history.status_code == 200 and len(history.json()["events"]) >= len(events):
-            seen.append(time.perf_counter() - posted)
-            return
+        try:
+            history = await api.get(f"/v1/referrals/{rid}/events", headers=headers)
+        except httpx.TransportError:
+            failures["transport"] = failures.get("transport", 0) + 1
+        else:
+            if history.status_code == 200 and len(history.json()["events"]) >= len(events):
+                seen.append(time.perf_counter() - posted)
+                return
         await asyncio.sleep(0.05)
 
 
@@ -306,6 +320,7 @@ async def under_load(settings: Settings, ingest: httpx.AsyncClient, rate: int, s
     arrived: dict[int, float] = {}
     in_clickhouse: list[float] = []
     ingested = {"events": 0, "refused": 0}
+    failures: dict[str, int] = {}
     stop = asyncio.Event()
 
     def on_load(view: Any, at: float) -> None:
@@ -319,12 +334,12 @@ async def under_load(settings: Settings, ingest: httpx.AsyncClient, rate: int, s
         with progress(f"bench: ingesting ({rate:,} events/s asked)", int(rate * seconds)) as bar:
             while not stop.is_set():
                 batch = [event for i in range(n, n + per_batch) for event in trajectory(run, i)]
-                response = await ingest.post("/v1/events/batch", json=batch)
-                if response.status_code == 202:
+                status = await post_counted(ingest, "/v1/events/batch", batch, failures)
+                if status == 202:
                     ingested["events"] += len(batch)
                     bar.advance(len(batch))
                     n += per_batch
-                else:  # the same batch again
+                elif status is not None:  # refused: the same batch again (as after a failed connection)
                     ingested["refused"] += len(batch)
                 ahead = began + ingested["events"] / rate - time.perf_counter()
                 if ahead > 0:
@@ -334,8 +349,7 @@ async def under_load(settings: Settings, ingest: httpx.AsyncClient, rate: int, s
         i = 0
         while not stop.is_set():
             i += 1
-            response = await ingest.post("/v1/events/batch", json=[capacity(MARKER, i, i)])
-            if response.status_code == 202:
+            if await post_counted(ingest, "/v1/events/batch", [capacity(MARKER, i, i)], failures) == 202:
                 posted[i] = time.perf_counter()
             await asyncio.sleep(0.5)
 
@@ -343,7 +357,7 @@ async def under_load(settings: Settings, ingest: httpx.AsyncClient, rate: int, s
         pending, i = [], 0
         while not stop.is_set():
             i += 1
-            pending.append(asyncio.create_task(to_clickhouse(ingest, api, headers, run, i, in_clickhouse)))
+            pending.append(asyncio.create_task(to_clickhouse(ingest, api, headers, run, i, in_clickhouse, failures)))
             await asyncio.sleep(1.0)
         await asyncio.gather(*pending)
 
@@ -359,7 +373,7 @@ async def under_load(settings: Settings, ingest: httpx.AsyncClient, rate: int, s
         started = time.perf_counter()
         workers = [asyncio.create_task(work) for work in (load(), markers(), clickhouse_markers(api))]
         await asyncio.sleep(seconds)
-        cores = cpu.stop()  # while the readers' process runs: an ended child's CPU leaves /proc with it
+        cores = cpu.stop()
         stop.set()
         await asyncio.gather(*workers)
         elapsed = time.perf_counter() - started
@@ -372,6 +386,7 @@ async def under_load(settings: Settings, ingest: httpx.AsyncClient, rate: int, s
     freshness = [arrived[m] - posted[m] for m in sorted(arrived)]
     return {"rate_asked": rate, "seconds": round(elapsed, 1), "events_ingested": ingested["events"],
             "events_per_s": round(ingested["events"] / elapsed), "refused": ingested["refused"],
+            "transport_failures": failures.get("transport", 0),
             "freshness_event_to_sse_ms": {**summary_ms(freshness), "markers": len(posted),
                                           "arrived": len(arrived)},
             "freshness_event_to_clickhouse_ms": summary_ms(in_clickhouse),
