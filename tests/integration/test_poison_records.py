@@ -19,7 +19,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from core.kafka_security import client_config
 from core.settings import Settings
-from core.topics import ensure_topics, event_dead_letter_topic, events_topic
+from core.topics import ensure_topics, event_dead_letter_topic, events_topic, projections_group
 from kans.processes import ServiceProcesses, isolated_settings
 from schemas.registry import parse_event
 from services.projections.agents import AGGREGATE, TRACK
@@ -152,6 +152,28 @@ def _aggregated_dead_letters(settings: Settings) -> int:
 def _caught_up(settings: Settings) -> bool:
     body = httpx.get(f"{settings.projections_base_url}/ready", timeout=10).json()
     return all(lag is not None and lag["lag_events"] == 0 for lag in body["lag"].values())
+
+
+def test_the_projections_worker_commits_its_position_at_the_end_of_both_topics_it_reads(run: Run) -> None:
+    """Its agents take the topics a batch at a time (core/faust_take.py) and the consumer commits their positions
+    (core/faust_order.py): once caught up, the group's committed offsets are each partition's end, the bad records
+    included, on the event log and on the internal load-changes topic. A batch never handed back (acknowledged) would
+    hold them below: a restarted worker would fold it again."""
+    group = projections_group(run.settings)
+    topics = (events_topic(run.settings), load_changes_topic(run.settings))
+    ends = {(topic, p): offset for topic in topics for p, offset in end_offsets(run.settings, topic).items()}
+
+    def committed_by_the_group() -> dict[tuple[str, int], int]:
+        admin = KafkaAdminClient(**client_config(run.settings))
+        try:
+            offsets = admin.list_group_offsets(group).get(group, {})
+        finally:
+            admin.close()
+        return {(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items() if tp.topic in topics}
+
+    wait_for(lambda: {k: v for k, v in committed_by_the_group().items() if ends.get(k)} == {
+        k: v for k, v in ends.items() if v}, timeout_s=60, what="the projections group's commits at both topics' ends")
+    assert sum(ends.values()) > len(run.valid)  # the bad records and the load changes are in it
 
 
 def test_the_writer_stores_every_valid_event_and_dead_letters_each_bad_record_once(run: Run) -> None:
