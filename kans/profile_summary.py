@@ -23,7 +23,7 @@ RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("agents: the rest of the batch (order, reads, hand-over)", ("track_trajectories", "aggregate_provider_load")),
     ("faust: per-message delivery to the agents (fetch, queue, sensors, acks, yield)",
      ("Consumer._drain_messages", "Stream._c_aiter", "Stream._passive_drainer", "on_message", "Agent._slurp",
-      "Agent._execute_actor", "Stream.take_events", "_take_events")),
+      "Agent._execute_actor", "Stream.take_events")),
     ("producer: changelog and load-changes records to the broker",
      ("ProducerBuffer", "Sender.", "SendProduceReqHandler", "AIOKafkaProducer", "Topic.publish_message",
       "Topic._on_published")),

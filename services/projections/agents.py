@@ -10,17 +10,17 @@ Both read at the boundary with one function each (`read_event`, `read_load_chang
 record that is not what the topic carries: that record is dead-lettered (`kans.events.dlq.v1`, acknowledged by the
 broker before the agent takes the next one, so before its offset can be committed) and the agent moves on. Anything
 else raised is a bug: it stops the worker (CrashingSupervisor) rather than skipping the event.
-Each agent takes its stream a batch at a time (core/faust_take.py: up to BATCH_MAX messages, or what came within a
-window of 20 ms, 100 ms while the traffic is steady), folds the batch in memory and writes each table row it changed
-once, at the end of the batch: a trajectory or a provider-load row that several of the batch's messages touch costs
-one changelog record, not one per message. `take_events` acknowledges a batch's messages once the agent asks for the
-next batch, after it handed its table writes to the Kafka producer (`changelog_handed_over`): only then do they count
-as processed, and may their offsets be committed. The event log has no gaps (every offset is a record), so a message
-that arrives while earlier ones of its partition never did means faust skipped them (it can, around a rebalance):
-`Ordering.in_order` (core/faust_order.py) sends the consumer back to them, and the offsets committed are the agents'
-own positions, never past a message not processed. Each yields one result per message it read (what it sent, the row
-it stored; `()`/None for a dead letter or a message skipped), so a test driving it with `agent.test_context()` can
-wait for each message and see what came of it.
+Each agent takes its stream a batch at a time (`take_events`: up to BATCH_MAX messages, or what came within
+BATCH_WITHIN_S), folds the batch in memory and writes each table row it changed once, at the end of the batch:
+a trajectory or a provider-load row that several of the batch's messages touch costs one changelog record, not
+one per message. faust acknowledges a batch's messages once the agent asks for the next batch, after it handed
+its table writes to the Kafka producer (`changelog_handed_over`): only then do they count as processed, and may
+their offsets be committed. The event log has no gaps (every offset is a record), so a message that arrives while
+earlier ones of its partition never did means faust skipped them (it can, around a rebalance): `Ordering.in_order`
+(core/faust_order.py) sends the consumer back to them, and the offsets committed are the agents' own positions,
+never past a message not processed. Each yields one result per message it read (what it sent, the row it stored;
+`()`/None for a dead letter or a message skipped), so a test driving it with `agent.test_context()` can wait for
+each message and see what came of it.
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ from faust.types import TP, AppT, EventT, StreamT
 from faust.types.tuples import Message
 
 from core.dead_letters import BadRecord, Origin, dead_letter, read_event
-from core.faust_take import take_events
 from schemas.projections import OneChange, as_messages, changes_in, dump_load_change
 from services.projections import provider_load as rows
 from services.projections.load_changes import KeyedChange, read_load_change, trajectory_id_of, translate
@@ -48,9 +47,8 @@ from services.projections.trajectory_state import TrajectoryState
 
 log = logging.getLogger(__name__)
 TRACK, AGGREGATE = "projections.track_trajectories", "projections.aggregate_provider_load"
-# A batch: up to BATCH_MAX messages, or what came within the window (core/faust_take.py: the most a change waits at
-# each agent, 20 ms for a lone change, 100 ms once batches show steady traffic).
-BATCH_MAX = 2000
+# A batch: up to BATCH_MAX messages, or what came within BATCH_WITHIN_S (the most a change waits at each agent).
+BATCH_MAX, BATCH_WITHIN_S = 2000, 0.02
 
 
 async def changelog_handed_over(app: AppT) -> None:
@@ -91,7 +89,7 @@ class Batch:
 
 def batches(stream: StreamT[bytes]) -> AsyncIterator[Sequence[EventT[bytes]]]:
     """The stream's messages a batch at a time (acknowledged once the batch is done: `take_events`)."""
-    return take_events(cast(Stream[bytes], stream), BATCH_MAX)
+    return cast(Stream[bytes], stream).take_events(BATCH_MAX, within=BATCH_WITHIN_S)
 
 
 @contextmanager

@@ -155,10 +155,10 @@ def _caught_up(settings: Settings) -> bool:
 
 
 def test_the_projections_worker_commits_its_position_at_the_end_of_both_topics_it_reads(run: Run) -> None:
-    """Its agents take the topics a batch at a time (core/faust_take.py) and the consumer commits their positions
+    """Its agents take the topics a batch at a time (faust's `take_events`) and the consumer commits their positions
     (core/faust_order.py): once caught up, the group's committed offsets are each partition's end, the bad records
-    included, on the event log and on the internal load-changes topic. A batch never handed back (acknowledged) would
-    hold them below: a restarted worker would fold it again."""
+    included, on the event log and on the internal load-changes topic. A batch never acknowledged holds them below
+    (checked by removing the acknowledgement from a copy of `take_events`): a restarted worker would fold it again."""
     group = projections_group(run.settings)
     topics = (events_topic(run.settings), load_changes_topic(run.settings))
     ends = {(topic, p): offset for topic in topics for p, offset in end_offsets(run.settings, topic).items()}
