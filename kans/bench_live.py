@@ -32,7 +32,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -280,15 +280,21 @@ async def readers(settings: Settings, api_rps: int, seconds: float) -> dict[str,
             pool, _reader_loops, settings.api_base_url, headers, api_rps, start_at, seconds)  # fmt: skip
 
 
-async def post_counted(client: httpx.AsyncClient, path: str, body: Any, failures: dict[str, int]) -> int | None:
-    """POST `body`: the answer's status, or None when the connection failed (counted in `failures["transport"]`; a
-    server closing a kept-alive connection as the next request goes out is one): one such failure is a figure of the
-    run, not its end."""
+async def counted(request: Awaitable[httpx.Response], failures: dict[str, int]) -> httpx.Response | None:
+    """The request's answer, or None when the connection failed (counted in `failures["transport"]`; a server closing
+    a kept-alive connection as the next request goes out is one): one such failure is a figure of the run, not its
+    end."""
     try:
-        return (await client.post(path, json=body)).status_code
+        return await request
     except httpx.TransportError:
         failures["transport"] = failures.get("transport", 0) + 1
         return None
+
+
+async def post_counted(client: httpx.AsyncClient, path: str, body: Any, failures: dict[str, int]) -> int | None:
+    """POST `body`: the answer's status, or None when the connection failed (`counted`)."""
+    response = await counted(client.post(path, json=body), failures)
+    return None if response is None else response.status_code
 
 
 async def to_clickhouse(ingest: httpx.AsyncClient, api: httpx.AsyncClient, headers: dict[str, str], run: str, i: int,
@@ -299,14 +305,10 @@ async def to_clickhouse(ingest: httpx.AsyncClient, api: httpx.AsyncClient, heade
         return
     posted, rid = time.perf_counter(), events[0]["payload"]["referral_id"]
     while time.perf_counter() - posted < 300:
-        try:
-            history = await api.get(f"/v1/referrals/{rid}/events", headers=headers)
-        except httpx.TransportError:
-            failures["transport"] = failures.get("transport", 0) + 1
-        else:
-            if history.status_code == 200 and len(history.json()["events"]) >= len(events):
-                seen.append(time.perf_counter() - posted)
-                return
+        history = await counted(api.get(f"/v1/referrals/{rid}/events", headers=headers), failures)
+        if history is not None and history.status_code == 200 and len(history.json()["events"]) >= len(events):
+            seen.append(time.perf_counter() - posted)
+            return
         await asyncio.sleep(0.05)
 
 
