@@ -42,9 +42,10 @@ ADMIN = "admin"
 # The principals of the processes; `inbound` is a source system producing submissions to the inbound topic.
 PRINCIPALS = (ADMIN, "ingest", "inbound", "projections", "writer", "api", "dispatch")
 # The principal each service process (`kans serve <name>`) acts as. The inbound worker is the ingest's Kafka way in:
-# it checks submissions and publishes events like the REST ingest, so it is the ingest principal.
+# it checks submissions and publishes events like the REST ingest, so it is the ingest principal. The live process
+# (`kans serve live`) is the read API's: it reads the event log (without a group) and writes the audit records.
 SERVICE_PRINCIPALS = {"ingest": "ingest", "inbound": "ingest", "projections": "projections", "writer": "writer",
-                      "api": "api", "dispatch": "dispatch"}  # fmt: skip
+                      "api": "api", "dispatch": "dispatch", "live": "api"}  # fmt: skip
 
 Operation = Literal["READ", "WRITE", "CREATE"]
 

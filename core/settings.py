@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     ingest_port: int = 8001
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    live_host: str = "127.0.0.1"
+    live_port: int = Field(8002, description="The live process's port (`kans serve live`): the live views of the API "
+                           "(provider load, its stream, waiting times, a trajectory's status) without the warehouse.")
     projections_host: str = "127.0.0.1"
     projections_port: int = 6066
     projections_url: str = Field("", description="Where the API finds the projections worker; default from host/port.")
@@ -260,6 +263,10 @@ class Settings(BaseSettings):
     @property
     def api_base_url(self) -> str:
         return f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def live_base_url(self) -> str:
+        return f"http://{self.live_host}:{self.live_port}"
 
     @property
     def pupil_vault_path(self) -> Path:

@@ -163,6 +163,17 @@ def serve_api() -> None:
                 log_level=s.log_level.lower(), access_log=False)  # fmt: skip
 
 
+@serve_app.command("live")
+def serve_live() -> None:
+    """The live views (provider load, its stream, waiting times, a trajectory's status) in a process of their own,
+    without ClickHouse: the names and referrers they add folded from the event log."""
+    import uvicorn
+
+    s = _serve_as("live")
+    uvicorn.run("services.api.live_main:create_live_app", factory=True, host=s.live_host, port=s.live_port,
+                log_level=s.log_level.lower(), access_log=False)  # fmt: skip
+
+
 @serve_app.command("projections")
 def serve_projections() -> None:
     """The faust projections worker."""
@@ -280,6 +291,8 @@ def up(
             "\nKANS is running:\n"
             f"  dashboard (live provider load): {settings.api_base_url}/\n"
             f"  provider load (JSON):           {settings.api_base_url}/v1/live/provider-load\n"
+            f"  live views, own process:        {settings.live_base_url}/v1/live/provider-load (and /stream, "
+            "/waiting-times, /trajectories/{id}; docs at /docs)\n"
             f"  API docs:                       {settings.api_base_url}/docs (authorize: `kans token --role desk`)\n"
             f"  ingest API docs:                {settings.ingest_base_url}/docs\n"
             f"  Kafka:                          {settings.kafka_bootstrap}\n"

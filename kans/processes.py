@@ -40,6 +40,7 @@ def isolated_settings(data_dir: Path, bootstrap: str, **overrides: Any) -> Setti
         clickhouse_database=f"test_{uuid.uuid4().hex[:10]}",
         ingest_port=free_port(),
         api_port=free_port(),
+        live_port=free_port(),
         projections_port=free_port(),
         inbound_port=free_port(),
         dispatch_port=free_port(),
@@ -58,6 +59,7 @@ def settings_env(settings: Settings, principal: str | None = None) -> dict[str, 
         "KANS_CLICKHOUSE_DATABASE": settings.clickhouse_database,
         "KANS_INGEST_PORT": str(settings.ingest_port),
         "KANS_API_PORT": str(settings.api_port),
+        "KANS_LIVE_PORT": str(settings.live_port),
         "KANS_PROJECTIONS_PORT": str(settings.projections_port),
         "KANS_PROJECTIONS_URLS": settings.projections_urls,
         "KANS_PROJECTIONS_APP_ID": settings.projections_app_id,
@@ -94,6 +96,7 @@ class ServiceProcesses:
         if name in self.more_projections:
             return f"http://{self.settings.projections_host}:{self.more_projections[name]}/ready"
         base = {"ingest": self.settings.ingest_base_url, "api": self.settings.api_base_url,
+                "live": self.settings.live_base_url,
                 "projections": self.settings.projections_base_url,
                 "inbound": self.settings.inbound_base_url,
                 "dispatch": f"http://{self.settings.dispatch_host}:{self.settings.dispatch_port}"}[name]  # fmt: skip

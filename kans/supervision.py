@@ -25,7 +25,8 @@ from supervisor.xmlrpc import SupervisorTransport
 from kans.paths import REPO_ROOT
 
 CONFIG = REPO_ROOT / "infra" / "supervisor" / "supervisord.conf"
-SERVICES = ("api", "projections", "projections-2", "dispatch", "inbound", "ingest")  # CONFIG's programs, in start order
+# CONFIG's programs, in start order
+SERVICES = ("api", "live", "projections", "projections-2", "dispatch", "inbound", "ingest")
 GAVE_UP = "gave-up"
 
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.auth import DataScope
-from services.api.warehouse import Warehouse
-from services.warehouse import queries
+from services.api.live_facts import LiveLookups
 
 
 def visible_rows(view: dict[str, Any], scope: DataScope) -> dict[str, Any]:
@@ -19,13 +18,13 @@ def visible_rows(view: dict[str, Any], scope: DataScope) -> dict[str, Any]:
     return {**view, "rows": [row for row in view["rows"] if scope.allows_provider(row.get("provider_id"))]}
 
 
-async def may_see_trajectory(status: dict[str, Any], scope: DataScope, warehouse: Warehouse) -> bool:
-    """A provider: trajectories dispatched to it; a CLB: trajectories of its own referrals (as the warehouse knows
-    them); the desk: all."""
+async def may_see_trajectory(status: dict[str, Any], scope: DataScope, lookups: LiveLookups) -> bool:
+    """A provider: trajectories dispatched to it; a CLB: trajectories of its own referrals (as the warehouse, or the
+    live process's index of the log, knows them); the desk: all."""
     if scope.unrestricted:
         return True
     if not scope.allows_provider(status.get("provider_id")):
         return False
     if scope.referrers is None:
         return True
-    return await warehouse.run(queries.referral_in_scope, str(status["referral_id"]), DataScope(scope.referrers))
+    return await lookups.referral_in_scope(str(status["referral_id"]), scope.referrers)

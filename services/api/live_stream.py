@@ -96,6 +96,9 @@ class LiveHub:
         """Every new snapshot while the caller listens (the first as soon as one exists)."""
         self.listeners += 1
         if self._task is None or self._task.done():
+            if self.snapshot.load is not None or self.snapshot.dispatch is not None:
+                # Views kept from before nobody listened are stale: the first stream would get them first.
+                self.snapshot = Snapshot(self.snapshot.version + 1)
             self._task = asyncio.create_task(self._poll())
         try:
             seen = -1

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from core.access import check_rules, guard, install_access
 from core.auth import TokenVerifier
@@ -61,9 +61,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    configure_logging(settings.log_level, "api")
     app = FastAPI(title="KANS API", version="1", description=DESCRIPTION, lifespan=lifespan,
                   dependencies=[Depends(guard)])
+    routers = [live.router, live_operations.router, dispatch.router, statistics.router, history.router, adhoc.router,
+               report_router, operations.router, dashboard.router, audit.router]
+    return assemble(settings, "api", app, routers)
+
+
+def assemble(settings: Settings, service: str, app: FastAPI, routers: list[APIRouter]) -> FastAPI:
+    """What every process of the read API has around its routers (the API, the live process): who may call which
+    route, the audit of reads about pupils, shedding while the loop is behind, HTTP metrics, the error answers and
+    the rate limit. `app` must have `Depends(guard)` among its dependencies."""
+    configure_logging(settings.log_level, service)
     app.state.settings = settings
     tokens = TokenVerifier(settings)
     install_access(app, RULES, tokens, realm="kans")
@@ -77,15 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        metrics=ShedMetrics(app.state.registry, lag))
     instrument_http(app, app.state.registry)
     install_error_handlers(app)
-    app.include_router(live.router)
-    app.include_router(live_operations.router)  # L3-L5 from the warehouse
-    app.include_router(dispatch.router)
-    app.include_router(statistics.router)
-    app.include_router(history.router)
-    app.include_router(adhoc.router)
-    app.include_router(report_router)
-    app.include_router(operations.router)
-    app.include_router(dashboard.router)
-    app.include_router(audit.router)
+    for router in routers:
+        app.include_router(router)
     install_rate_limit(app, settings.rate_limit, tokens)  # outermost: a caller over its limit costs nothing more
     return app

@@ -17,8 +17,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from schemas.codelists import label
+from core.auth import DataScope
+from services.api.live_facts import with_names
 from services.api.warehouse import Warehouse
+from services.warehouse import queries
 from services.warehouse.statistics.filters import as_of_ms
 from services.warehouse.statistics.folds import provider_names_sql
 
@@ -69,10 +71,17 @@ class ProviderNames:
             await self._refresh()
         elif age > REFRESH_S or (missing and age > MISS_S):
             self._refresh_soon()
-        named = []
-        for row in rows:
-            name, kind = self.modules.get((row["provider_id"], row["module_id"]), (None, None))
-            named.append({**row, "provider_name": self.providers.get(row["provider_id"]), "module_name": name or None,
-                          "module_kind": kind or None,
-                          "module_kind_label_nl": label("module_kind", kind) if kind else None})  # fmt: skip
-        return named
+        return with_names(rows, self.providers, self.modules)
+
+
+class WarehouseLookups:
+    """`LiveLookups` in the API process: the names (cached, above) and a referral's referrer from the warehouse."""
+
+    def __init__(self, names: ProviderNames) -> None:
+        self.names = names
+
+    async def named(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return await self.names.named(rows)
+
+    async def referral_in_scope(self, referral_id: str, referrers: frozenset[str]) -> bool:
+        return await self.names.warehouse.run(queries.referral_in_scope, referral_id, DataScope(referrers))

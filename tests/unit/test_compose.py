@@ -31,7 +31,7 @@ COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 # The services that run this repository's code: built from the Dockerfile at the repository root.
 KANS_SERVICES = sorted(name for name, svc in SERVICES.items() if svc.get("build") in (".", {"context": "."}))
-LONG_RUNNING = {"ingest", "inbound", "projections", "writer", "api"}
+LONG_RUNNING = {"ingest", "inbound", "projections", "writer", "api", "live"}
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 KANS_VARIABLES = {f"KANS_{name.upper()}" for name in Settings.model_fields}
 
@@ -68,8 +68,8 @@ def settings_for(name: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
 
 
 def test_the_expected_services_are_built_from_the_repository() -> None:
-    assert KANS_SERVICES == ["api", "dispatch", "inbound", "ingest", "projections", "projections-2", "provision",
-                             "writer"]  # fmt: skip
+    assert KANS_SERVICES == ["api", "dispatch", "inbound", "ingest", "live", "projections", "projections-2",
+                             "provision", "writer"]  # fmt: skip
     assert {SERVICES[name].get("image") for name in KANS_SERVICES} == {"kans-platform:local"}, "one shared image"
 
 
@@ -242,11 +242,14 @@ def test_every_kans_variable_is_known_to_settings() -> None:
 
 def test_published_ports_and_healthchecks_match_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     api, ingest = settings_for("api", monkeypatch), settings_for("ingest", monkeypatch)
+    live = settings_for("live", monkeypatch)
     assert container_ports(SERVICES["api"]) == {api.api_port} == {8000}
     assert container_ports(SERVICES["ingest"]) == {ingest.ingest_port} == {8001}
+    assert container_ports(SERVICES["live"]) == {live.live_port} == {8002}
+    assert live.live_host == "0.0.0.0"
     inbound = settings_for("inbound", monkeypatch)
     for name, port in (("api", api.api_port), ("ingest", ingest.ingest_port), ("projections", api.projections_port),
-                       ("inbound", inbound.inbound_port)):  # fmt: skip
+                       ("inbound", inbound.inbound_port), ("live", live.live_port)):  # fmt: skip
         probe = " ".join(SERVICES[name]["healthcheck"]["test"])
         assert f"http://127.0.0.1:{port}/" in probe, name
 
@@ -305,6 +308,7 @@ def test_an_installed_package_carries_everything_the_services_read(tmp_path: Pat
         "assert load_key_ring(s.Settings().api_keys_file, production=False)\n"
         "assert sorted(p.stem for p in m.MAPPINGS_DIR.glob('*.yaml'))\n"
         "assert api.create_app and dashboard.DASHBOARD.is_file()\n"
+        "import services.api.live_main as live\nassert live.create_live_app\n"
         "import services.dispatch.ruleset as rules\nassert rules.load_rule_set().version == 'dispatch-rules-v1'\n"
         "print('ok')\n"
     )
@@ -329,8 +333,9 @@ def test_every_service_that_seals_or_erases_shares_one_pupil_vault(monkeypatch: 
 
 def test_the_api_asks_both_projections_workers_each_on_its_own_container(monkeypatch: pytest.MonkeyPatch) -> None:
     """Two workers split the partitions; the API merges only when every partition answered, so it must ask both."""
-    api = settings_for("api", monkeypatch)
-    assert api.projections_base_urls == ["http://projections:6066", "http://projections-2:6066"]
+    for reader in ("api", "live"):
+        asks = settings_for(reader, monkeypatch).projections_base_urls
+        assert asks == ["http://projections:6066", "http://projections-2:6066"], reader
     for name in ("projections", "projections-2"):
         worker = settings_for(name, monkeypatch)
         assert (worker.projections_host, worker.projections_port) == ("0.0.0.0", 6066), name

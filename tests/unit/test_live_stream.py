@@ -44,9 +44,14 @@ def test_a_listener_gets_the_views_then_only_their_changes_and_polling_stops_wit
             polled = len(asked)
             await asyncio.sleep(0.1)
             assert hub.listeners == 0 and len(asked) == polled, "it kept polling with nobody listening"
+            capacity["n"] = 3  # changed while nobody listened: a new stream must not start with the old views
+            stream = hub.changes()
+            seen.append(next(s for s in [await anext(stream), await anext(stream)] if s.load is not None))
+            await stream.aclose()
             return seen
 
-    first, views, changed = asyncio.run(run())
+    first, views, changed, again = asyncio.run(run())
     assert first.load is None and first.version == 0
     assert views.load["rows"][0]["capacity"] == 1 and views.dispatch is None  # one dispatch view down: none sent
     assert changed.load["rows"][0]["capacity"] == 2 and changed.version == views.version + 1
+    assert again.load["rows"][0]["capacity"] == 3

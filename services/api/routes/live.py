@@ -17,11 +17,12 @@ from core.auth import Role
 from core.http_errors import responses
 from schemas.envelope import Identifier
 from services.api.audit import access_reason, note
-from services.api.deps import ProjectionsDep, WarehouseDep
+from services.api.deps import ProjectionsDep
+from services.api.live_facts import LiveLookups
 from services.api.live_scope import may_see_trajectory, visible_rows
 from services.api.live_stream import LiveHub, event
 from services.api.projections import ProjectionWorkers, Unavailable
-from services.api.provider_names import ProviderNames
+from services.api.provider_names import ProviderNames, WarehouseLookups
 from services.api.warehouse import Warehouse
 
 UNAVAILABLE = "The projections worker does not answer, or is still restoring its tables; try again later."
@@ -85,7 +86,6 @@ async def _ask(projections: ProjectionWorkers, path: str, params: dict[str, Any]
 async def provider_load(
     request: Request,
     projections: ProjectionsDep,
-    warehouse: WarehouseDep,
     principal: PrincipalDep,
     as_of: Annotated[date | None, Query(description="Day whose capacity applies; default today.")] = None,
     provider_id: str | None = None,
@@ -96,7 +96,7 @@ async def provider_load(
     if provider_id is not None:
         data["rows"] = [row for row in data["rows"] if row["provider_id"] == provider_id]
     shown = visible_rows(data, principal.data_scope)
-    return {**shown, "rows": await names_of(request, warehouse).named(shown["rows"])}
+    return {**shown, "rows": await lookups_of(request).named(shown["rows"])}
 
 
 STREAM_DESCRIPTION = (
@@ -107,11 +107,11 @@ STREAM_DESCRIPTION = (
 
 @router.get("/stream", response_class=EventSourceResponse,
             responses={200: {"description": STREAM_DESCRIPTION, "content": {"text/event-stream": {}}}})  # fmt: skip
-async def live_stream(request: Request, warehouse: WarehouseDep, principal: PrincipalDep) -> EventSourceResponse:
+async def live_stream(request: Request, principal: PrincipalDep) -> EventSourceResponse:
     """The live views pushed as they change (the dashboard listens here instead of polling). A provider gets its
     own rows; only the desk gets the dispatch service's proposals and waiting lists."""
     hub = hub_of(request)
-    names = names_of(request, warehouse)
+    names = lookups_of(request)
     scope, desk = principal.data_scope, principal.role is Role.desk
 
     async def events() -> AsyncIterator[dict[str, str]]:
@@ -140,8 +140,13 @@ def hub_of(request: Request) -> LiveHub:
     return hub
 
 
-def names_of(request: Request, warehouse: Warehouse) -> ProviderNames:
-    """The process's provider names (one cache per app)."""
+def lookups_of(request: Request) -> LiveLookups:
+    """The names and referrers the live views add: the live process's index of the log (`app.state.live_lookups`),
+    else, in the API process, the warehouse's (one cache of names per app)."""
+    lookups: LiveLookups | None = getattr(request.app.state, "live_lookups", None)
+    if lookups is not None:
+        return lookups
+    warehouse: Warehouse = request.app.state.api.warehouse
     names: ProviderNames | None = getattr(request.app.state, "provider_names", None)
     if names is None or names.warehouse is not warehouse:
         state = request.app.state
@@ -152,7 +157,7 @@ def names_of(request: Request, warehouse: Warehouse) -> ProviderNames:
                 hub.touch()
 
         names = request.app.state.provider_names = ProviderNames(warehouse, on_change=resend)
-    return names
+    return WarehouseLookups(names)
 
 
 class TrajectoryStatus(BaseModel):
@@ -176,7 +181,7 @@ class TrajectoryStatus(BaseModel):
 @router.get("/trajectories/{trajectory_id}", response_model=TrajectoryStatus, dependencies=[Depends(access_reason)],
             responses=responses(404, s404="No such trajectory in the projections (not known, or not yet)."))
 async def trajectory_status(
-    request: Request, projections: ProjectionsDep, warehouse: WarehouseDep, principal: PrincipalDep,
+    request: Request, projections: ProjectionsDep, principal: PrincipalDep,
     trajectory_id: Annotated[Identifier, Path(examples=["T-2025-0042-1"])]
 ) -> Any:
     """L4: the live status of one trajectory, as the projections know it now. The id is an identifier of the contract
@@ -190,7 +195,7 @@ async def trajectory_status(
         raise HTTPException(503, f"the projections are not complete: {err}", headers=RETRY) from err
     if status is None:
         raise HTTPException(404, f"unknown trajectory {trajectory_id}")
-    if not await may_see_trajectory(status, principal.data_scope, warehouse):
+    if not await may_see_trajectory(status, principal.data_scope, lookups_of(request)):
         raise HTTPException(404, f"unknown trajectory {trajectory_id}")
     note(request, referral_id=status.get("referral_id"))
     return status
