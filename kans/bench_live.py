@@ -103,8 +103,9 @@ def summary_ms(values: list[float]) -> dict[str, Any]:
         return {"n": 0}
     ordered = sorted(values)
     p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
-    return {"n": len(values), "median": round(1000 * statistics.median(values), 1), "p99": round(1000 * p99, 1),
-            "max": round(1000 * ordered[-1], 1)}  # fmt: skip
+    p90 = ordered[min(len(ordered) - 1, int(0.90 * len(ordered)))]
+    return {"n": len(values), "median": round(1000 * statistics.median(values), 1), "p90": round(1000 * p90, 1),
+            "p99": round(1000 * p99, 1), "max": round(1000 * ordered[-1], 1)}  # fmt: skip
 
 
 class Stream:
@@ -130,7 +131,7 @@ def capacity_of(view: Any, provider: str) -> int | None:
     return next((row["capacity"] for row in view["rows"] if row["provider_id"] == provider), None)
 
 
-async def fan_out(settings: Settings, ingest: httpx.AsyncClient, streams: int) -> dict[str, Any]:
+async def fan_out(settings: Settings, live_url: str, ingest: httpx.AsyncClient, streams: int) -> dict[str, Any]:
     """`streams` dashboards, one change: when did each receive it."""
     headers = development_headers(settings)
     wanted = 1_000 + streams
@@ -144,7 +145,7 @@ async def fan_out(settings: Settings, ingest: httpx.AsyncClient, streams: int) -
         return on_load
 
     limits = httpx.Limits(max_connections=streams + 10, max_keepalive_connections=streams + 10)
-    async with httpx.AsyncClient(base_url=settings.api_base_url, limits=limits) as api:
+    async with httpx.AsyncClient(base_url=live_url, limits=limits) as api:
         listeners = [Stream(api, headers, recorder(i)) for i in range(streams)]
         tasks = [asyncio.create_task(s.run()) for s in listeners]
         await asyncio.wait_for(asyncio.gather(*(s.first.wait() for s in listeners)), 120)
@@ -216,7 +217,9 @@ class OpenLoop:
     def __init__(self, session: aiohttp.ClientSession, path: str, rps: float, headers: dict[str, str]) -> None:
         self.session, self.path, self.rps, self.headers = session, path, rps, headers
         self.latencies: list[float] = []
+        self.worst: dict[int, float] = {}  # second of the run -> the slowest answer sent in it
         self.answers: Counter[int | str] = Counter()
+        self.began = time.perf_counter()
 
     async def one(self) -> None:
         began = time.perf_counter()
@@ -228,11 +231,14 @@ class OpenLoop:
             return
         self.answers[response.status] += 1
         if response.status == 200:
-            self.latencies.append(time.perf_counter() - began)
+            took, second = time.perf_counter() - began, int(began - self.began)
+            self.latencies.append(took)
+            self.worst[second] = max(self.worst.get(second, 0.0), took)
 
     async def run(self, stop: asyncio.Event) -> None:
         pending: set[asyncio.Task[None]] = set()
         began, k = time.perf_counter(), 0
+        self.began = began
         while not stop.is_set():
             k += 1
             task = asyncio.create_task(self.one())
@@ -243,20 +249,24 @@ class OpenLoop:
 
     def summary(self) -> dict[str, Any]:
         return {"asked_rps": self.rps, **summary_ms(self.latencies),
-                "answers": {str(k): v for k, v in self.answers.items()}}  # fmt: skip
+                "answers": {str(k): v for k, v in self.answers.items()},
+                "worst_ms_by_second": [round(1000 * self.worst.get(i, 0.0))
+                                       for i in range(max(self.worst, default=-1) + 1)]}  # fmt: skip
 
 
-def _reader_loops(base_url: str, headers: dict[str, str], api_rps: int, start_at: float,
+def _reader_loops(api_url: str, live_url: str, headers: dict[str, str], api_rps: int, start_at: float,
                   seconds: float) -> dict[str, Any]:  # fmt: skip
     """In a process of its own (the readers must not queue behind the load's client on one event loop): from wall
-    clock `start_at`, the live view at `api_rps` and the year's statistics at STATS_RPS (plain and `max-stale=30`)
-    for `seconds`; their summaries."""
+    clock `start_at`, the live view at `api_rps` (from `live_url`: the live process, or the API) and the year's
+    statistics at STATS_RPS (plain and `max-stale=30`, from the API) for `seconds`; their summaries."""
 
     async def run() -> dict[str, Any]:
         timeout = aiohttp.ClientTimeout(total=30)
-        connector = aiohttp.TCPConnector(limit=400)
-        async with aiohttp.ClientSession(base_url=base_url, timeout=timeout, connector=connector) as session:
-            loops = {"live_view_api": OpenLoop(session, "/v1/live/provider-load", api_rps, headers),
+        async with (aiohttp.ClientSession(base_url=api_url, timeout=timeout,
+                                          connector=aiohttp.TCPConnector(limit=400)) as session,
+                    aiohttp.ClientSession(base_url=live_url, timeout=timeout,
+                                          connector=aiohttp.TCPConnector(limit=400)) as live):  # fmt: skip
+            loops = {"live_view_api": OpenLoop(live, "/v1/live/provider-load", api_rps, headers),
                      "statistics_api": OpenLoop(session, f"/v1/stats/{STATS_YEAR}", STATS_RPS, headers),
                      "statistics_api_max_stale_30": OpenLoop(session, f"/v1/stats/{STATS_YEAR}", STATS_RPS,
                                                              {**headers, **STALE_OK})}  # fmt: skip
@@ -271,13 +281,13 @@ def _reader_loops(base_url: str, headers: dict[str, str], api_rps: int, start_at
     return asyncio.run(run())
 
 
-async def readers(settings: Settings, api_rps: int, seconds: float) -> dict[str, Any]:
+async def readers(settings: Settings, live_url: str, api_rps: int, seconds: float) -> dict[str, Any]:
     """`_reader_loops` in a child process (same process group: its CPU counts as the bench client's), asking from
     READERS_START_S on: the caller starts its own side after sleeping as long."""
     headers, start_at = development_headers(settings), time.time() + READERS_START_S
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
         return await asyncio.get_running_loop().run_in_executor(
-            pool, _reader_loops, settings.api_base_url, headers, api_rps, start_at, seconds)  # fmt: skip
+            pool, _reader_loops, settings.api_base_url, live_url, headers, api_rps, start_at, seconds)  # fmt: skip
 
 
 async def counted(request: Awaitable[httpx.Response], failures: dict[str, int]) -> httpx.Response | None:
@@ -312,8 +322,8 @@ async def to_clickhouse(ingest: httpx.AsyncClient, api: httpx.AsyncClient, heade
         await asyncio.sleep(0.05)
 
 
-async def under_load(settings: Settings, ingest: httpx.AsyncClient, rate: int, seconds: float, api_rps: int,
-                     cpu: CpuShare) -> dict[str, Any]:  # fmt: skip
+async def under_load(settings: Settings, live_url: str, ingest: httpx.AsyncClient, rate: int, seconds: float,
+                     api_rps: int, cpu: CpuShare) -> dict[str, Any]:  # fmt: skip
     """The reads alone for `seconds`, then the same reads while the ingest takes `rate` events/s, with markers
     to a dashboard's stream and to ClickHouse."""
     headers = development_headers(settings)
@@ -364,12 +374,13 @@ async def under_load(settings: Settings, ingest: httpx.AsyncClient, rate: int, s
         await asyncio.gather(*pending)
 
     limits = httpx.Limits(max_connections=400, max_keepalive_connections=100)
-    async with httpx.AsyncClient(base_url=settings.api_base_url, limits=limits, timeout=30) as api:
-        idle = await readers(settings, api_rps, seconds)  # the reference: the same reads, nothing ingested
-        listener = Stream(api, headers, on_load)
+    async with (httpx.AsyncClient(base_url=settings.api_base_url, limits=limits, timeout=30) as api,
+                httpx.AsyncClient(base_url=live_url, timeout=30) as live):  # fmt: skip
+        idle = await readers(settings, live_url, api_rps, seconds)  # the reference: the same reads, nothing ingested
+        listener = Stream(live, headers, on_load)
         listening = asyncio.create_task(listener.run())
         await asyncio.wait_for(listener.first.wait(), 60)
-        reading = asyncio.create_task(readers(settings, api_rps, seconds))
+        reading = asyncio.create_task(readers(settings, live_url, api_rps, seconds))
         await asyncio.sleep(READERS_START_S)
         cpu.start()
         started = time.perf_counter()
@@ -550,8 +561,9 @@ def _log_size(settings: Settings) -> int:
         consumer.close()
 
 
-def run_bench_live(rate: int, seconds: float, streams: int, api_rps: int,
+def run_bench_live(rate: int, seconds: float, streams: int, api_rps: int, live_from: str = "live",
                    echo: Callable[[str], None] = print) -> dict[str, Any]:  # fmt: skip
+    """`live_from`: who serves the live views and their stream, the live process (`kans serve live`) or the API."""
     base = get_settings()
     kafka = LocalKafka(base)
     kafka.start()
@@ -566,8 +578,10 @@ def run_bench_live(rate: int, seconds: float, streams: int, api_rps: int,
     result: dict[str, Any] = {"when": stamp, "machine": f"{host.node()} {host.machine()} {os.cpu_count()} cores "
                               f"python {host.python_version()}"}  # fmt: skip
     with ServiceProcesses(settings, workdir / "logs", more_projections={SECOND: second_port}) as services:
-        services.start("projections", SECOND, "ingest", "api")
-        echo("platform up: two projections workers, ingest, API")
+        services.start("projections", SECOND, "ingest", "api", *(["live"] if live_from == "live" else []))
+        live_url = settings.live_base_url if live_from == "live" else settings.api_base_url
+        result["live_views_from"] = live_from
+        echo(f"platform up: two projections workers, ingest, API{', live process' if live_from == 'live' else ''}")
         groups = {name: proc.pid for name, proc in services.procs.items()}  # each started in a session of its own
         broker = kafka.pid()
         cpu = CpuShare({**groups, **({"broker": os.getpgid(broker)} if broker else {}), "bench client": os.getpgrp()})
@@ -582,11 +596,11 @@ def run_bench_live(rate: int, seconds: float, streams: int, api_rps: int,
                 caught_up = [lambda url=url: _caught_up(url) for url in settings.projections_base_urls]
                 await asyncio.to_thread(_until, lambda: all(probe() for probe in caught_up), "the seed projected")
                 echo(f"fan-out: {streams} dashboards on the stream, one capacity change")
-                result["sse_fan_out"] = await fan_out(settings, ingest, streams)
+                result["sse_fan_out"] = await fan_out(settings, live_url, ingest, streams)
                 echo(f"reads alone for {seconds:.0f} s, then under load: {rate} events/s for {seconds:.0f} s, "
                      f"markers every 0.5 s (SSE) and 1 s (ClickHouse), {api_rps} live-view and {STATS_RPS} "
                      "statistics reads/s")  # fmt: skip
-                result["under_load"] = await under_load(settings, ingest, rate, seconds, api_rps, cpu)
+                result["under_load"] = await under_load(settings, live_url, ingest, rate, seconds, api_rps, cpu)
 
         asyncio.run(measure())
         live_urls = settings.projections_base_urls

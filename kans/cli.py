@@ -514,12 +514,16 @@ def bench_live(
     seconds: Annotated[float, typer.Option(help="How long the load runs.")] = 20,
     streams: Annotated[int, typer.Option(help="Dashboards listening for the fan-out measure.")] = 100,
     api_rps: Annotated[int, typer.Option(help="Live-view reads per second during the load.")] = 200,
+    live_from: Annotated[str, typer.Option(help="Who serves the live views and their stream: `live` (the live "
+                                           "process, kans serve live) or `api` (the API, as before).")] = "live",
 ) -> None:
     """The live side (issue 16) with two projections workers: SSE fan-out, event -> SSE freshness and live-view
     latency under load, and the replay speed of every projection."""
     from kans.bench_live import run_bench_live
 
-    run_bench_live(rate, seconds, streams, api_rps, typer.echo)
+    if live_from not in ("live", "api"):
+        raise typer.BadParameter(f"--live-from {live_from!r}: allowed values are live, api")
+    run_bench_live(rate, seconds, streams, api_rps, live_from, typer.echo)
 
 
 @app.command("bench-projections")

@@ -52,7 +52,7 @@ class LiveHub:
     async def _load(self) -> Any:
         """The provider-load view merged over every projections worker; None while it is not complete."""
         try:
-            return await self.workers.view("/provider-load")
+            return await self.workers.view("/provider-load", stale_ok=False)
         except Unavailable:
             return None
 

@@ -13,7 +13,10 @@ asked.
 
 Reads are shared: requests for the same view within `SHARE_S` (0.1 s) of each other get one answer of the workers
 (one request to each worker in flight per view at a time), so 200 dashboards polling cost the workers ten reads a
-second, not 200; a view is then at most 0.1 s older than the workers' tables.
+second, not 200. While a newer read of the workers is under way, a request gets the last complete answer at once if
+that read began less than `STALE_S` (0.5 s) ago, instead of waiting for the workers (busy folding a burst, they
+answer in 20-300 ms): a view served is at most 0.5 s older than the workers' tables, and says how old in its lag
+fields; a view asked after a quiet spell waits for a fresh read.
 
 Each worker tags its rows with their partition and lists the partitions it holds (services/projections/views.py);
 while partitions move (a rebalance) two workers may both claim one for a moment: its rows are then taken from one
@@ -23,6 +26,7 @@ worker only.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +35,7 @@ import httpx
 
 RETRY = {"Retry-After": "2"}
 SHARE_S = 0.1
+STALE_S = 0.5
 
 
 class Unavailable(Exception):
@@ -53,6 +58,9 @@ class ProjectionWorkers:
     clients: list[httpx.AsyncClient]
     partitions: int
     _shared: dict[tuple[str, tuple[tuple[str, Any], ...]], tuple[float, asyncio.Future[dict[str, Any]]]] = field(
+        default_factory=dict, repr=False)  # fmt: skip
+    # The last complete answer of each view and when the read that got it began.
+    _last: dict[tuple[str, tuple[tuple[str, Any], ...]], tuple[float, dict[str, Any]]] = field(
         default_factory=dict, repr=False)  # fmt: skip
 
     @property
@@ -90,20 +98,34 @@ class ProjectionWorkers:
     def _missing(self, held: set[int]) -> list[int]:
         return sorted(set(range(self.partitions)) - held)
 
-    async def view(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def view(self, path: str, params: dict[str, Any] | None = None, stale_ok: bool = True) -> dict[str, Any]:
         """`merged_view`, shared between the requests of the same view less than SHARE_S apart (the answer, or the
-        Unavailable, of the one read in flight or just done)."""
+        Unavailable, of the one read in flight or just done); while a read is in flight, the last complete answer if
+        its read began less than STALE_S ago (unless not `stale_ok`: the live hub, which polls to push each change)."""
         key = (path, tuple(sorted((k, v) for k, v in (params or {}).items() if v is not None)))
         now = time.monotonic()
         shared = self._shared.get(key)
         if shared is None or (shared[1].done() and now - shared[0] > SHARE_S):
             future: asyncio.Future[dict[str, Any]] = asyncio.ensure_future(self.merged_view(path, params))
-            future.add_done_callback(lambda f: f.exception())  # retrieved: nobody may be waiting any more
+            future.add_done_callback(functools.partial(self._keep, key, now))
             self._shared[key] = shared = (now, future)
             if len(self._shared) > 64:  # other days or years asked once: forget what is not shared any more
                 for old in [k for k, (at, f) in self._shared.items() if f.done() and now - at > SHARE_S]:
                     del self._shared[old]
+                    self._last.pop(old, None)
+        last = self._last.get(key)
+        if stale_ok and not shared[1].done() and last is not None and now - last[0] < STALE_S:
+            return dict(last[1])  # the workers are asked meanwhile: the next request gets their answer
         return dict(await asyncio.shield(shared[1]))  # callers may replace its keys, not the shared answer's
+
+    def _keep(self, key: tuple[str, tuple[tuple[str, Any], ...]], began: float,
+              future: asyncio.Future[dict[str, Any]]) -> None:  # fmt: skip
+        """Remember a complete answer (retrieving a failure too: nobody may be waiting any more)."""
+        if future.cancelled() or future.exception() is not None:
+            return
+        last = self._last.get(key)
+        if last is None or last[0] < began:
+            self._last[key] = (began, future.result())
 
     async def merged_view(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """A row view (`rows`, each with its `partition`) merged over the workers; the rows' `partition` and the

@@ -105,3 +105,43 @@ def test_requests_of_one_view_at_the_same_moment_share_one_read_of_each_worker()
     views = asyncio.run(many())
     assert sorted(asked) == ["a/provider-load", "b/provider-load"]
     assert all(len(v["rows"]) == 2 for v in views[1:])
+
+
+def test_while_the_workers_are_asked_again_a_request_gets_the_last_answer_if_recent_and_waits_if_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from services.api import projections
+
+    monkeypatch.setattr(projections, "SHARE_S", 0.0)  # every request after an answer asks the workers again
+    monkeypatch.setattr(projections, "STALE_S", 0.3)
+    capacity = {"n": 1}
+    gate = asyncio.Event()
+
+    async def handle(request: httpx.Request) -> httpx.Response:
+        await gate.wait()  # the worker answers when the test lets it
+        return httpx.Response(200, json={"rows": [{**row("p", 0), "capacity": capacity["n"]}], "partitions": [0],
+                                         "lag_events": 0, "lag_seconds": 0.0})  # fmt: skip
+
+    async def run() -> list[Any]:
+        seen: list[Any] = []
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handle), base_url="http://a") as client:
+            workers = ProjectionWorkers([client], 1)
+            first = asyncio.create_task(workers.view("/provider-load"))
+            await asyncio.sleep(0.01)
+            seen.append(first.done())  # nothing to serve yet: the first request waits for the workers
+            gate.set()
+            seen.append((await first)["rows"][0]["capacity"])
+            gate.clear()
+            capacity["n"] = 2
+            at_once = await asyncio.wait_for(workers.view("/provider-load"), 1)  # the last answer, not waiting
+            seen.append(at_once["rows"][0]["capacity"])
+            fresh = asyncio.create_task(workers.view("/provider-load", stale_ok=False))  # the live hub waits
+            await asyncio.sleep(0.35)  # the last answer's read began more than STALE_S ago now
+            late = asyncio.create_task(workers.view("/provider-load"))
+            await asyncio.sleep(0.01)
+            seen.append((fresh.done(), late.done()))
+            gate.set()
+            seen.append(((await fresh)["rows"][0]["capacity"], (await late)["rows"][0]["capacity"]))
+        return seen
+
+    assert asyncio.run(run()) == [False, 1, 1, (False, False), (2, 2)]
