@@ -34,12 +34,15 @@ class LogFollower:
     what it read, `loaded_s` how long the first load took."""
 
     def __init__(self, settings: Settings, topic: str, client_id: str, fold: Fold,
-                 on_loaded: Callable[[], None] | None = None) -> None:
+                 on_loaded: Callable[[], None] | None = None, batch_wait_ms: int = 0) -> None:
         self._settings = settings
         self._topic = topic
         self._client_id = client_id
         self._fold = fold
         self._on_loaded = on_loaded  # called once, in the follower's thread, just before `ready` is set
+        # > 0: the broker holds a fetch until 128 KiB gathered or this long (fewer, larger fetches for a follower that
+        # may be that late); 0: every record as soon as it is there (the ingest's owners).
+        self._batch_wait_ms = batch_wait_ms
         self._lock = threading.Lock()  # guards the waiters
         self._waiters: list[threading.Event] = []
         self.records = 0
@@ -93,12 +96,15 @@ class LogFollower:
         return [TopicPartition(self._topic, p) for p in found]
 
     async def _load_and_follow(self) -> None:
+        wait = self._batch_wait_ms
+        batching = {"fetch_min_bytes": 128 * 1024, "fetch_max_wait_ms": wait} if wait else {}
         consumer = AIOKafkaConsumer(
             **client_config(self._settings),
             client_id=self._client_id,
             group_id=None,
             enable_auto_commit=False,
             max_partition_fetch_bytes=8 * 1024 * 1024,
+            **batching,
         )
         partitions = await self._partitions()
         await consumer.start()

@@ -177,6 +177,10 @@ class Settings(BaseSettings):
         "(`600/minute;20/second`). Over it: 429 with Retry-After."
     )
 
+    live_view_max_age_ms: int = Field(
+        1000, ge=0, le=10_000, description="While the projections workers are asked again, a live-view read is "
+        "answered at once with the last complete view if the read that got it began less than this long ago (0: "
+        "always wait for the workers). Bounds how much older than the workers' tables a view served may be.")
     api_shed_behind_ms: int = Field(
         2000, ge=0, description="The API answers its live views 503 with Retry-After while its event loop is more "
         "than this far behind (a read would be answered that late); 0: never (services/api/overload.py)."

@@ -95,7 +95,8 @@ def bootstrap(settings: Settings, registry: CollectorRegistry | None = None) -> 
         writer = ClickHouseWriter(settings, writer_clients[0], WriterMetrics(registry or new_registry()),
                                   PupilVault(settings.pupil_vault_path), warehouse.writes)  # fmt: skip
         audit_writer = AuditWriter(settings, writer_clients[1])
-    projections = workers_of(settings.projections_base_urls, settings.event_partitions, PROJECTIONS_TIMEOUT_S)
+    projections = workers_of(settings.projections_base_urls, settings.event_partitions, PROJECTIONS_TIMEOUT_S,
+                             settings.live_view_max_age_ms / 1000)
     dispatch = httpx.AsyncClient(base_url=settings.dispatch_base_url, timeout=PROJECTIONS_TIMEOUT_S)
     return Api(settings, clients[0], warehouse, writer, projections, AuditLog(settings), audit_writer, dispatch,
                writer_clients)  # fmt: skip

@@ -69,7 +69,8 @@ class LiveApi:
 
 def bootstrap_live(settings: Settings) -> LiveApi:
     """The live process's one wiring place."""
-    projections = workers_of(settings.projections_base_urls, settings.event_partitions, PROJECTIONS_TIMEOUT_S)
+    projections = workers_of(settings.projections_base_urls, settings.event_partitions, PROJECTIONS_TIMEOUT_S,
+                             settings.live_view_max_age_ms / 1000)
     dispatch = httpx.AsyncClient(base_url=settings.dispatch_base_url, timeout=PROJECTIONS_TIMEOUT_S)
     return LiveApi(settings, projections, dispatch, AuditLog(settings), LiveFactsIndex(settings))
 

@@ -14,9 +14,9 @@ asked.
 Reads are shared: requests for the same view within `SHARE_S` (0.1 s) of each other get one answer of the workers
 (one request to each worker in flight per view at a time), so 200 dashboards polling cost the workers ten reads a
 second, not 200. While a newer read of the workers is under way, a request gets the last complete answer at once if
-that read began less than `STALE_S` (0.5 s) ago, instead of waiting for the workers (busy folding a burst, they
-answer in 20-300 ms): a view served is at most 0.5 s older than the workers' tables, and says how old in its lag
-fields; a view asked after a quiet spell waits for a fresh read.
+that read began less than `stale_s` (KANS_LIVE_VIEW_MAX_AGE_MS, default 1 s) ago, instead of waiting for the workers
+(busy folding a burst, they answer in 20 ms to over a second): a view served is at most that much older than the
+workers' tables; a view asked after a quiet spell waits for a fresh read.
 
 Each worker tags its rows with their partition and lists the partitions it holds (services/projections/views.py);
 while partitions move (a rebalance) two workers may both claim one for a moment: its rows are then taken from one
@@ -35,7 +35,6 @@ import httpx
 
 RETRY = {"Retry-After": "2"}
 SHARE_S = 0.1
-STALE_S = 0.5
 
 
 class Unavailable(Exception):
@@ -57,6 +56,7 @@ class ProjectionWorkers:
 
     clients: list[httpx.AsyncClient]
     partitions: int
+    stale_s: float = 0.0  # KANS_LIVE_VIEW_MAX_AGE_MS: how old a last answer may be to be served while a read is on
     _shared: dict[tuple[str, tuple[tuple[str, Any], ...]], tuple[float, asyncio.Future[dict[str, Any]]]] = field(
         default_factory=dict, repr=False)  # fmt: skip
     # The last complete answer of each view and when the read that got it began.
@@ -101,7 +101,7 @@ class ProjectionWorkers:
     async def view(self, path: str, params: dict[str, Any] | None = None, stale_ok: bool = True) -> dict[str, Any]:
         """`merged_view`, shared between the requests of the same view less than SHARE_S apart (the answer, or the
         Unavailable, of the one read in flight or just done); while a read is in flight, the last complete answer if
-        its read began less than STALE_S ago (unless not `stale_ok`: the live hub, which polls to push each change)."""
+        its read began less than `stale_s` ago (unless not `stale_ok`: the live hub, polling to push each change)."""
         key = (path, tuple(sorted((k, v) for k, v in (params or {}).items() if v is not None)))
         now = time.monotonic()
         shared = self._shared.get(key)
@@ -114,7 +114,7 @@ class ProjectionWorkers:
                     del self._shared[old]
                     self._last.pop(old, None)
         last = self._last.get(key)
-        if stale_ok and not shared[1].done() and last is not None and now - last[0] < STALE_S:
+        if stale_ok and not shared[1].done() and last is not None and now - last[0] < self.stale_s:
             return dict(last[1])  # the workers are asked meanwhile: the next request gets their answer
         return dict(await asyncio.shield(shared[1]))  # callers may replace its keys, not the shared answer's
 
@@ -211,8 +211,8 @@ def as_workers(projections: ProjectionWorkers | httpx.AsyncClient, partitions: i
     return ProjectionWorkers([projections], partitions) if isinstance(projections, httpx.AsyncClient) else projections
 
 
-def workers_of(urls: list[str], partitions: int, timeout: float) -> ProjectionWorkers:
-    return ProjectionWorkers([httpx.AsyncClient(base_url=url, timeout=timeout) for url in urls], partitions)
+def workers_of(urls: list[str], partitions: int, timeout: float, stale_s: float = 0.0) -> ProjectionWorkers:
+    return ProjectionWorkers([httpx.AsyncClient(base_url=url, timeout=timeout) for url in urls], partitions, stale_s)
 
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:

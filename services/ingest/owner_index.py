@@ -3,10 +3,10 @@ says. Read from `kans.events.v1` from its beginning at start and kept current by
 restarts, and knows what any ingest process (REST or inbound, any replica) published.
 
 Only records of the event types that establish an owner are parsed (told by the record's `event_type` header; a
-record without it is tried), and only the fields that do (`ownership.facts_in_record`); a record where those are
-not valid establishes nothing. Each owner is kept with the offset of the event that set it: a stream's events share
-one partition, so the later offset wins whether a fact arrives by following the log or from this process's own
-publishing (`remember`, right after the broker's acknowledgement). The log is read and followed by
+record without it is tried), and only the fields that do (`schemas.stream_owners.facts_in_record`); a record where
+those are not valid establishes nothing. Each owner is kept with the offset of the event that set it: a stream's
+events share one partition, so the later offset wins whether a fact arrives by following the log or from this
+process's own publishing (`remember`, right after the broker's acknowledgement). The log is read and followed by
 `core.log_follower.LogFollower` (aiokafka, in a thread of its own).
 """
 
@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from core.log_follower import LogFollower
 from core.settings import Settings
 from core.topics import events_topic
-from services.ingest.ownership import FACT_EVENT_TYPES, Fact, StreamKey, facts_in_record
+from schemas.stream_owners import FACT_EVENT_TYPES, Fact, StreamKey, facts_in_record
 
 log = logging.getLogger(__name__)
 _FACT_HEADERS = frozenset(name.encode() for name in FACT_EVENT_TYPES)

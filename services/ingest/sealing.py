@@ -28,7 +28,7 @@ from core.pupil_vault import PupilVault
 from schemas.envelope import Envelope, SubmissionBase
 from schemas.pupils import PupilErasedPayload
 from schemas.registry import SUBMISSION_VERSIONS, seal
-from services.ingest.ownership import Fact, facts_of
+from schemas.stream_owners import Fact, facts_of
 
 log = logging.getLogger(__name__)
 

@@ -13,16 +13,9 @@ from pydantic import ValidationError
 
 from schemas.catalogue import EVENT_TYPES
 from schemas.registry import SUBMISSION_ADAPTER, example_submission, seal
+from schemas.stream_owners import FACT_EVENT_TYPES, facts_in_record, facts_of
 from services.ingest.credentials import ApiKey
-from services.ingest.ownership import (
-    FACT_EVENT_TYPES,
-    RULES,
-    KnownOwners,
-    facts_in_record,
-    facts_of,
-    judge,
-    submittable,
-)
+from services.ingest.ownership import RULES, KnownOwners, judge, submittable
 from tests.factories import TEST_PUPIL_SECRET, TEST_VAULT
 
 REF, TRJ, GRP, GTR = "R-2025-0042", "T-2025-0042-1", "G-2025-0007", "GT-G-2025-0007-a"  # the examples' ids

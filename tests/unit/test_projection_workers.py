@@ -113,7 +113,6 @@ def test_while_the_workers_are_asked_again_a_request_gets_the_last_answer_if_rec
     from services.api import projections
 
     monkeypatch.setattr(projections, "SHARE_S", 0.0)  # every request after an answer asks the workers again
-    monkeypatch.setattr(projections, "STALE_S", 0.3)
     capacity = {"n": 1}
     gate = asyncio.Event()
 
@@ -125,7 +124,7 @@ def test_while_the_workers_are_asked_again_a_request_gets_the_last_answer_if_rec
     async def run() -> list[Any]:
         seen: list[Any] = []
         async with httpx.AsyncClient(transport=httpx.MockTransport(handle), base_url="http://a") as client:
-            workers = ProjectionWorkers([client], 1)
+            workers = ProjectionWorkers([client], 1, stale_s=0.3)
             first = asyncio.create_task(workers.view("/provider-load"))
             await asyncio.sleep(0.01)
             seen.append(first.done())  # nothing to serve yet: the first request waits for the workers
@@ -136,7 +135,7 @@ def test_while_the_workers_are_asked_again_a_request_gets_the_last_answer_if_rec
             at_once = await asyncio.wait_for(workers.view("/provider-load"), 1)  # the last answer, not waiting
             seen.append(at_once["rows"][0]["capacity"])
             fresh = asyncio.create_task(workers.view("/provider-load", stale_ok=False))  # the live hub waits
-            await asyncio.sleep(0.35)  # the last answer's read began more than STALE_S ago now
+            await asyncio.sleep(0.35)  # the last answer's read began more than stale_s ago now
             late = asyncio.create_task(workers.view("/provider-load"))
             await asyncio.sleep(0.01)
             seen.append((fresh.done(), late.done()))
