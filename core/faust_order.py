@@ -57,6 +57,14 @@ class Rewind:
     count: int = 1
 
 
+async def seek(app: AppT, tp: TP, offset: int) -> None:
+    """Send the consumer back to `offset`, on the consumer's own thread (faust's `seek_wait`). faust's `seek` calls
+    aiokafka's from the event loop's thread while the consumer thread may be draining what it fetched: seen in a
+    fresh-clone run (2026-12-08), aiokafka's `fetched_records` raised KeyError for the partition being sought, the
+    fetcher crashed and the dispatch worker hung stopping instead of exiting."""
+    await app.consumer.seek_wait({tp: offset})
+
+
 def committed_offset(app: AppT, tp: TP) -> int | None:
     """faust's committed offset of `tp` (its consumer keeps it; there is no public accessor)."""
     committed: dict[TP, int | None] = getattr(app.consumer, "_committed_offset", {})
@@ -115,7 +123,7 @@ class Ordering:
                     message.partition, message.offset, expected, message.offset - 1, expected)  # fmt: skip
         self.rewinds[tp] = Rewind(expected, time.monotonic())
         self._count_rewind(message.topic)
-        await app.consumer.seek(tp, expected)
+        await seek(app, tp, expected)
         return False
 
     async def retry_rewinds(self, app: AppT) -> None:
@@ -136,7 +144,7 @@ class Ordering:
             log.warning("%s[%d]: nothing handed over from %d since the rewind: reading again from it (rewind %d)",
                         tp.topic, tp.partition, pending.offset, pending.count)  # fmt: skip
             self._count_rewind(tp.topic)
-            await app.consumer.seek(tp, pending.offset)
+            await seek(app, tp, pending.offset)
 
     def give_up(self, who: str, exc: BaseException) -> None:
         """`who` met `exc`: the worker is not ready from now on, and the process ends."""

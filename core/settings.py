@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     live_host: str = "127.0.0.1"
     live_port: int = Field(8002, description="The live process's port (`kans serve live`): the live views of the API "
                            "(provider load, its stream, waiting times, a trajectory's status) without the warehouse.")
+    live_public_url: str = Field("", description="Where browsers reach the live process (e.g. http://127.0.0.1:8002): "
+                                 "the API's dashboard then reads the live views and their stream there, and from the "
+                                 "API itself when that fails. Empty: the dashboard reads them from the API.")
+    live_cors_origins: str = Field("", description="Comma-separated origins whose pages may read the live process "
+                                   "from a browser (the dashboard's: the API's public address). Empty: none.")
     projections_host: str = "127.0.0.1"
     projections_port: int = 6066
     projections_url: str = Field("", description="Where the API finds the projections worker; default from host/port.")

@@ -33,14 +33,16 @@ UNTHROTTLED = "1000000/minute"  # tests and benchmarks: one token asks far more 
 
 def isolated_settings(data_dir: Path, bootstrap: str, **overrides: Any) -> Settings:
     """Settings of a platform that shares nothing with another: topic prefix, database, ports, data folder."""
+    api_port = overrides.pop("api_port", None) or free_port()
     return Settings(
         kafka_bootstrap=bootstrap,
         topic_prefix=f"t{uuid.uuid4().hex[:10]}.",
         data_dir=data_dir,
         clickhouse_database=f"test_{uuid.uuid4().hex[:10]}",
         ingest_port=free_port(),
-        api_port=free_port(),
+        api_port=api_port,
         live_port=free_port(),
+        live_cors_origins=f"http://127.0.0.1:{api_port}",  # the API's dashboard may read the live process
         projections_port=free_port(),
         inbound_port=free_port(),
         dispatch_port=free_port(),
@@ -60,6 +62,8 @@ def settings_env(settings: Settings, principal: str | None = None) -> dict[str, 
         "KANS_INGEST_PORT": str(settings.ingest_port),
         "KANS_API_PORT": str(settings.api_port),
         "KANS_LIVE_PORT": str(settings.live_port),
+        "KANS_LIVE_PUBLIC_URL": settings.live_public_url,
+        "KANS_LIVE_CORS_ORIGINS": settings.live_cors_origins,
         "KANS_PROJECTIONS_PORT": str(settings.projections_port),
         "KANS_PROJECTIONS_URLS": settings.projections_urls,
         "KANS_PROJECTIONS_APP_ID": settings.projections_app_id,

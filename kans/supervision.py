@@ -45,6 +45,16 @@ def two_projection_workers(env: Mapping[str, str]) -> dict[str, str]:
     return {"KANS_PROJECTIONS_2_PORT": str(second), "KANS_PROJECTIONS_URLS": urls}
 
 
+def dashboard_reads_live(env: Mapping[str, str]) -> dict[str, str]:
+    """The API's dashboard reads the live views from the live process (KANS_LIVE_PUBLIC_URL), which lets the
+    dashboard's origin read it (KANS_LIVE_CORS_ORIGINS), unless set."""
+    live = f"http://{env.get('KANS_LIVE_HOST') or '127.0.0.1'}:{env.get('KANS_LIVE_PORT') or 8002}"
+    api_port = env.get("KANS_API_PORT") or "8000"
+    return {"KANS_LIVE_PUBLIC_URL": env.get("KANS_LIVE_PUBLIC_URL") or live,
+            "KANS_LIVE_CORS_ORIGINS": env.get("KANS_LIVE_CORS_ORIGINS")
+            or f"http://127.0.0.1:{api_port},http://localhost:{api_port}"}  # fmt: skip
+
+
 class Supervisor:
     """supervisord on CONFIG, its socket, pid file and log in `run_dir`, the services in `env` (KANS_* settings)."""
 
@@ -52,6 +62,7 @@ class Supervisor:
         self.run_dir = run_dir
         bin_dir = str(Path(sys.executable).parent)
         self.env = {"KANS_START_RETRIES": "5", "KANS_START_SECS": "10", **env, **two_projection_workers(env),
+                    **dashboard_reads_live(env),
                     "KANS_SUPERVISOR_DIR": str(run_dir), "KANS_VENV_BIN": bin_dir,
                     "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"}  # fmt: skip
         self.output = output

@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from core.access import check_rules, guard
@@ -140,4 +141,10 @@ def create_live_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(title="KANS live views", version="1", description=DESCRIPTION, lifespan=lifespan,
                   dependencies=[Depends(guard)])  # fmt: skip
-    return assemble(settings, "live", app, [live.router, operations])
+    assemble(settings, "live", app, [live.router, operations])
+    if origins := [origin.strip() for origin in settings.live_cors_origins.split(",") if origin.strip()]:
+        # The API's dashboard reads the live views here from another origin (its token in the Authorization header,
+        # no cookies): outermost, so that a preflight is answered before the rate limit and the access rules.
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET"],
+                           allow_headers=["Authorization", "X-Access-Reason"], max_age=600)  # fmt: skip
+    return app

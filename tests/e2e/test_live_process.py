@@ -39,6 +39,15 @@ def live(platform: Platform) -> Iterator[httpx.Client]:
         platform.stop("live")
 
 
+@pytest.fixture(scope="module")
+def named(platform: Platform) -> str:
+    """A provider with a name and a module (day care, 4 places), in the projections."""
+    platform.post(provider_fact("ProviderRegistered", NAMED, name=f"Werkhuis {U} vzw"),
+                  *module(NAMED, "indiv", "day_care", ["secondary"], 4))  # fmt: skip
+    wait_for(lambda: platform.load(NAMED, "indiv"), timeout_s=60, what="the named provider in the projections")
+    return NAMED
+
+
 def rows_of(client: httpx.Client, provider: str, headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
     response = client.get("/v1/live/provider-load", params={"provider_id": provider}, headers=headers or {})
     assert response.status_code == 200, response.text
@@ -78,10 +87,8 @@ def test_every_live_route_answers_every_caller_as_the_api_does(
 
 
 def test_the_rows_are_named_as_the_api_names_them_and_a_rename_reaches_the_stream(
-    platform: Platform, live: httpx.Client
+    platform: Platform, live: httpx.Client, named: str
 ) -> None:
-    platform.post(provider_fact("ProviderRegistered", NAMED, name=f"Werkhuis {U} vzw"),
-                  *module(NAMED, "indiv", "day_care", ["secondary"], 4))  # fmt: skip
 
     def named_rows(client: httpx.Client) -> list[dict[str, Any]] | None:
         rows = rows_of(client, NAMED)
@@ -105,7 +112,8 @@ def test_the_rows_are_named_as_the_api_names_them_and_a_rename_reaches_the_strea
         f"Werkhuis {U} Brussel"}
 
 
-def test_records_written_straight_to_the_log_do_not_stop_the_index(platform: Platform, live: httpx.Client) -> None:
+def test_records_written_straight_to_the_log_do_not_stop_the_index(platform: Platform, live: httpx.Client,
+                                                                   named: str) -> None:  # fmt: skip
     poison = [(b"x", b"\x00\xff not json"), (b"x", b"[]"), (b"x", b"{" * 50_000), (b"x", b'{"event_type": 1}'),
               (NAMED.encode(), b'{"event_type": "ProviderRegistered", "payload": {"provider_id": "' + NAMED.encode()
                + b'", "name": "forged"}}')]  # fmt: skip
@@ -143,3 +151,60 @@ def _status(url: str) -> int | None:
         return httpx.get(url, timeout=2).status_code
     except httpx.HTTPError:
         return None
+
+
+def test_the_dashboard_reads_the_live_process_across_origins_and_the_api_when_it_is_down(
+    platform: Platform, live: httpx.Client, named: str
+) -> None:
+    """The API's page, told where the live process is (as `KANS_LIVE_PUBLIC_URL` has the API serve it: injected here,
+    the API of the session's platform being started without it), in headless Chromium: the live rows and the stream
+    come from the live process across origins (CORS, the token in the header); told a live process that does not
+    answer, the page reads the same views from the API."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    from services.api.routes.dashboard import LIVE_MARK
+    from tests.e2e.test_dashboard_dispatch import CHROMIUM_ARGS
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "Chromium is missing: `make install` installs it"
+    wait_for(lambda: (rows := rows_of(live, NAMED)) and rows[0]["provider_name"], timeout_s=60,
+             what="the named provider on the live process")  # fmt: skip
+
+    def dashboard(live_url: str) -> tuple[str | None, str | None, list[str]]:
+        errors: list[str] = []
+        with sync_playwright() as playwright:
+            # A page fulfilled by the test (the live address injected) has no address: Chromium counts it as public and
+            # its local-network checks would refuse it loopback, which a page served by the API on 127.0.0.1 is not.
+            lna = "--disable-features=LocalNetworkAccessChecks,BlockInsecurePrivateNetworkRequests"
+            browser = playwright.chromium.launch(executable_path=chromium, args=[*CHROMIUM_ARGS, lna])
+            try:
+                page = browser.new_page(viewport={"width": 1280, "height": 1600})
+                page.on("pageerror", lambda error: errors.append(str(error)))
+                page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning")
+                        and not m.text.startswith("Failed to load resource") else None)  # responses: below
+                # no dispatch worker on this platform: the desk's dispatch section answers 503, as documented
+                page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
+                        if r.status >= 400 and "/v1/dispatch/" not in r.url else None)  # fmt: skip
+
+                def told(route: Any) -> None:
+                    served = route.fetch()
+                    body = served.text().replace(LIVE_MARK, f'"{live_url}"', 1)
+                    route.fulfill(response=served, body=body)
+
+                page.route(f"{platform.settings.api_base_url}/", told)
+                page.goto(f"{platform.settings.api_base_url}/", timeout=60_000)
+                page.wait_for_selector(f"#load tbody td[title='{NAMED}']", state="attached", timeout=30_000)
+                page.wait_for_function("document.body.dataset.live === 'push'", timeout=30_000)
+                return page.evaluate("document.body.dataset.liveFrom"), page.inner_text("#load tbody"), errors
+            finally:
+                browser.close()
+
+    source, rows, errors = dashboard(platform.settings.live_base_url)
+    assert (source, errors) == ("live", []), errors
+    assert f"Werkhuis {U}" in rows  # the live process's names
+    from kans.processes import free_port
+
+    source, rows, _ = dashboard(f"http://127.0.0.1:{free_port()}")  # nobody listens there
+    assert source == "api" and f"Werkhuis {U}" in rows

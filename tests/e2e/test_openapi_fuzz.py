@@ -1,5 +1,5 @@
-"""Schemathesis over both OpenAPI documents, against the services running as processes: no server error, and every
-status code, content type and body as the document describes it.
+"""Schemathesis over the three OpenAPI documents (ingest, API, live process), against the services running as
+processes: no server error, and every status code, content type and body as the document describes it.
 
 Each API is fuzzed by `st run` (schemathesis' own command, in a child process) with a fixed seed and a bounded number
 of examples; its JSON report gives the totals (operations, test cases, failures by kind) this test asserts on and
@@ -45,7 +45,7 @@ AUTH_HEADERS = {"x-api-key", "authorization"}
 def auth_headers(platform: Platform, service: str) -> dict[str, str]:
     """The one place that says how the fuzzer authenticates: as the platform's own clients do (for the ingest the
     development key that may speak for every source system; for the API whatever its client sends)."""
-    client = {"ingest": platform.ingest, "api": platform.api}[service]
+    client = {"ingest": platform.ingest, "api": platform.api, "live": platform.api}[service]
     return {name: value for name, value in client.headers.items() if name.lower() in AUTH_HEADERS}
 
 
@@ -60,7 +60,7 @@ def fuzz_platform(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str
     platform = Platform(settings, tmp_path_factory.mktemp("fuzz-logs"))
     try:
         # with the dispatch routes' worker (proposals, waiting lists, decisions) and its Kafka way in
-        platform.start(*SERVICES, "inbound", "dispatch")
+        platform.start(*SERVICES, "inbound", "dispatch", "live")
         platform.post(capacity("warm-up", "individual", 1))
         wait_for(lambda: platform.load("warm-up"), timeout_s=120, what="the warm-up event in the projections")
         yield platform
@@ -70,7 +70,7 @@ def fuzz_platform(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str
 
 # The live views' SSE stream never ends: a fuzzer's request would wait for its whole body (the access matrix and
 # test_dashboard_dispatch test it).
-EXCLUDED = {"ingest": (), "api": ("/v1/live/stream",)}
+EXCLUDED = {"ingest": (), "api": ("/v1/live/stream",), "live": ("/v1/live/stream",)}
 
 
 def run_schemathesis(base_url: str, headers: dict[str, str], workdir: Path,
@@ -100,9 +100,10 @@ def totals(service: str, result: dict[str, Any]) -> str:
 
 @pytest.fixture(scope="module")
 def fuzzed(fuzz_platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[dict[str, Any], str]]:
-    """Both services fuzzed at once (two `st run` processes: each waits on its service half the time, so side by side
-    they take about the longer one's time, not the sum): each one's report and output."""
-    bases = {"ingest": fuzz_platform.settings.ingest_base_url, "api": fuzz_platform.settings.api_base_url}
+    """The services fuzzed at once (an `st run` process each: each waits on its service half the time, so side by side
+    they take about the longest one's time, not the sum): each one's report and output."""
+    bases = {"ingest": fuzz_platform.settings.ingest_base_url, "api": fuzz_platform.settings.api_base_url,
+             "live": fuzz_platform.settings.live_base_url}
     with ThreadPoolExecutor(len(bases)) as pool:
         runs = {service: pool.submit(run_schemathesis, base, auth_headers(fuzz_platform, service),
                                      tmp_path_factory.mktemp(f"fuzz-{service}"), EXCLUDED[service])
@@ -110,7 +111,7 @@ def fuzzed(fuzz_platform: Platform, tmp_path_factory: pytest.TempPathFactory) ->
         return {service: run.result() for service, run in runs.items()}
 
 
-@pytest.mark.parametrize("service", ["ingest", "api"])
+@pytest.mark.parametrize("service", ["ingest", "api", "live"])
 def test_the_openapi_document_holds_under_fuzzing(service: str, fuzzed: dict[str, tuple[dict[str, Any], str]]) -> None:
     result, printed = fuzzed[service]
     print(totals(service, result))

@@ -45,7 +45,7 @@ class Up:
     def ready_url(self, name: str) -> str:
         base = {"ingest": self.settings.ingest_base_url, "api": self.settings.api_base_url,
                 "projections": self.settings.projections_base_url, "inbound": self.settings.inbound_base_url,
-                "dispatch": self.settings.dispatch_base_url,
+                "dispatch": self.settings.dispatch_base_url, "live": self.settings.live_base_url,
                 "projections-2": f"http://{self.settings.projections_host}:{self.settings.projections_port + 10}",
                 }[name]  # fmt: skip
         return f"{base}/ready"
@@ -104,7 +104,7 @@ def up(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> Iterat
             platform.terminate()
 
 
-@pytest.mark.parametrize("name", ["projections", "dispatch", "api", "ingest", "inbound"])
+@pytest.mark.parametrize("name", ["projections", "dispatch", "api", "ingest", "inbound", "live"])
 def test_a_service_killed_with_sigkill_is_started_again_and_ready_within_a_bound(up: Up, name: str) -> None:
     killed = up.supervisor.pid(name)
     assert killed is not None and up.ready(name)

@@ -247,6 +247,9 @@ def test_published_ports_and_healthchecks_match_the_settings(monkeypatch: pytest
     assert container_ports(SERVICES["ingest"]) == {ingest.ingest_port} == {8001}
     assert container_ports(SERVICES["live"]) == {live.live_port} == {8002}
     assert live.live_host == "0.0.0.0"
+    # The API's dashboard, opened at the API's published address, reads the live process at its published address.
+    assert api.live_public_url == f"http://127.0.0.1:{live.live_port}"
+    assert f"http://127.0.0.1:{api.api_port}" in live.live_cors_origins.split(",")
     inbound = settings_for("inbound", monkeypatch)
     for name, port in (("api", api.api_port), ("ingest", ingest.ingest_port), ("projections", api.projections_port),
                        ("inbound", inbound.inbound_port), ("live", live.live_port)):  # fmt: skip

@@ -31,8 +31,8 @@ class FakeConsumer:
         self._committed_offset: dict[TP, int | None] = {TP0: committed}
         self.seeks: list[tuple[TP, int]] = []
 
-    async def seek(self, tp: TP, offset: int) -> None:
-        self.seeks.append((tp, offset))
+    async def seek_wait(self, partitions: dict[TP, int]) -> None:  # faust's thread-safe seek
+        self.seeks.extend(partitions.items())
 
 
 class FakeOffsets:
