@@ -25,6 +25,8 @@ from faust.transport.drivers.aiokafka import Consumer
 from faust.types import AppT
 from mode import Service, ServiceT
 
+from core.faust_order import exit_later
+
 
 class _Yield:
     """Awaiting this yields `what` (what a started coroutine yielded: a future, or None) to the task running the
@@ -127,6 +129,9 @@ class EagerDeliveryConsumer(Consumer):
             raise
         except Exception as exc:
             self.log.exception("Drain messages raised: %r", exc)
+            # faust stops the worker, and its stop waits for streams this loop no longer feeds (seen: 3 minutes,
+            # until SIGTERM): the process exits if it has not stopped in time, for its supervisor to start it again.
+            exit_later("the consumer's fetch loop", exc)
             raise
         finally:
             unset_flag(CONSUMER_FETCHING)

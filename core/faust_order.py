@@ -149,9 +149,15 @@ class Ordering:
     def give_up(self, who: str, exc: BaseException) -> None:
         """`who` met `exc`: the worker is not ready from now on, and the process ends."""
         self.crashed.append(who)
-        log.critical("%s stopped the worker (%r): exiting in %.0f s unless it has stopped by then", who, exc,
-                     CRASH_EXIT_AFTER_S)  # fmt: skip
-        asyncio.get_running_loop().call_later(CRASH_EXIT_AFTER_S, _exit_now, who)
+        exit_later(who, exc)
+
+
+def exit_later(who: str, exc: BaseException) -> None:
+    """`who` stopped the worker with `exc`: the process exits (CRASH_EXIT_CODE) in CRASH_EXIT_AFTER_S unless faust
+    has stopped it by then (its stop can hang waiting for streams nobody will empty any more)."""
+    log.critical("%s stopped the worker (%r): exiting in %.0f s unless it has stopped by then", who, exc,
+                 CRASH_EXIT_AFTER_S)  # fmt: skip
+    asyncio.get_running_loop().call_later(CRASH_EXIT_AFTER_S, _exit_now, who)
 
 
 def _exit_now(who: str) -> None:

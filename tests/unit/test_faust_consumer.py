@@ -147,3 +147,42 @@ def test_the_fetch_loop_copied_is_the_one_faust_runs() -> None:
         "44a2500309e83c630493f6828af50166ec8d96a0b3e4fb2bab735f704ae93417"
     ), "faust's fetch loop changed: compare it with core/faust_consumer.py's copy"
     assert EagerDeliveryConsumer._drain_messages is not FaustConsumer._drain_messages
+
+
+def test_a_fetch_loop_that_crashes_has_the_process_exit_unless_faust_stopped_it_in_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A fetch that raises (seen: aiokafka's KeyError while a partition was sought from another thread) stops the
+    worker through faust, whose stop then waits for streams nobody feeds: the process is set to exit regardless."""
+    from types import SimpleNamespace
+
+    from core import faust_order
+
+    later: list[tuple[float, Any, tuple[Any, ...]]] = []
+
+    class Stopped:
+        def is_set(self) -> bool:
+            return False
+
+    async def getmany(timeout: float) -> Any:
+        raise KeyError("partition 5")
+        yield  # an async generator, as faust's
+
+    async def sleep(_: float) -> None:
+        return None
+
+    fake = SimpleNamespace(
+        callback=None, getmany=getmany, _stopped=Stopped(), _read_offset={}, _commit_every=None,
+        diag=SimpleNamespace(set_flag=lambda flag: None, unset_flag=lambda flag: None),
+        app=SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda topic: True)), sleep=sleep,
+        should_stop=False, consumer_stopped_errors=(), log=SimpleNamespace(exception=lambda *args: None),
+    )  # fmt: skip
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        monkeypatch.setattr(loop, "call_later", lambda delay, fn, *args: later.append((delay, fn, args)))
+        with pytest.raises(KeyError):
+            await EagerDeliveryConsumer._drain_messages(fake, SimpleNamespace(_stopped=Stopped()))  # type: ignore[arg-type]
+
+    asyncio.run(scenario())
+    assert later == [(faust_order.CRASH_EXIT_AFTER_S, faust_order._exit_now, ("the consumer's fetch loop",))]
