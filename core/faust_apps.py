@@ -48,9 +48,12 @@ def recovery_progress(app: faust.App) -> object:
     """The changelog offsets faust's recovery has restored so far, summed (it grows while a recovery reads); a new
     object when faust's dict changed under this thread's read, which counts as progress."""
     try:
-        return sum(app.tables.recovery.active_offsets.values())  # type: ignore[attr-defined]
+        offsets = list(app.tables.recovery.active_offsets.values())  # type: ignore[attr-defined]
     except (RuntimeError, AttributeError):
         return object()
+    # A partition whose recovery has not read anything yet may say None (seen at a worker's start: the sum raised
+    # TypeError and the watchdog's thread died, leaving the worker unwatched).
+    return sum(offset for offset in offsets if isinstance(offset, int))
 
 
 def exit_when_stuck_in_a_rebalance(app: faust.App, limit_s: float, every_s: float = 1.0) -> threading.Thread | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from core.faust_apps import RebalanceClock
 
 
@@ -32,3 +34,17 @@ def test_a_recovery_that_reads_on_is_progress_and_one_that_stops_is_not() -> Non
     seen = [clock.observe(True, t, offsets) for t, offsets in zip(times, restored, strict=True)]
     assert seen[:5] == [None] * 5  # 30 s in one rebalance, but the offsets moved until 24 s
     assert seen[5] == 10.5  # stuck since 24 s
+
+
+def test_recovery_progress_counts_the_offsets_read_and_survives_a_partition_that_read_none_yet() -> None:
+    from types import SimpleNamespace
+
+    from core.faust_apps import recovery_progress
+
+    def app(offsets: dict[str, int | None]) -> Any:
+        return SimpleNamespace(tables=SimpleNamespace(recovery=SimpleNamespace(active_offsets=offsets)))
+
+    assert recovery_progress(app({"a": 3, "b": 4})) == 7
+    assert recovery_progress(app({"a": 3, "b": None})) == 3  # raised TypeError, which ended the watchdog's thread
+    assert recovery_progress(SimpleNamespace(tables=SimpleNamespace())) is not recovery_progress(
+        SimpleNamespace(tables=SimpleNamespace()))  # no recovery to read: counts as progress  # fmt: skip
