@@ -34,12 +34,11 @@ from core.settings import Settings
 from core.topics import events_topic
 from schemas.codelists import label
 from schemas.envelope import Envelope
-from schemas.stream_owners import Fact, facts_in_record
+from schemas.stream_owners import Fact, facts_in_record, facts_of
 
 log = logging.getLogger(__name__)
 NAME_TYPES = frozenset({"ProviderRegistered", "ModuleOffered"})
 REFERRER_TYPES = frozenset({"ReferralSubmitted", "ReferralAmended", "GroupReferralSubmitted"})
-FACT_TYPES = NAME_TYPES | REFERRER_TYPES
 _NAME_HEADERS = frozenset(name.encode() for name in NAME_TYPES)
 _REFERRER_HEADERS = frozenset(name.encode() for name in REFERRER_TYPES)
 
@@ -91,14 +90,8 @@ class LiveFacts:
             self._name(self.providers, payload.provider_id, payload.name, offset)
         elif kind == "ModuleOffered":
             self._name(self.modules, (payload.provider_id, payload.module_id), (payload.name, payload.kind), offset)
-        elif kind == "ReferralSubmitted":
-            _latest(self.referrers, payload.referral_id, payload.referrer_id, offset)
-        elif kind == "GroupReferralSubmitted":
-            _latest(self.referrers, payload.group_referral_id, payload.referrer_id, offset)
-        elif kind == "ReferralAmended":
-            changed = getattr(payload.changes, "referrer_id", None)
-            if changed is not None:
-                _latest(self.referrers, payload.referral_id, changed, offset)
+        else:  # the referrers: the ingest's own rule of who owns a stream
+            self.apply_owners(facts_of(kind, payload), offset)
 
     def _name(self, names: dict[Any, tuple[Any, int]], key: Any, value: Any, offset: int) -> None:
         before = names.get(key)
